@@ -62,7 +62,9 @@ void rudp_ranges_free(rudp_ranges *r);
  *
  * Returns 1 if |pn| was added, 0 if it was already in the set, and
  * RUDP_ERR_INVALID_ARGUMENT if |pn| is too large.  It also returns 0, adding
- * nothing, when the set is full and |pn| is lower than every range it holds.
+ * nothing, when the set is full and |pn| is lower than every range it holds
+ * and not adjacent to the lowest one (it would need a new, oldest range;
+ * |pn| == lowest lo - 1 simply extends that range).
  */
 int rudp_ranges_add(rudp_ranges *r, uint64_t pn);
 
@@ -96,8 +98,10 @@ int rudp_ranges_largest(const rudp_ranges *r, uint64_t *ppn);
 void rudp_ranges_clear(rudp_ranges *r);
 
 /*
- * rudp_ranges_check asserts the invariants (ascending, disjoint,
- * non-adjacent, within capacity).  For tests and assert() only.
+ * rudp_ranges_check verifies the invariants (ascending, disjoint,
+ * non-adjacent, lo <= hi <= RUDP_MAX_VARINT, within capacity).  Returns 1 if
+ * they all hold, 0 if not, so it reads as assert(rudp_ranges_check(r)).  For
+ * tests and assert() only.
  */
 int rudp_ranges_check(const rudp_ranges *r);
 
