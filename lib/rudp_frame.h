@@ -208,12 +208,14 @@ typedef union rudp_frame {
  * Returns the bytes consumed (at least 1), or:
  *
  * RUDP_ERR_TRUNCATED
- *     |len| is 0, or the input ends inside the frame.
+ *     |len| is 0, or the input ends inside the frame (this includes any
+ *     length field, however large, beyond the rest of the input, and an ACK
+ *     range count the rest of the input cannot hold).
  * RUDP_ERR_FRAME_ENCODING
  *     Unknown frame type, a type not in its shortest encoding, an ACK range
  *     below packet number 0, offset + length beyond 2^62 - 1, a stream
- *     count beyond 2^60, an empty NEW_TOKEN, a reason longer than
- *     RUDP_FRAME_MAX_REASONLEN, or a length that does not fit size_t.
+ *     count beyond 2^60, an empty NEW_TOKEN, or a reason longer than
+ *     RUDP_FRAME_MAX_REASONLEN.
  */
 rudp_ssize rudp_frame_decode(rudp_frame *fr, const uint8_t *p, size_t len);
 
@@ -254,10 +256,11 @@ rudp_ssize rudp_frame_encode_stream_hd(uint8_t *out, size_t outlen,
 
 /* rudp_frame_ack_iter walks a decoded ACK frame's ranges, newest first. */
 typedef struct rudp_frame_ack_iter {
-  /* Internal. */
+  /* Internal: the cursor in and end of the raw pairs, the smallest number
+   * of the range returned last, whether the first range is still to come,
+   * how many pairs are left, and the frame. */
   const uint8_t *p;
   const uint8_t *end;
-  uint64_t next_hi_plus_gap;
   uint64_t lo;
   int first;
   uint64_t remaining;

@@ -340,9 +340,8 @@ rudp_ssize rudp_pkt_encode_hd(uint8_t *out, size_t outlen,
       hd->len > PKT_MAX_LONG_LEN) {
     return RUDP_ERR_INVALID_ARGUMENT;
   }
-  if (hd->type == RUDP_PKT_CONNECT &&
-      (hd->tokenlen > RUDP_PKT_MAX_TOKENLEN ||
-       (hd->tokenlen && hd->token == NULL))) {
+  if (hd->type == RUDP_PKT_CONNECT && (hd->tokenlen > RUDP_PKT_MAX_TOKENLEN ||
+                                       (hd->tokenlen && hd->token == NULL))) {
     return RUDP_ERR_INVALID_ARGUMENT;
   }
 
@@ -532,8 +531,7 @@ uint64_t rudp_pkt_decode_pkt_num(uint64_t largest_pn, uint64_t truncated,
   /* RFC 9000 appendix A.3.  The RFC's "candidate <= expected - hwin" is
    * written "candidate + hwin <= expected" so that it cannot wrap when
    * expected < hwin; all values stay below 2^63. */
-  if (candidate + hwin <= expected &&
-      candidate < (1ULL << 62) - win) {
+  if (candidate + hwin <= expected && candidate < (1ULL << 62) - win) {
     return candidate + win;
   }
   if (candidate > expected + hwin && candidate >= win) {

@@ -22,17 +22,17 @@
  * which have been seen (for the duplicate check).
  */
 #define TP_BIT(ID) (1ULL << (ID))
-#define TP_KNOWN_MASK                                                         \
-  (TP_BIT(RUDP_TP_ORIGINAL_DCID) | TP_BIT(RUDP_TP_MAX_IDLE_TIMEOUT) |         \
-   TP_BIT(RUDP_TP_STATELESS_RESET_TOKEN) |                                    \
-   TP_BIT(RUDP_TP_MAX_UDP_PAYLOAD_SIZE) | TP_BIT(RUDP_TP_INITIAL_MAX_DATA) |  \
-   TP_BIT(RUDP_TP_INITIAL_MAX_STREAM_DATA_BIDI_LOCAL) |                       \
-   TP_BIT(RUDP_TP_INITIAL_MAX_STREAM_DATA_BIDI_REMOTE) |                      \
-   TP_BIT(RUDP_TP_INITIAL_MAX_STREAM_DATA_UNI) |                              \
-   TP_BIT(RUDP_TP_INITIAL_MAX_STREAMS_BIDI) |                                 \
-   TP_BIT(RUDP_TP_INITIAL_MAX_STREAMS_UNI) |                                  \
-   TP_BIT(RUDP_TP_ACK_DELAY_EXPONENT) | TP_BIT(RUDP_TP_MAX_ACK_DELAY) |       \
-   TP_BIT(RUDP_TP_INITIAL_SCID) | TP_BIT(RUDP_TP_RETRY_SCID) |                \
+#define TP_KNOWN_MASK                                                          \
+  (TP_BIT(RUDP_TP_ORIGINAL_DCID) | TP_BIT(RUDP_TP_MAX_IDLE_TIMEOUT) |          \
+   TP_BIT(RUDP_TP_STATELESS_RESET_TOKEN) |                                     \
+   TP_BIT(RUDP_TP_MAX_UDP_PAYLOAD_SIZE) | TP_BIT(RUDP_TP_INITIAL_MAX_DATA) |   \
+   TP_BIT(RUDP_TP_INITIAL_MAX_STREAM_DATA_BIDI_LOCAL) |                        \
+   TP_BIT(RUDP_TP_INITIAL_MAX_STREAM_DATA_BIDI_REMOTE) |                       \
+   TP_BIT(RUDP_TP_INITIAL_MAX_STREAM_DATA_UNI) |                               \
+   TP_BIT(RUDP_TP_INITIAL_MAX_STREAMS_BIDI) |                                  \
+   TP_BIT(RUDP_TP_INITIAL_MAX_STREAMS_UNI) |                                   \
+   TP_BIT(RUDP_TP_ACK_DELAY_EXPONENT) | TP_BIT(RUDP_TP_MAX_ACK_DELAY) |        \
+   TP_BIT(RUDP_TP_INITIAL_SCID) | TP_BIT(RUDP_TP_RETRY_SCID) |                 \
    TP_BIT(RUDP_TP_MAX_DATAGRAM_FRAME_SIZE))
 
 /* The largest max_idle_timeout, in milliseconds, whose nanosecond value
@@ -177,15 +177,14 @@ static int tp_validate(const rudp_transport_params *params, int is_server) {
        params->original_dcidlen > RUDP_MAX_CIDLEN) ||
       (params->initial_scid_present &&
        params->initial_scidlen > RUDP_MAX_CIDLEN) ||
-      (params->retry_scid_present &&
-       params->retry_scidlen > RUDP_MAX_CIDLEN)) {
+      (params->retry_scid_present && params->retry_scidlen > RUDP_MAX_CIDLEN)) {
     return RUDP_ERR_INVALID_ARGUMENT;
   }
 
   /* RFC 9000 section 18.2: a client MUST NOT send server-only parameters. */
   if (!is_server &&
-      (params->original_dcid_present ||
-       params->stateless_reset_token_present || params->retry_scid_present)) {
+      (params->original_dcid_present || params->stateless_reset_token_present ||
+       params->retry_scid_present)) {
     return RUDP_ERR_INVALID_ARGUMENT;
   }
 
@@ -357,8 +356,8 @@ static int tp_decode_one(rudp_transport_params *params, uint64_t id,
   }
 }
 
-int rudp_tp_decode(rudp_transport_params *params, const uint8_t *p,
-                   size_t len, int from_server) {
+int rudp_tp_decode(rudp_transport_params *params, const uint8_t *p, size_t len,
+                   int from_server) {
   const uint8_t *end;
   const uint8_t *v;
   uint64_t id, vlen, bit;

@@ -251,9 +251,12 @@ static int dump_datagram(const uint8_t *dgram, size_t len, size_t dcidlen,
       printf("    packet number: %" PRIu64 " (%zu bytes on the wire)\n",
              hd.pkt_num, hd.pkt_numlen);
       if (hd.type == RUDP_PKT_SHORT) {
-        printf("    flags:%s%s\n",
+        printf("    flags:%s%s%s\n",
                (hd.flags & RUDP_PKT_FLAG_KEY_PHASE) ? " key-phase" : "",
-               (hd.flags & RUDP_PKT_FLAG_SPIN) ? " spin" : "");
+               (hd.flags & RUDP_PKT_FLAG_SPIN) ? " spin" : "",
+               (hd.flags & (RUDP_PKT_FLAG_KEY_PHASE | RUDP_PKT_FLAG_SPIN))
+                   ? ""
+                   : " (none)");
       }
     }
     if (tls && hd.type == RUDP_PKT_SHORT) {
