@@ -50,14 +50,6 @@
 /* RUDP_PKT_MAX_TOKENLEN bounds CONNECT and RETRY tokens. */
 #define RUDP_PKT_MAX_TOKENLEN 512
 
-/* rudp_cid is a connection ID of 0 to RUDP_MAX_CIDLEN bytes. */
-typedef struct rudp_cid {
-  /* datalen is the length of |data| in use. */
-  size_t datalen;
-  /* data holds the ID's bytes. */
-  uint8_t data[RUDP_MAX_CIDLEN];
-} rudp_cid;
-
 /*
  * rudp_cid_init sets |cid| to the |datalen| bytes at |data|.  |datalen| must
  * be at most RUDP_MAX_CIDLEN.

@@ -308,6 +308,518 @@ typedef struct rudp_transport_params {
  */
 RUDP_EXTERN void rudp_transport_params_default(rudp_transport_params *params);
 
+/* ------------------------------------------------------------ connection IDs */
+
+/**
+ * `rudp_cid` is a connection ID of 0 to :macro:`RUDP_MAX_CIDLEN` bytes.
+ * Connection IDs identify a connection independently of addresses: the
+ * caller chooses random ones (RUDP_DEFAULT_CIDLEN bytes) for each new
+ * connection.
+ */
+typedef struct rudp_cid {
+  /** datalen is the length of |data| in use. */
+  size_t datalen;
+  /** data holds the ID's bytes. */
+  uint8_t data[RUDP_MAX_CIDLEN];
+} rudp_cid;
+
+/* ------------------------------------------------------------ settings */
+
+/**
+ * `rudp_cc_algo` selects a congestion controller.
+ */
+typedef enum rudp_cc_algo {
+  /** NewReno (RFC 9002 section 7). */
+  RUDP_CC_RENO = 0,
+  /** CUBIC (RFC 9438); until it is built this selects NewReno. */
+  RUDP_CC_CUBIC = 1
+} rudp_cc_algo;
+
+/**
+ * `rudp_settings` configures a connection.  Fill it with
+ * `rudp_settings_default` and change what you need; the connection copies
+ * it.  Durations are nanoseconds.
+ */
+typedef struct rudp_settings {
+  /** connect_retries is how many times a CONNECT is retransmitted before
+   *  the attempt fails with :macro:`RUDP_ERR_HANDSHAKE_TIMEOUT` (default 6,
+   *  like Linux tcp_syn_retries). */
+  unsigned connect_retries;
+  /** connect_timeout is the first CONNECT retransmission timeout; it
+   *  doubles after each retransmission (default 1 s). */
+  rudp_duration connect_timeout;
+  /** handshake_timeout bounds a server's half-open connection: if the
+   *  client's first ACK has not arrived by then, it is dropped
+   *  (default 10 s). */
+  rudp_duration handshake_timeout;
+  /** idle_timeout closes the connection silently after this long without
+   *  receiving anything; the smaller of both sides' values applies, but at
+   *  least 3 PTO (default 30 s; 0 disables it). */
+  rudp_duration idle_timeout;
+  /** keepalive_interval sends a PING after this long without sending
+   *  anything ack-eliciting (default 0: off).  Keep it below idle_timeout. */
+  rudp_duration keepalive_interval;
+  /** linger_timeout bounds how long a graceful close waits for sent data
+   *  to be acknowledged before closing anyway (default 10 s). */
+  rudp_duration linger_timeout;
+  /** initial_rtt is the RTT assumed before the first sample
+   *  (default 333 ms, RFC 9002's kInitialRtt). */
+  rudp_duration initial_rtt;
+  /** max_ack_delay is the longest this side delays an ACK (default 25 ms).
+   */
+  rudp_duration max_ack_delay;
+  /** ack_delay_exponent scales the ACK delay field (default 3). */
+  uint64_t ack_delay_exponent;
+  /** ack_eliciting_threshold: ACK after this many ack-eliciting packets
+   *  (default 2). */
+  size_t ack_eliciting_threshold;
+  /** ack_ranges is how many ACK ranges (SACK blocks) are tracked and sent
+   *  (default 32). */
+  size_t ack_ranges;
+  /** max_udp_payload_size is the largest UDP payload this side accepts
+   *  (advertised to the peer; default 65527). */
+  size_t max_udp_payload_size;
+  /** tx_udp_payload_size is the size of the datagrams this side sends,
+   *  capped by what the peer accepts (default 1200, the size every path
+   *  carries; raise it on known paths such as loopback). */
+  size_t tx_udp_payload_size;
+  /** initial_max_data is the connection receive window (default 1 MiB). */
+  uint64_t initial_max_data;
+  /** initial_max_stream_data is each stream's receive window
+   *  (default 256 KiB). */
+  uint64_t initial_max_stream_data;
+  /** max_window and max_stream_window are the ceilings the receive windows
+   *  auto-tune up to (defaults 24 MiB and 16 MiB). */
+  uint64_t max_window;
+  uint64_t max_stream_window;
+  /** max_streams_bidi and max_streams_uni are how many streams of each
+   *  kind the peer may have open at once (default 100 each). */
+  uint64_t max_streams_bidi;
+  uint64_t max_streams_uni;
+  /** max_stream_send_buffer bounds the bytes written to one stream but not
+   *  yet acknowledged; beyond it writes return
+   *  :macro:`RUDP_ERR_WOULDBLOCK` (default 4 MiB). */
+  uint64_t max_stream_send_buffer;
+  /** max_datagram_frame_size is the largest DATAGRAM frame accepted
+   *  (default 1200; 0 refuses datagrams). */
+  size_t max_datagram_frame_size;
+  /** datagram_queue_len bounds the unreliable datagrams queued for
+   *  sending; when full, the oldest is dropped and counted (default 64). */
+  size_t datagram_queue_len;
+  /** cc_algo selects the congestion controller (default RUDP_CC_CUBIC). */
+  rudp_cc_algo cc_algo;
+} rudp_settings;
+
+/**
+ * `rudp_settings_default` fills |settings| with the defaults documented
+ * on each field.  |settings| must not be NULL.
+ */
+RUDP_EXTERN void rudp_settings_default(rudp_settings *settings);
+
+/* ------------------------------------------------------------ callbacks */
+
+/**
+ * `rudp_conn` is one connection (opaque).  It is not thread-safe: use one
+ * connection from one thread at a time.
+ */
+typedef struct rudp_conn rudp_conn;
+
+/**
+ * `rudp_callbacks` lets a connection tell the application what happened.
+ * Every callback is optional (NULL: not called).  Each returns 0, or
+ * :macro:`RUDP_ERR_CALLBACK_FAILURE` to make the calling function fail with
+ * that fatal code.  Callbacks are called from inside `rudp_conn_read_pkt`,
+ * `rudp_conn_write_pkt`, `rudp_conn_handle_expiry` and the stream calls;
+ * they may call the stream read and write functions but must not delete the
+ * connection.  |user_data| is the pointer given to the constructor.
+ */
+typedef struct rudp_callbacks {
+  /** handshake_completed: the connection is established (client: ACCEPT
+   *  arrived; server: the client's first ACK arrived). */
+  int (*handshake_completed)(rudp_conn *conn, void *user_data);
+  /** stream_opened: the peer opened stream |stream_id|. */
+  int (*stream_opened)(rudp_conn *conn, int64_t stream_id, void *user_data);
+  /** stream_readable: data or the end of stream |stream_id| can be read
+   *  with `rudp_conn_stream_read`. */
+  int (*stream_readable)(rudp_conn *conn, int64_t stream_id,
+                         void *user_data);
+  /** stream_writable: stream |stream_id| can take more data after a write
+   *  returned :macro:`RUDP_ERR_WOULDBLOCK`. */
+  int (*stream_writable)(rudp_conn *conn, int64_t stream_id,
+                         void *user_data);
+  /** stream_reset: the peer aborted its sending side of |stream_id| with
+   *  |app_error_code| (RESET_STREAM); data not yet read is discarded. */
+  int (*stream_reset)(rudp_conn *conn, int64_t stream_id,
+                      uint64_t app_error_code, void *user_data);
+  /** stream_stop_sending: the peer asked this side to stop sending on
+   *  |stream_id| (STOP_SENDING); librudp resets the stream with the same
+   *  code after this returns. */
+  int (*stream_stop_sending)(rudp_conn *conn, int64_t stream_id,
+                             uint64_t app_error_code, void *user_data);
+  /** stream_closed: both directions of |stream_id| are finished and its
+   *  state is freed; the ID is no longer valid. */
+  int (*stream_closed)(rudp_conn *conn, int64_t stream_id, void *user_data);
+  /** stream_data_released: the referenced buffer |data| (|len| bytes)
+   *  handed over with `rudp_conn_stream_write_ref` (with |ref|) is no
+   *  longer used by librudp: acknowledged, or the stream was reset, or the
+   *  connection was deleted.  The application may free or reuse it. */
+  void (*stream_data_released)(rudp_conn *conn, int64_t stream_id,
+                               const uint8_t *data, size_t len, void *ref,
+                               void *user_data);
+  /** datagram_received: an unreliable datagram arrived (boundaries kept).
+   *  |data| is valid only during the call. */
+  int (*datagram_received)(rudp_conn *conn, const uint8_t *data, size_t len,
+                           void *user_data);
+  /** streams_available: the peer raised the stream limit; opening a
+   *  stream of that kind (|bidi| nonzero: bidirectional) may succeed now. */
+  int (*streams_available)(rudp_conn *conn, int bidi, void *user_data);
+  /** closed: the connection reached its final state; |error| is 0 after a
+   *  clean close, or the RUDP_ERR_* code that ended it (see
+   *  `rudp_conn_get_close_info`).  Delete the connection afterwards. */
+  void (*closed)(rudp_conn *conn, int error, void *user_data);
+} rudp_callbacks;
+
+/* ------------------------------------------------------------ connection */
+
+/**
+ * `rudp_conn_state` is a connection's state; docs/PROTOCOL.md maps each to
+ * TCP's states.
+ */
+typedef enum rudp_conn_state {
+  /** Client: CONNECT sent, waiting for ACCEPT (TCP's SYN_SENT). */
+  RUDP_CONN_STATE_CONNECT_SENT = 0,
+  /** Server: ACCEPT sent, waiting for the client's ACK (SYN_RCVD). */
+  RUDP_CONN_STATE_ACCEPT_SENT = 1,
+  /** Data flows both ways (ESTABLISHED). */
+  RUDP_CONN_STATE_ESTABLISHED = 2,
+  /** A graceful close waits for sent data to be acknowledged
+   *  (FIN_WAIT_1). */
+  RUDP_CONN_STATE_LINGER = 3,
+  /** This side sent CONNECTION_CLOSE and waits 3 PTO (TIME_WAIT). */
+  RUDP_CONN_STATE_CLOSING = 4,
+  /** The peer sent CONNECTION_CLOSE; waiting 3 PTO, silent. */
+  RUDP_CONN_STATE_DRAINING = 5,
+  /** Finished; only `rudp_conn_del` remains. */
+  RUDP_CONN_STATE_CLOSED = 6
+} rudp_conn_state;
+
+/**
+ * `rudp_conn_client_new` creates a client connection and queues its
+ * CONNECT; call `rudp_conn_write_pkt` to send it.  |dcid| is a random
+ * connection ID for the first packet (at least 8 bytes), |scid| this
+ * side's own random ID (the server sends to it).  |settings| must not be
+ * NULL and is copied; |callbacks| may be NULL and is copied.  If |mem| is
+ * NULL the default allocator is used.  Call `rudp_conn_del` to free
+ * |*pconn|.
+ *
+ * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT` (a NULL argument, a bad
+ * setting or CID length) or :macro:`RUDP_ERR_NOMEM`.
+ */
+RUDP_EXTERN int rudp_conn_client_new(rudp_conn **pconn, const rudp_cid *dcid,
+                                     const rudp_cid *scid,
+                                     const rudp_settings *settings,
+                                     const rudp_callbacks *callbacks,
+                                     const rudp_mem *mem, void *user_data,
+                                     rudp_tstamp now);
+
+/**
+ * `rudp_conn_server_new` creates the server side of a connection for a
+ * CONNECT datagram; pass that datagram to `rudp_conn_read_pkt` next.
+ * |client_scid| is the CONNECT's source connection ID, |original_dcid| its
+ * destination connection ID, |scid| this side's new random ID.  Other
+ * arguments as for `rudp_conn_client_new`.
+ *
+ * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT` or :macro:`RUDP_ERR_NOMEM`.
+ */
+RUDP_EXTERN int rudp_conn_server_new(rudp_conn **pconn,
+                                     const rudp_cid *client_scid,
+                                     const rudp_cid *original_dcid,
+                                     const rudp_cid *scid,
+                                     const rudp_settings *settings,
+                                     const rudp_callbacks *callbacks,
+                                     const rudp_mem *mem, void *user_data,
+                                     rudp_tstamp now);
+
+/**
+ * `rudp_conn_del` frees |conn| and everything it holds, calling
+ * `stream_data_released` for referenced buffers still held.  It sends
+ * nothing: close first for a graceful end.  |conn| may be NULL.
+ */
+RUDP_EXTERN void rudp_conn_del(rudp_conn *conn);
+
+/**
+ * `rudp_conn_read_pkt` processes one received UDP datagram (|datalen|
+ * bytes at |data|, owned by the caller, not kept) at time |now|.  Packets
+ * that are malformed, fail their integrity check, are duplicates or belong
+ * to another connection are dropped and counted (see `rudp_conn_stats`).
+ * A protocol violation by the peer makes the connection close with the
+ * matching error (`rudp_conn_get_close_info`); the call still returns 0.
+ *
+ * Returns 0, or :macro:`RUDP_ERR_INVALID_STATE` (the connection is
+ * closed), or a fatal code (:macro:`RUDP_ERR_NOMEM`,
+ * :macro:`RUDP_ERR_CALLBACK_FAILURE`) after which the connection must be
+ * deleted.
+ */
+RUDP_EXTERN int rudp_conn_read_pkt(rudp_conn *conn, const uint8_t *data,
+                                   size_t datalen, rudp_tstamp now);
+
+/**
+ * `rudp_conn_write_pkt` writes the next datagram to send into |out|
+ * (|outlen| bytes; at least 1200 is needed during the handshake) at time
+ * |now|.  Call it repeatedly until it returns 0, then wait until
+ * `rudp_conn_get_expiry` or until a datagram arrives.
+ *
+ * Returns the datagram's length, 0 if nothing is to be sent now (no data,
+ * or congestion/flow control or pacing holds it back), or a fatal error
+ * code.
+ */
+RUDP_EXTERN rudp_ssize rudp_conn_write_pkt(rudp_conn *conn, uint8_t *out,
+                                           size_t outlen, rudp_tstamp now);
+
+/**
+ * `rudp_conn_get_expiry` returns when `rudp_conn_handle_expiry` must be
+ * called next (ACK delay, loss detection, retransmission, keepalive, idle
+ * and close timers), or :macro:`RUDP_TSTAMP_MAX` if no timer is armed.
+ */
+RUDP_EXTERN rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn);
+
+/**
+ * `rudp_conn_handle_expiry` runs the timers due at |now|; afterwards call
+ * `rudp_conn_write_pkt` to send whatever they queued.  Returns 0 or a fatal
+ * error code.
+ */
+RUDP_EXTERN int rudp_conn_handle_expiry(rudp_conn *conn, rudp_tstamp now);
+
+/** `rudp_conn_get_state` returns |conn|'s state. */
+RUDP_EXTERN rudp_conn_state rudp_conn_get_state(const rudp_conn *conn);
+
+/**
+ * `rudp_conn_is_established` returns nonzero once the handshake completed
+ * (and until the connection closes).
+ */
+RUDP_EXTERN int rudp_conn_is_established(const rudp_conn *conn);
+
+/**
+ * `rudp_conn_get_scid` and `rudp_conn_get_dcid` return this side's
+ * connection ID and the one packets are currently sent to.  The pointers
+ * stay valid for the connection's life.
+ */
+RUDP_EXTERN const rudp_cid *rudp_conn_get_scid(const rudp_conn *conn);
+/** See `rudp_conn_get_scid`. */
+RUDP_EXTERN const rudp_cid *rudp_conn_get_dcid(const rudp_conn *conn);
+
+/**
+ * `rudp_conn_get_peer_params` returns the peer's transport parameters
+ * (valid once the handshake has delivered them), or NULL before.
+ */
+RUDP_EXTERN const rudp_transport_params *
+rudp_conn_get_peer_params(const rudp_conn *conn);
+
+/* ------------------------------------------------------------ streams */
+
+/**
+ * `rudp_conn_open_stream` opens a new stream, bidirectional if |bidi| is
+ * nonzero, and stores its ID in |*pstream_id|.  Streams can be opened
+ * before the handshake completes (data waits).
+ *
+ * Returns 0, :macro:`RUDP_ERR_STREAM_LIMIT` (the peer's MAX_STREAMS is
+ * reached; wait for `streams_available`), :macro:`RUDP_ERR_INVALID_STATE`
+ * (closing) or :macro:`RUDP_ERR_NOMEM`.
+ */
+RUDP_EXTERN int rudp_conn_open_stream(rudp_conn *conn, int bidi,
+                                      int64_t *pstream_id);
+
+/**
+ * `rudp_conn_stream_write` copies up to |len| bytes of |data| to stream
+ * |stream_id|'s send buffer; |fin| nonzero ends the stream after them
+ * (half-close: the receiving direction stays open).  FIN is applied only
+ * if all |len| bytes were taken.  |data| may be NULL when |len| is 0.
+ *
+ * Returns the number of bytes taken (possibly fewer than |len| when the
+ * send buffer is nearly full), or :macro:`RUDP_ERR_WOULDBLOCK` (no room:
+ * wait for `stream_writable`), :macro:`RUDP_ERR_STREAM_NOT_FOUND`,
+ * :macro:`RUDP_ERR_STREAM_STATE` (the sending side is finished or reset,
+ * or the stream is receive-only), :macro:`RUDP_ERR_INVALID_STATE`
+ * (closing) or :macro:`RUDP_ERR_NOMEM`.
+ */
+RUDP_EXTERN rudp_ssize rudp_conn_stream_write(rudp_conn *conn,
+                                              int64_t stream_id,
+                                              const uint8_t *data, size_t len,
+                                              int fin);
+
+/**
+ * `rudp_conn_stream_write_ref` hands |len| bytes at |data| to stream
+ * |stream_id| without copying.  On success librudp reads them until they
+ * are acknowledged: the application must keep them valid and unchanged
+ * until `stream_data_released` reports (|data|, |len|, |ref|).  On failure
+ * nothing is kept and no callback follows.  The send-buffer bound does not
+ * apply (the application owns the memory).
+ *
+ * Returns 0 or the errors of `rudp_conn_stream_write` except WOULDBLOCK.
+ */
+RUDP_EXTERN int rudp_conn_stream_write_ref(rudp_conn *conn, int64_t stream_id,
+                                           const uint8_t *data, size_t len,
+                                           void *ref, int fin);
+
+/**
+ * `rudp_conn_stream_read` copies up to |len| bytes received in order on
+ * stream |stream_id| into |buf|, and sets |*pfin| nonzero when the end of
+ * the stream has been reached (all data read).  Reading returns flow-control
+ * credit to the peer.
+ *
+ * Returns the bytes copied (0 with |*pfin| set at the end of the stream),
+ * :macro:`RUDP_ERR_WOULDBLOCK` (nothing to read yet),
+ * :macro:`RUDP_ERR_STREAM_NOT_FOUND`, or :macro:`RUDP_ERR_STREAM_STATE`
+ * (send-only stream, or the peer reset it).
+ */
+RUDP_EXTERN rudp_ssize rudp_conn_stream_read(rudp_conn *conn,
+                                             int64_t stream_id, uint8_t *buf,
+                                             size_t len, int *pfin);
+
+/**
+ * `rudp_conn_stream_shutdown` ends the sending side of |stream_id| (FIN
+ * after the data already written), like shutdown(SHUT_WR).  Returns 0,
+ * :macro:`RUDP_ERR_STREAM_NOT_FOUND` or :macro:`RUDP_ERR_STREAM_STATE`.
+ */
+RUDP_EXTERN int rudp_conn_stream_shutdown(rudp_conn *conn, int64_t stream_id);
+
+/**
+ * `rudp_conn_stream_reset` aborts the sending side of |stream_id|
+ * (RESET_STREAM with |app_error_code|): unsent and unacknowledged data is
+ * dropped.  Returns 0, :macro:`RUDP_ERR_STREAM_NOT_FOUND` or
+ * :macro:`RUDP_ERR_STREAM_STATE`.
+ */
+RUDP_EXTERN int rudp_conn_stream_reset(rudp_conn *conn, int64_t stream_id,
+                                       uint64_t app_error_code);
+
+/**
+ * `rudp_conn_stream_stop_sending` asks the peer to stop sending on
+ * |stream_id| (STOP_SENDING with |app_error_code|); data still arriving is
+ * discarded.  Returns 0, :macro:`RUDP_ERR_STREAM_NOT_FOUND` or
+ * :macro:`RUDP_ERR_STREAM_STATE`.
+ */
+RUDP_EXTERN int rudp_conn_stream_stop_sending(rudp_conn *conn,
+                                              int64_t stream_id,
+                                              uint64_t app_error_code);
+
+/* ------------------------------------------------------------ datagrams */
+
+/**
+ * `rudp_conn_send_datagram` queues an unreliable datagram of |len| bytes
+ * (copied).  It is sent once, never retransmitted, in its own DATAGRAM
+ * frame (boundaries kept).  When the queue (settings.datagram_queue_len)
+ * is full the oldest queued datagram is dropped and counted.
+ *
+ * Returns 0, :macro:`RUDP_ERR_DATAGRAM_TOO_LARGE` (beyond what the peer
+ * accepts, or the peer accepts none), :macro:`RUDP_ERR_INVALID_STATE`
+ * (handshake not complete, or closing) or :macro:`RUDP_ERR_NOMEM`.
+ */
+RUDP_EXTERN int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data,
+                                        size_t len);
+
+/* ------------------------------------------------------------ closing */
+
+/**
+ * `rudp_conn_close` starts a graceful close: no new streams or writes;
+ * data already written keeps being sent until acknowledged (at most
+ * settings.linger_timeout), then CONNECTION_CLOSE (NO_ERROR) is sent and the
+ * connection stays closing for 3 PTO.  Returns 0 or
+ * :macro:`RUDP_ERR_INVALID_STATE` (already closing).
+ */
+RUDP_EXTERN int rudp_conn_close(rudp_conn *conn, rudp_tstamp now);
+
+/**
+ * `rudp_conn_abort` closes at once with application error |app_error_code|
+ * and an optional |reason| (NUL-terminated, may be NULL; at most 1024 bytes
+ * are sent): CONNECTION_CLOSE (0x1d) is queued, unsent data is dropped.
+ * Returns 0 or :macro:`RUDP_ERR_INVALID_STATE`.
+ */
+RUDP_EXTERN int rudp_conn_abort(rudp_conn *conn, uint64_t app_error_code,
+                                const char *reason, rudp_tstamp now);
+
+/**
+ * `rudp_conn_close_info` says why a connection closed.
+ */
+typedef struct rudp_conn_close_info {
+  /** error is 0 for a clean close, else the RUDP_ERR_* code: e.g.
+   *  RUDP_ERR_IDLE_CLOSE, RUDP_ERR_HANDSHAKE_TIMEOUT,
+   *  RUDP_ERR_CONNECTION_REFUSED, RUDP_ERR_PEER_CLOSED (the peer closed with
+   *  an error), or the local detection of a violation (RUDP_ERR_PROTO,
+   *  RUDP_ERR_FLOW_CONTROL, ...). */
+  int error;
+  /** local is nonzero if this side initiated the close. */
+  int local;
+  /** app is nonzero if |wire_error| is an application error code. */
+  int app;
+  /** wire_error is the error code sent or received in CONNECTION_CLOSE. */
+  uint64_t wire_error;
+  /** reason is the reason phrase sent or received (NUL-terminated,
+   *  truncated to fit). */
+  char reason[128];
+} rudp_conn_close_info;
+
+/**
+ * `rudp_conn_get_close_info` fills |info| (error 0 and empty reason while
+ * the connection is open).
+ */
+RUDP_EXTERN void rudp_conn_get_close_info(const rudp_conn *conn,
+                                          rudp_conn_close_info *info);
+
+/* ------------------------------------------------------------ statistics */
+
+/**
+ * `rudp_conn_stats` are a connection's counters and estimates.
+ */
+typedef struct rudp_conn_stats {
+  /** latest_rtt, srtt, rttvar, min_rtt: RTT estimates (ns). */
+  rudp_duration latest_rtt;
+  rudp_duration srtt;
+  rudp_duration rttvar;
+  rudp_duration min_rtt;
+  /** cwnd, ssthresh (UINT64_MAX: none yet), bytes_in_flight: bytes. */
+  uint64_t cwnd;
+  uint64_t ssthresh;
+  uint64_t bytes_in_flight;
+  /** delivery_rate is the latest delivery-rate sample (bytes/s). */
+  uint64_t delivery_rate;
+  /** pkts_sent, bytes_sent: datagrams and bytes sent. */
+  uint64_t pkts_sent;
+  uint64_t bytes_sent;
+  /** pkts_recv, bytes_recv: datagrams and bytes received and accepted. */
+  uint64_t pkts_recv;
+  uint64_t bytes_recv;
+  /** pkts_lost: packets declared lost. */
+  uint64_t pkts_lost;
+  /** pkts_retransmitted: packets that carried retransmitted data. */
+  uint64_t pkts_retransmitted;
+  /** bytes_retransmitted: stream bytes sent more than once. */
+  uint64_t bytes_retransmitted;
+  /** spurious_losses: packets declared lost then acknowledged. */
+  uint64_t spurious_losses;
+  /** pto_count: probe timeouts fired. */
+  uint64_t pto_count;
+  /** pkts_dropped: received packets dropped (malformed, failed integrity,
+   *  duplicate, wrong connection). */
+  uint64_t pkts_dropped;
+  /** pkts_duplicate: the duplicates among pkts_dropped. */
+  uint64_t pkts_duplicate;
+  /** pkts_bad_integrity: the integrity failures among pkts_dropped. */
+  uint64_t pkts_bad_integrity;
+  /** datagrams_sent, datagrams_recv, datagrams_dropped (queue full or
+   *  lost). */
+  uint64_t datagrams_sent;
+  uint64_t datagrams_recv;
+  uint64_t datagrams_dropped;
+  /** congestion_events: window reductions. */
+  uint64_t congestion_events;
+  /** streams_opened: streams opened by either side. */
+  uint64_t streams_opened;
+} rudp_conn_stats;
+
+/** `rudp_conn_get_stats` fills |stats| with |conn|'s current values. */
+RUDP_EXTERN void rudp_conn_get_stats(const rudp_conn *conn,
+                                     rudp_conn_stats *stats);
+
 /* ------------------------------------------------------------ version */
 
 /**

@@ -1,0 +1,3 @@
+#ifndef RUDP_CONN_H
+#define RUDP_CONN_H
+#endif

@@ -1,0 +1,81 @@
+/*
+ * Fixed-size object pool.
+ */
+#include "rudp_pool.h"
+
+#include "rudp_mem.h"
+
+struct rudp_pool_block {
+  rudp_pool_block *next;
+  /* Objects follow, aligned to max_align_t. */
+};
+
+/* Header size rounded so objects after it are aligned for any type. */
+#define POOL_ALIGN 16u
+#define POOL_HDRLEN                                                           \
+  ((sizeof(rudp_pool_block) + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1))
+
+void rudp_pool_init(rudp_pool *pool, size_t objsize, size_t perblock,
+                    const rudp_mem *mem) {
+  if (objsize < sizeof(void *)) {
+    objsize = sizeof(void *);
+  }
+  pool->objsize = (objsize + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
+  pool->perblock = perblock ? perblock : 1;
+  pool->freelist = NULL;
+  pool->blocks = NULL;
+  pool->nblocks = 0;
+  pool->nused = 0;
+  pool->mem = mem ? mem : rudp_mem_default();
+}
+
+void rudp_pool_free(rudp_pool *pool) {
+  rudp_pool_block *b, *next;
+  if (!pool) {
+    return;
+  }
+  for (b = pool->blocks; b; b = next) {
+    next = b->next;
+    rudp_mem_free(pool->mem, b);
+  }
+  pool->blocks = NULL;
+  pool->freelist = NULL;
+  pool->nblocks = 0;
+  pool->nused = 0;
+}
+
+void *rudp_pool_get(rudp_pool *pool) {
+  void *obj;
+  if (!pool->freelist) {
+    size_t i;
+    uint8_t *base;
+    rudp_pool_block *b = rudp_mem_malloc(
+        pool->mem, POOL_HDRLEN + pool->objsize * pool->perblock);
+    if (!b) {
+      return NULL;
+    }
+    b->next = pool->blocks;
+    pool->blocks = b;
+    ++pool->nblocks;
+    base = (uint8_t *)b + POOL_HDRLEN;
+    /* Thread the new objects onto the free list, lowest address first. */
+    for (i = pool->perblock; i-- > 0;) {
+      void *o = base + i * pool->objsize;
+      *(void **)o = pool->freelist;
+      pool->freelist = o;
+    }
+  }
+  obj = pool->freelist;
+  pool->freelist = *(void **)obj;
+  ++pool->nused;
+  return obj;
+}
+
+void rudp_pool_put(rudp_pool *pool, void *obj) {
+  if (!obj) {
+    return;
+  }
+  *(void **)obj = pool->freelist;
+  pool->freelist = obj;
+  --pool->nused;
+}

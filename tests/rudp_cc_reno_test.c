@@ -1,0 +1,480 @@
+/*
+ * Tests for the shared congestion-control helpers (lib/rudp_cc.c) and
+ * NewReno (lib/rudp_cc_reno.c), driven through the ops table as recovery
+ * drives them.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "rudp_cc.h"
+#include "rudp_test_helper.h"
+
+#define MSS 1200
+
+/* reno_new gives NewReno for 1200-byte datagrams: cwnd 12000. */
+static rudp_cc_reno reno_new(void) {
+  rudp_cc_reno reno;
+
+  memset(&reno, 0xa5, sizeof(reno));
+  rudp_cc_reno_init(&reno, MSS, 0);
+  return reno;
+}
+
+/* ack feeds one ACK of |bytes| whose largest packet was sent at |sent_ts|. */
+static void ack(rudp_cc_reno *reno, uint64_t bytes, rudp_tstamp sent_ts,
+                int app_limited) {
+  rudp_cc_ack a;
+  rudp_rtt rtt;
+
+  rudp_rtt_init(&rtt, RUDP_DEFAULT_INITIAL_RTT);
+  a.bytes_acked = bytes;
+  a.largest_acked_sent_ts = sent_ts;
+  a.bytes_in_flight = 0;
+  a.app_limited = app_limited;
+  reno->cc.ops->on_ack(&reno->cc, &a, &rtt, sent_ts + 1);
+}
+
+static void loss(rudp_cc_reno *reno, rudp_tstamp sent_ts, rudp_tstamp now) {
+  reno->cc.ops->on_congestion_event(&reno->cc, sent_ts, now);
+}
+
+static void test_rudp_cc_reno_initial_window(void **state) {
+  (void)state;
+
+  /* min(10 * mss, max(14720, 2 * mss)). */
+  assert_int_equal(1000, rudp_cc_initial_window(100));
+  assert_int_equal(12000, rudp_cc_initial_window(1200));
+  assert_int_equal(14720, rudp_cc_initial_window(1472));
+  assert_int_equal(14720, rudp_cc_initial_window(1500));
+  assert_int_equal(18000, rudp_cc_initial_window(9000));
+  assert_int_equal(131070, rudp_cc_initial_window(65535));
+  /* 10 * mss would wrap; the 2 * mss term wins anyway. */
+  assert_int_equal(UINT64_MAX / 4 * 2, rudp_cc_initial_window(UINT64_MAX / 4));
+}
+
+static void test_rudp_cc_reno_min_window(void **state) {
+  (void)state;
+
+  assert_int_equal(200, rudp_cc_min_window(100));
+  assert_int_equal(2400, rudp_cc_min_window(1200));
+  assert_int_equal(2944, rudp_cc_min_window(1472));
+  assert_int_equal(18000, rudp_cc_min_window(9000));
+  assert_int_equal(UINT64_MAX, rudp_cc_min_window(UINT64_MAX / 2 + 1));
+}
+
+static void test_rudp_cc_reno_init(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  assert_ptr_equal(&rudp_cc_reno_ops, reno.cc.ops);
+  assert_string_equal("reno", reno.cc.ops->name);
+  assert_int_equal(12000, reno.cc.cwnd);
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+  assert_int_equal(MSS, reno.cc.max_udp_payload_size);
+  assert_int_equal(UINT64_MAX, reno.cc.recovery_start);
+  assert_int_equal(0, reno.cc.congestion_events);
+  assert_int_equal(0, reno.bytes_acked);
+  assert_int_equal(0, rudp_cc_in_recovery(&reno.cc, 0));
+  assert_int_equal(0, rudp_cc_in_recovery(&reno.cc, UINT64_MAX - 1));
+
+  rudp_cc_reno_init(&reno, 1500, 0);
+  assert_int_equal(14720, reno.cc.cwnd);
+}
+
+static void test_rudp_cc_reno_in_recovery(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  loss(&reno, 500, 1000);
+  assert_int_equal(1000, reno.cc.recovery_start);
+  assert_int_equal(1, rudp_cc_in_recovery(&reno.cc, 0));
+  assert_int_equal(1, rudp_cc_in_recovery(&reno.cc, 999));
+  assert_int_equal(1, rudp_cc_in_recovery(&reno.cc, 1000));
+  assert_int_equal(0, rudp_cc_in_recovery(&reno.cc, 1001));
+}
+
+static void test_rudp_cc_reno_slow_start(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  ack(&reno, 1200, 10, 0);
+  assert_int_equal(13200, reno.cc.cwnd);
+  ack(&reno, 3000, 20, 0);
+  assert_int_equal(16200, reno.cc.cwnd);
+  ack(&reno, 1, 30, 0);
+  assert_int_equal(16201, reno.cc.cwnd);
+  ack(&reno, 0, 40, 0);
+  assert_int_equal(16201, reno.cc.cwnd);
+  /* Slow start does not use the avoidance accumulator. */
+  assert_int_equal(0, reno.bytes_acked);
+
+  /* Growth saturates instead of wrapping. */
+  reno.cc.cwnd = UINT64_MAX - 10;
+  ack(&reno, 100, 50, 0);
+  assert_int_equal(UINT64_MAX, reno.cc.cwnd);
+}
+
+/* reno_in_avoidance gives cwnd = ssthresh = 6000 after a loss at t=1000. */
+static rudp_cc_reno reno_in_avoidance(void) {
+  rudp_cc_reno reno = reno_new();
+
+  loss(&reno, 500, 1000);
+  assert_int_equal(6000, reno.cc.cwnd);
+  assert_int_equal(6000, reno.cc.ssthresh);
+  return reno;
+}
+
+static void test_rudp_cc_reno_congestion_avoidance(void **state) {
+  rudp_cc_reno reno = reno_in_avoidance();
+  int i;
+
+  (void)state;
+
+  /* One window (6000 = 5 * 1200) of ACKs adds exactly one datagram. */
+  for (i = 0; i < 4; ++i) {
+    ack(&reno, 1200, 2000 + (rudp_tstamp)i, 0);
+    assert_int_equal(6000, reno.cc.cwnd);
+    assert_int_equal(1200 * (uint64_t)(i + 1), reno.bytes_acked);
+  }
+  ack(&reno, 1200, 2004, 0);
+  assert_int_equal(7200, reno.cc.cwnd);
+  assert_int_equal(0, reno.bytes_acked);
+
+  /* The next window is 7200 = 6 datagrams. */
+  for (i = 0; i < 5; ++i) {
+    ack(&reno, 1200, 3000 + (rudp_tstamp)i, 0);
+    assert_int_equal(7200, reno.cc.cwnd);
+  }
+  ack(&reno, 1200, 3005, 0);
+  assert_int_equal(8400, reno.cc.cwnd);
+
+  /* The remainder carries over: 7000 + 3000 = 10000 = 8400 + 1600. */
+  ack(&reno, 7000, 4000, 0);
+  assert_int_equal(8400, reno.cc.cwnd);
+  ack(&reno, 3000, 4001, 0);
+  assert_int_equal(9600, reno.cc.cwnd);
+  assert_int_equal(1600, reno.bytes_acked);
+}
+
+static void test_rudp_cc_reno_avoidance_large_ack(void **state) {
+  rudp_cc_reno reno = reno_in_avoidance();
+
+  (void)state;
+
+  /* 18500 bytes at cwnd 6000: three windows, one datagram each (counted
+   * against the window at the time of the ACK), remainder 500. */
+  ack(&reno, 18500, 2000, 0);
+  assert_int_equal(6000 + 3 * 1200, reno.cc.cwnd);
+  assert_int_equal(500, reno.bytes_acked);
+}
+
+static void test_rudp_cc_reno_app_limited(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  ack(&reno, 5000, 10, 1);
+  assert_int_equal(12000, reno.cc.cwnd);
+
+  reno = reno_in_avoidance();
+  ack(&reno, 6000, 2000, 1);
+  assert_int_equal(6000, reno.cc.cwnd);
+  /* Nothing is banked for later either. */
+  assert_int_equal(0, reno.bytes_acked);
+  ack(&reno, 5999, 2001, 0);
+  assert_int_equal(6000, reno.cc.cwnd);
+}
+
+static void test_rudp_cc_reno_loss_halves_once_per_recovery(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  loss(&reno, 500, 1000);
+  assert_int_equal(6000, reno.cc.cwnd);
+  assert_int_equal(6000, reno.cc.ssthresh);
+  assert_int_equal(1000, reno.cc.recovery_start);
+  assert_int_equal(12000, reno.cc.prior_cwnd);
+  assert_int_equal(UINT64_MAX, reno.cc.prior_ssthresh);
+  assert_int_equal(1, reno.cc.congestion_events);
+
+  /* Further losses from the same flight (sent up to recovery_start) are
+   * part of the same event. */
+  loss(&reno, 900, 1100);
+  loss(&reno, 1000, 1200);
+  assert_int_equal(6000, reno.cc.cwnd);
+  assert_int_equal(6000, reno.cc.ssthresh);
+  assert_int_equal(1000, reno.cc.recovery_start);
+  assert_int_equal(1, reno.cc.congestion_events);
+
+  /* A packet sent after recovery began starts a new period. */
+  loss(&reno, 1001, 2000);
+  assert_int_equal(3000, reno.cc.cwnd);
+  assert_int_equal(3000, reno.cc.ssthresh);
+  assert_int_equal(2000, reno.cc.recovery_start);
+  assert_int_equal(6000, reno.cc.prior_cwnd);
+  assert_int_equal(6000, reno.cc.prior_ssthresh);
+  assert_int_equal(2, reno.cc.congestion_events);
+}
+
+static void test_rudp_cc_reno_loss_halves_odd_window(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  ack(&reno, 1001, 10, 0);
+  assert_int_equal(13001, reno.cc.cwnd);
+  loss(&reno, 20, 30);
+  assert_int_equal(6500, reno.cc.ssthresh);
+  assert_int_equal(6500, reno.cc.cwnd);
+}
+
+static void test_rudp_cc_reno_no_growth_in_recovery(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  ack(&reno, 8000, 10, 0);
+  assert_int_equal(20000, reno.cc.cwnd);
+  loss(&reno, 500, 1000);
+  assert_int_equal(10000, reno.cc.cwnd);
+
+  /* ACKs of packets sent before (or at) recovery_start leave it alone and
+   * bank nothing. */
+  ack(&reno, 10000, 999, 0);
+  ack(&reno, 10000, 1000, 0);
+  assert_int_equal(10000, reno.cc.cwnd);
+  assert_int_equal(0, reno.bytes_acked);
+
+  /* A packet sent after it: congestion avoidance resumes. */
+  ack(&reno, 10000, 1001, 0);
+  assert_int_equal(11200, reno.cc.cwnd);
+  assert_int_equal(0, reno.bytes_acked);
+}
+
+static void test_rudp_cc_reno_min_window_floor(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  loss(&reno, 1, 10);  /* 12000 -> 6000 */
+  loss(&reno, 11, 20); /* -> 3000 */
+  assert_int_equal(3000, reno.cc.cwnd);
+  loss(&reno, 21, 30); /* ssthresh 1500, cwnd floored at 2 * 1200 */
+  assert_int_equal(1500, reno.cc.ssthresh);
+  assert_int_equal(2400, reno.cc.cwnd);
+  loss(&reno, 31, 40);
+  assert_int_equal(1200, reno.cc.ssthresh);
+  assert_int_equal(2400, reno.cc.cwnd);
+  assert_int_equal(4, reno.cc.congestion_events);
+
+  /* Above ssthresh: avoidance, 2 datagrams per added datagram. */
+  ack(&reno, 2400, 41, 0);
+  assert_int_equal(3600, reno.cc.cwnd);
+}
+
+static void test_rudp_cc_reno_persistent_congestion(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  loss(&reno, 500, 1000);
+  reno.cc.ops->on_persistent_congestion(&reno.cc, 1000);
+  assert_int_equal(2400, reno.cc.cwnd);
+  assert_int_equal(6000, reno.cc.ssthresh);
+  assert_int_equal(UINT64_MAX, reno.cc.recovery_start);
+  assert_int_equal(1, reno.cc.congestion_events);
+  assert_int_equal(0, rudp_cc_in_recovery(&reno.cc, 500));
+
+  /* Back in slow start from the minimum window; no recovery gate. */
+  ack(&reno, 1200, 500, 0);
+  assert_int_equal(3600, reno.cc.cwnd);
+
+  /* Recovery was cleared, so even an old packet's loss reduces. */
+  loss(&reno, 500, 3000);
+  assert_int_equal(1800, reno.cc.ssthresh);
+  assert_int_equal(2400, reno.cc.cwnd);
+  assert_int_equal(2, reno.cc.congestion_events);
+
+  /* A spurious loss after persistent congestion undoes nothing. */
+  reno.cc.ops->on_persistent_congestion(&reno.cc, 3000);
+  reno.cc.ops->on_spurious_loss(&reno.cc, 3100);
+  assert_int_equal(2400, reno.cc.cwnd);
+  assert_int_equal(1800, reno.cc.ssthresh);
+}
+
+static void test_rudp_cc_reno_spurious_undo(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  /* No reduction yet: nothing to undo. */
+  reno.cc.ops->on_spurious_loss(&reno.cc, 5);
+  assert_int_equal(12000, reno.cc.cwnd);
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+
+  ack(&reno, 8000, 10, 0);
+  loss(&reno, 500, 1000);
+  assert_int_equal(10000, reno.cc.cwnd);
+  reno.cc.ops->on_spurious_loss(&reno.cc, 1100);
+  assert_int_equal(20000, reno.cc.cwnd);
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+  assert_int_equal(UINT64_MAX, reno.cc.recovery_start);
+  /* The event still happened; the counter is a statistic. */
+  assert_int_equal(1, reno.cc.congestion_events);
+
+  /* Out of recovery: slow start again, even for older packets. */
+  ack(&reno, 1000, 900, 0);
+  assert_int_equal(21000, reno.cc.cwnd);
+
+  /* A second undo has nothing left to undo. */
+  reno.cc.ops->on_spurious_loss(&reno.cc, 1200);
+  assert_int_equal(21000, reno.cc.cwnd);
+
+  /* Only the latest reduction is undone. */
+  loss(&reno, 1300, 2000); /* 21000 -> 10500 */
+  loss(&reno, 2001, 3000); /* 10500 -> 5250 */
+  assert_int_equal(5250, reno.cc.cwnd);
+  reno.cc.ops->on_spurious_loss(&reno.cc, 3100);
+  assert_int_equal(10500, reno.cc.cwnd);
+  assert_int_equal(10500, reno.cc.ssthresh);
+}
+
+static void test_rudp_cc_reno_spurious_keeps_larger_window(void **state) {
+  rudp_cc_reno reno = reno_in_avoidance();
+
+  (void)state;
+
+  /* Grow past the saved 12000 in the new period: 36000 bytes at cwnd
+   * 6000 is six windows, +7200. */
+  ack(&reno, 36000, 2000, 0);
+  assert_int_equal(13200, reno.cc.cwnd);
+  reno.cc.ops->on_spurious_loss(&reno.cc, 3000);
+  assert_int_equal(13200, reno.cc.cwnd);
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+}
+
+static void test_rudp_cc_reno_reset(void **state) {
+  rudp_cc_reno reno = reno_in_avoidance();
+
+  (void)state;
+
+  ack(&reno, 1000, 2000, 0);
+  assert_int_equal(1000, reno.bytes_acked);
+  reno.cc.ops->reset(&reno.cc, 5000);
+  assert_int_equal(12000, reno.cc.cwnd);
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+  assert_int_equal(UINT64_MAX, reno.cc.recovery_start);
+  assert_int_equal(0, reno.bytes_acked);
+  assert_int_equal(MSS, reno.cc.max_udp_payload_size);
+  assert_int_equal(1, reno.cc.congestion_events);
+
+  /* Slow start again, and nothing to undo. */
+  ack(&reno, 1200, 500, 0);
+  assert_int_equal(13200, reno.cc.cwnd);
+  reno.cc.ops->on_spurious_loss(&reno.cc, 5100);
+  assert_int_equal(13200, reno.cc.cwnd);
+}
+
+static void test_rudp_cc_reno_ops_table(void **state) {
+  (void)state;
+
+  assert_non_null(rudp_cc_reno_ops.name);
+  assert_non_null(rudp_cc_reno_ops.on_ack);
+  assert_non_null(rudp_cc_reno_ops.on_congestion_event);
+  assert_non_null(rudp_cc_reno_ops.on_persistent_congestion);
+  assert_non_null(rudp_cc_reno_ops.on_spurious_loss);
+  assert_non_null(rudp_cc_reno_ops.reset);
+}
+
+/* Random event sequences keep the window invariants: never below the
+ * minimum window, and a reduction only when the loss is not in recovery. */
+static void test_rudp_cc_reno_random_invariants(void **state) {
+  rudp_test_rng rng;
+  rudp_cc_reno reno;
+  rudp_tstamp now = 1;
+  uint64_t mss, events;
+  int i, round;
+
+  (void)state;
+
+  rudp_test_rng_init(&rng, 0x52454e4fULL);
+  for (round = 0; round < 50; ++round) {
+    mss = 100 + rudp_test_rng_below(&rng, 9000);
+    rudp_cc_reno_init(&reno, mss, now);
+    for (i = 0; i < 2000; ++i) {
+      uint64_t cwnd = reno.cc.cwnd;
+      rudp_tstamp sent = now - rudp_test_rng_below(&rng, now);
+      int in_rec = rudp_cc_in_recovery(&reno.cc, sent);
+
+      now += rudp_test_rng_below(&rng, 1000);
+      events = reno.cc.congestion_events;
+      switch (rudp_test_rng_below(&rng, 10)) {
+      case 0:
+        loss(&reno, sent, now);
+        assert_int_equal(events + !in_rec, reno.cc.congestion_events);
+        if (!in_rec) {
+          assert_int_equal(cwnd / 2, reno.cc.ssthresh);
+        } else {
+          assert_int_equal(cwnd, reno.cc.cwnd);
+        }
+        break;
+      case 1:
+        if (rudp_test_rng_below(&rng, 10) == 0) {
+          reno.cc.ops->on_persistent_congestion(&reno.cc, now);
+          assert_int_equal(rudp_cc_min_window(mss), reno.cc.cwnd);
+        }
+        break;
+      case 2:
+        reno.cc.ops->on_spurious_loss(&reno.cc, now);
+        assert_true(reno.cc.cwnd >= cwnd);
+        break;
+      default:
+        ack(&reno, rudp_test_rng_below(&rng, 4 * mss), sent,
+            rudp_test_rng_below(&rng, 8) == 0);
+        if (in_rec) {
+          assert_int_equal(cwnd, reno.cc.cwnd);
+        } else {
+          assert_true(reno.cc.cwnd >= cwnd);
+        }
+        break;
+      }
+      assert_true(reno.cc.cwnd >= rudp_cc_min_window(mss));
+      assert_true(reno.bytes_acked < reno.cc.cwnd ||
+                  reno.cc.cwnd < reno.cc.ssthresh);
+    }
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_rudp_cc_reno_initial_window),
+      cmocka_unit_test(test_rudp_cc_reno_min_window),
+      cmocka_unit_test(test_rudp_cc_reno_init),
+      cmocka_unit_test(test_rudp_cc_reno_in_recovery),
+      cmocka_unit_test(test_rudp_cc_reno_slow_start),
+      cmocka_unit_test(test_rudp_cc_reno_congestion_avoidance),
+      cmocka_unit_test(test_rudp_cc_reno_avoidance_large_ack),
+      cmocka_unit_test(test_rudp_cc_reno_app_limited),
+      cmocka_unit_test(test_rudp_cc_reno_loss_halves_once_per_recovery),
+      cmocka_unit_test(test_rudp_cc_reno_loss_halves_odd_window),
+      cmocka_unit_test(test_rudp_cc_reno_no_growth_in_recovery),
+      cmocka_unit_test(test_rudp_cc_reno_min_window_floor),
+      cmocka_unit_test(test_rudp_cc_reno_persistent_congestion),
+      cmocka_unit_test(test_rudp_cc_reno_spurious_undo),
+      cmocka_unit_test(test_rudp_cc_reno_spurious_keeps_larger_window),
+      cmocka_unit_test(test_rudp_cc_reno_reset),
+      cmocka_unit_test(test_rudp_cc_reno_ops_table),
+      cmocka_unit_test(test_rudp_cc_reno_random_invariants),
+  };
+
+  return cmocka_run_group_tests_name("cc_reno", tests, NULL, NULL);
+}
