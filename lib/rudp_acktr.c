@@ -129,8 +129,8 @@ rudp_tstamp rudp_acktr_deadline(const rudp_acktr *acktr,
 }
 
 int rudp_acktr_fill(const rudp_acktr *acktr, rudp_frame_ack *fr,
-                    rudp_range *ranges, size_t cap,
-                    uint64_t ack_delay_exponent, rudp_tstamp now) {
+                    rudp_range *ranges, size_t cap, uint64_t ack_delay_exponent,
+                    rudp_tstamp now) {
   const rudp_ranges *r = &acktr->ranges;
   size_t i, n;
   uint64_t delay;

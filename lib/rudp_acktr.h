@@ -30,7 +30,9 @@
 typedef struct rudp_acktr {
   /* ranges holds what arrived (bounded; the oldest ranges are forgotten). */
   rudp_ranges ranges;
-  /* floor: packet numbers below it are duplicates (forgotten ranges). */
+  /* floor: packet numbers below it are duplicates (forgotten ranges: it
+   * rises on rudp_acktr_on_ack_acked and past a range evicted because
+   * |ranges| was full, RFC 9000 section 13.2.3). */
   uint64_t floor;
   /* largest is the largest packet number received (UINT64_MAX: none). */
   uint64_t largest;
@@ -71,6 +73,9 @@ int rudp_acktr_is_duplicate(const rudp_acktr *acktr, uint64_t pn);
  * rudp_acktr_add records that packet |pn| arrived at |now| after its frames
  * were processed; |ack_eliciting| is nonzero if it carried an ack-eliciting
  * frame.  Returns 1 if recorded, 0 if it was a duplicate (nothing changes).
+ * It also returns 0, changing nothing, for a |pn| that cannot be recorded:
+ * above RUDP_MAX_VARINT, or older than every range while the ranges are
+ * full (such a packet is simply never acknowledged).  O(1) in order.
  */
 int rudp_acktr_add(rudp_acktr *acktr, uint64_t pn, int ack_eliciting,
                    rudp_tstamp now);
@@ -87,8 +92,10 @@ rudp_tstamp rudp_acktr_deadline(const rudp_acktr *acktr,
  * rudp_acktr_fill fills |fr| with an ACK frame of what arrived: ranges
  * newest first, copied into |ranges| (capacity |cap|), and the ACK delay
  * (now - largest_recv_ts, in microseconds, shifted right by
- * |ack_delay_exponent|).  Returns 0, or RUDP_ERR_INVALID_STATE if nothing has
- * been received.  Does not change |acktr|.
+ * |ack_delay_exponent|).  Returns 0, RUDP_ERR_INVALID_STATE if nothing is
+ * left to acknowledge (nothing received, or all of it forgotten by
+ * rudp_acktr_on_ack_acked), or RUDP_ERR_INVALID_ARGUMENT if |ranges| is
+ * NULL or |cap| is 0.  Does not change |acktr|.
  */
 int rudp_acktr_fill(const rudp_acktr *acktr, rudp_frame_ack *fr,
                     rudp_range *ranges, size_t cap,

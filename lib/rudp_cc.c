@@ -6,18 +6,17 @@
 #include "rudp_macro.h"
 
 uint64_t rudp_cc_initial_window(uint64_t max_udp_payload_size) {
-  uint64_t floor_window;
+  uint64_t cap;
 
   /* §7.2: ten datagrams, but at most max(14720, 2 * size) bytes so that a
    * large datagram size does not inflate the first burst.  14720 is ten
    * 1472-byte datagrams (the Ethernet-sized UDP payload). */
-  floor_window = rudp_max(14720, rudp_cc_min_window(max_udp_payload_size));
+  cap = rudp_max(14720, rudp_cc_min_window(max_udp_payload_size));
   if (max_udp_payload_size > UINT64_MAX / RUDP_CC_INITIAL_WINDOW_PACKETS) {
-    /* 10 * size would wrap, and would exceed the floor anyway. */
-    return floor_window;
+    /* 10 * size would wrap, and would exceed the cap anyway. */
+    return cap;
   }
-  return rudp_min(RUDP_CC_INITIAL_WINDOW_PACKETS * max_udp_payload_size,
-                  floor_window);
+  return rudp_min(RUDP_CC_INITIAL_WINDOW_PACKETS * max_udp_payload_size, cap);
 }
 
 uint64_t rudp_cc_min_window(uint64_t max_udp_payload_size) {

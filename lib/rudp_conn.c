@@ -1,2 +1,2730 @@
-/* placeholder */
-#include <rudp/rudp.h>
+/*
+ * The connection state machine: handshake (CONNECT / ACCEPT / the client's
+ * first acknowledgement), packet assembly, frame dispatch, timers and close.
+ * Mechanisms are in their own modules; see rudp_conn.h.
+ */
+#include "rudp_conn.h"
+
+#include <string.h>
+
+#include "rudp_conv.h"
+#include "rudp_frame.h"
+#include "rudp_macro.h"
+#include "rudp_mem.h"
+#include "rudp_pkt.h"
+#include "rudp_tp.h"
+
+/* Internal result: the packet must be dropped without acknowledgement. */
+#define CONN_DROP_PKT 1
+
+/* How many ACK ranges a frame may carry (settings.ack_ranges bounds it). */
+#define CONN_MAX_ACK_RANGES 256
+
+/* kPacketThreshold-style probe budget per PTO. */
+#define CONN_PTO_PROBES 2
+
+/* ------------------------------------------------------------ settings */
+
+void rudp_settings_default(rudp_settings *s) {
+  memset(s, 0, sizeof(*s));
+  s->connect_retries = 6;
+  s->connect_timeout = 1 * RUDP_SECONDS;
+  s->handshake_timeout = 10 * RUDP_SECONDS;
+  s->idle_timeout = 30 * RUDP_SECONDS;
+  s->keepalive_interval = 0;
+  s->linger_timeout = 10 * RUDP_SECONDS;
+  s->initial_rtt = RUDP_DEFAULT_INITIAL_RTT;
+  s->max_ack_delay = 25 * RUDP_MILLISECONDS;
+  s->ack_delay_exponent = 3;
+  s->ack_eliciting_threshold = 2;
+  s->ack_ranges = RUDP_ACKTR_DEFAULT_MAX_RANGES;
+  s->max_udp_payload_size = RUDP_MAX_UDP_PAYLOAD;
+  s->tx_udp_payload_size = RUDP_MIN_UDP_PAYLOAD;
+  s->initial_max_data = 1 << 20;
+  s->initial_max_stream_data = 256 << 10;
+  s->max_window = 24 << 20;
+  s->max_stream_window = 16 << 20;
+  s->max_streams_bidi = 100;
+  s->max_streams_uni = 100;
+  s->max_stream_send_buffer = 4 << 20;
+  s->max_datagram_frame_size = 1200;
+  s->datagram_queue_len = 64;
+  s->cc_algo = RUDP_CC_CUBIC;
+}
+
+static int settings_valid(const rudp_settings *s) {
+  return s->connect_timeout > 0 && s->initial_rtt > 0 &&
+         s->max_ack_delay < RUDP_TP_MAX_MAX_ACK_DELAY_MS * RUDP_MILLISECONDS &&
+         s->ack_delay_exponent <= RUDP_TP_MAX_ACK_DELAY_EXPONENT &&
+         s->ack_ranges >= 1 && s->ack_ranges <= CONN_MAX_ACK_RANGES &&
+         s->max_udp_payload_size >= RUDP_MIN_UDP_PAYLOAD &&
+         s->max_udp_payload_size <= RUDP_MAX_UDP_PAYLOAD &&
+         s->tx_udp_payload_size >= RUDP_MIN_UDP_PAYLOAD &&
+         s->tx_udp_payload_size <= RUDP_MAX_UDP_PAYLOAD &&
+         s->initial_max_stream_data > 0 && s->initial_max_data > 0 &&
+         s->initial_max_stream_data <= RUDP_MAX_VARINT &&
+         s->initial_max_data <= RUDP_MAX_VARINT &&
+         s->max_streams_bidi <= RUDP_MAX_STREAMS &&
+         s->max_streams_uni <= RUDP_MAX_STREAMS &&
+         s->max_stream_send_buffer > 0 && s->datagram_queue_len > 0;
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static void conn_enter_closed(rudp_conn *conn);
+
+static int conn_call_handshake_completed(rudp_conn *conn) {
+  if (conn->callbacks.handshake_completed &&
+      conn->callbacks.handshake_completed(conn, conn->user_data) != 0) {
+    return RUDP_ERR_CALLBACK_FAILURE;
+  }
+  return 0;
+}
+
+static int conn_call_stream_cb(rudp_conn *conn,
+                               int (*cb)(rudp_conn *, int64_t, void *),
+                               uint64_t id) {
+  if (cb && cb(conn, (int64_t)id, conn->user_data) != 0) {
+    return RUDP_ERR_CALLBACK_FAILURE;
+  }
+  return 0;
+}
+
+static int conn_call_stream_code_cb(rudp_conn *conn,
+                                    int (*cb)(rudp_conn *, int64_t, uint64_t,
+                                              void *),
+                                    uint64_t id, uint64_t code) {
+  if (cb && cb(conn, (int64_t)id, code, conn->user_data) != 0) {
+    return RUDP_ERR_CALLBACK_FAILURE;
+  }
+  return 0;
+}
+
+/* The release callback of referenced stream data: sbuf hands us the
+ * stream as user data. */
+static void strm_release(const uint8_t *data, size_t len, void *ref,
+                         void *user_data) {
+  rudp_strm *strm = user_data;
+  rudp_conn *conn = *(rudp_conn **)((uint8_t *)strm + sizeof(rudp_strm));
+  if (conn->callbacks.stream_data_released) {
+    conn->callbacks.stream_data_released(conn, (int64_t)strm->id, data, len,
+                                         ref, conn->user_data);
+  }
+}
+
+/* ------------------------------------------------------------ close */
+
+/*
+ * conn_close_with starts an immediate close: CONNECTION_CLOSE with
+ * |wire_error| (|app|: application code) is queued and the connection
+ * enters CLOSING.  |error| is the RUDP_ERR_* code reported locally.
+ */
+static void conn_close_with(rudp_conn *conn, int error, int app,
+                            uint64_t wire_error, uint64_t frame_type,
+                            const char *reason, rudp_tstamp now) {
+  rudp_conn_close_info *ci = &conn->close_info;
+  if (conn->state >= RUDP_CONN_STATE_CLOSING) {
+    return;
+  }
+  ci->error = error;
+  ci->local = 1;
+  ci->app = app;
+  ci->wire_error = wire_error;
+  ci->reason[0] = '\0';
+  if (reason) {
+    size_t n = strlen(reason);
+    if (n >= sizeof(ci->reason)) {
+      n = sizeof(ci->reason) - 1;
+    }
+    memcpy(ci->reason, reason, n);
+    ci->reason[n] = '\0';
+  }
+  conn->close_frame_type = frame_type;
+  conn->state = RUDP_CONN_STATE_CLOSING;
+  conn->ctrl |= RUDP_CONN_CTRL_CLOSE;
+  conn->close_sends = 0;
+  conn->close_next_ts = now;
+  conn->close_deadline =
+      now + 3 * rudp_rtt_pto(&conn->rtt, conn->settings.max_ack_delay, 0);
+  /* Nothing but CONNECTION_CLOSE is sent from now on. */
+  rudp_rtb_discard_all(&conn->rtb, NULL);
+}
+
+/* conn_close_proto closes for a protocol violation of kind |error|. */
+static void conn_close_proto(rudp_conn *conn, int error, uint64_t frame_type,
+                             const char *reason, rudp_tstamp now) {
+  uint64_t wire;
+  switch (error) {
+  case RUDP_ERR_FLOW_CONTROL:
+    wire = RUDP_FLOW_CONTROL_ERROR;
+    break;
+  case RUDP_ERR_STREAM_LIMIT:
+    wire = RUDP_STREAM_LIMIT_ERROR;
+    break;
+  case RUDP_ERR_STREAM_STATE:
+    wire = RUDP_STREAM_STATE_ERROR;
+    break;
+  case RUDP_ERR_FINAL_SIZE:
+    wire = RUDP_FINAL_SIZE_ERROR;
+    break;
+  case RUDP_ERR_FRAME_ENCODING:
+  case RUDP_ERR_TRUNCATED:
+    error = RUDP_ERR_FRAME_ENCODING;
+    wire = RUDP_FRAME_ENCODING_ERROR;
+    break;
+  case RUDP_ERR_TRANSPORT_PARAM:
+    wire = RUDP_TRANSPORT_PARAMETER_ERROR;
+    break;
+  case RUDP_ERR_NOMEM:
+  case RUDP_ERR_INTERNAL:
+    wire = RUDP_INTERNAL_ERROR;
+    break;
+  default:
+    error = RUDP_ERR_PROTO;
+    wire = RUDP_PROTOCOL_VIOLATION;
+    break;
+  }
+  conn_close_with(conn, error, 0, wire, frame_type, reason, now);
+}
+
+static void conn_enter_closed(rudp_conn *conn) {
+  if (conn->state == RUDP_CONN_STATE_CLOSED) {
+    return;
+  }
+  conn->state = RUDP_CONN_STATE_CLOSED;
+  conn->ctrl = 0;
+  if (!(conn->flags & RUDP_CONN_FLAG_CLOSED_CALLED)) {
+    conn->flags |= RUDP_CONN_FLAG_CLOSED_CALLED;
+    if (conn->callbacks.closed) {
+      conn->callbacks.closed(conn, conn->close_info.error, conn->user_data);
+    }
+  }
+}
+
+/* conn_close_silently ends the connection without sending anything. */
+static void conn_close_silently(rudp_conn *conn, int error) {
+  if (conn->state == RUDP_CONN_STATE_CLOSED) {
+    return;
+  }
+  if (conn->close_info.error == 0) {
+    conn->close_info.error = error;
+    conn->close_info.local = 1;
+  }
+  conn_enter_closed(conn);
+}
+
+/* ------------------------------------------------------------ streams */
+
+/* Each stream is allocated with a back-pointer to its connection right
+ * after it, for the release callback. */
+typedef struct conn_strm_alloc {
+  rudp_strm strm;
+  rudp_conn *conn;
+} conn_strm_alloc;
+
+static int strm_is_local(const rudp_conn *conn, uint64_t id) {
+  return rudp_strm_is_server(id) == (conn->server != 0);
+}
+
+static int strm_kind(uint64_t id) { return rudp_strm_is_bidi(id) ? 0 : 1; }
+
+static void sendq_push(rudp_conn *conn, rudp_strm *strm) {
+  if (strm->in_sendq) {
+    return;
+  }
+  strm->in_sendq = 1;
+  strm->sendq_next = NULL;
+  strm->sendq_prev = conn->sendq_tail;
+  if (conn->sendq_tail) {
+    conn->sendq_tail->sendq_next = strm;
+  } else {
+    conn->sendq_head = strm;
+  }
+  conn->sendq_tail = strm;
+}
+
+static void sendq_push_head(rudp_conn *conn, rudp_strm *strm) {
+  if (strm->in_sendq) {
+    return;
+  }
+  strm->in_sendq = 1;
+  strm->sendq_prev = NULL;
+  strm->sendq_next = conn->sendq_head;
+  if (conn->sendq_head) {
+    conn->sendq_head->sendq_prev = strm;
+  } else {
+    conn->sendq_tail = strm;
+  }
+  conn->sendq_head = strm;
+}
+
+/* conn_requeue_all puts every stream with something to send back on the
+ * send queue (after the connection's credit grew). */
+static void conn_requeue_cb(uint64_t key, void *value, void *arg);
+
+static void sendq_remove(rudp_conn *conn, rudp_strm *strm) {
+  if (!strm->in_sendq) {
+    return;
+  }
+  if (strm->sendq_prev) {
+    strm->sendq_prev->sendq_next = strm->sendq_next;
+  } else {
+    conn->sendq_head = strm->sendq_next;
+  }
+  if (strm->sendq_next) {
+    strm->sendq_next->sendq_prev = strm->sendq_prev;
+  } else {
+    conn->sendq_tail = strm->sendq_prev;
+  }
+  strm->in_sendq = 0;
+  strm->sendq_next = strm->sendq_prev = NULL;
+}
+
+static void ctrlq_push(rudp_conn *conn, rudp_strm *strm, uint32_t ctrl) {
+  strm->ctrl |= ctrl;
+  if (strm->in_ctrlq) {
+    return;
+  }
+  strm->in_ctrlq = 1;
+  strm->ctrlq_next = conn->ctrlq_head;
+  conn->ctrlq_head = strm;
+}
+
+/* strm_maybe_close queues |strm| to be freed once both sides are done. */
+static void strm_maybe_close(rudp_conn *conn, rudp_strm *strm) {
+  if ((strm->flags & RUDP_STRM_FLAG_CLOSED) || !rudp_strm_tx_done(strm) ||
+      !rudp_strm_rx_done(strm)) {
+    return;
+  }
+  strm->flags |= RUDP_STRM_FLAG_CLOSED;
+  strm->closeq_next = conn->closeq_head;
+  conn->closeq_head = strm;
+}
+
+static void strm_destroy(rudp_conn *conn, rudp_strm *strm) {
+  rudp_strm **pp;
+  sendq_remove(conn, strm);
+  if (strm->in_ctrlq) {
+    for (pp = &conn->ctrlq_head; *pp; pp = &(*pp)->ctrlq_next) {
+      if (*pp == strm) {
+        *pp = strm->ctrlq_next;
+        break;
+      }
+    }
+  }
+  rudp_map_remove(&conn->streams, strm->id);
+  rudp_strm_free(strm);
+  rudp_mem_free(conn->mem, rudp_struct_of(strm, conn_strm_alloc, strm));
+}
+
+/*
+ * conn_sweep frees finished streams (only when no entry point is on the
+ * stack, so no caller holds a pointer to one) and raises the peer's stream
+ * limit for each of its streams that closed.
+ */
+static int conn_sweep(rudp_conn *conn) {
+  int rv = 0;
+  while (conn->closeq_head) {
+    rudp_strm *strm = conn->closeq_head;
+    uint64_t id = strm->id;
+    conn->closeq_head = strm->closeq_next;
+    if (!strm_is_local(conn, id)) {
+      int k = strm_kind(id);
+      ++conn->remote_closed[k];
+      /* Keep the peer's concurrency at max_streams_*: one closed, one
+       * more allowed. */
+      ++conn->local_max_streams[k];
+      conn->ctrl |= k == 0 ? RUDP_CONN_CTRL_MAX_STREAMS_BIDI
+                           : RUDP_CONN_CTRL_MAX_STREAMS_UNI;
+    }
+    strm_destroy(conn, strm);
+    if (conn_call_stream_cb(conn, conn->callbacks.stream_closed, id) != 0) {
+      rv = RUDP_ERR_CALLBACK_FAILURE;
+    }
+  }
+  return rv;
+}
+
+static rudp_strm *strm_new(rudp_conn *conn, uint64_t id, rudp_tstamp now) {
+  conn_strm_alloc *a;
+  rudp_strm *strm;
+  int local = strm_is_local(conn, id), bidi = rudp_strm_is_bidi(id);
+  int has_tx = bidi || local, has_rx = bidi || !local;
+  uint64_t tx_max = 0;
+  const rudp_transport_params *rp = &conn->remote_params;
+
+  if (has_tx) {
+    if (!bidi) {
+      tx_max = rp->initial_max_stream_data_uni;
+    } else if (local) {
+      tx_max = rp->initial_max_stream_data_bidi_remote;
+    } else {
+      tx_max = rp->initial_max_stream_data_bidi_local;
+    }
+  }
+  a = rudp_mem_malloc(conn->mem, sizeof(*a));
+  if (!a) {
+    return NULL;
+  }
+  a->conn = conn;
+  strm = &a->strm;
+  rudp_strm_init(strm, id, has_tx, has_rx, tx_max,
+                 conn->settings.initial_max_stream_data,
+                 rudp_max(conn->settings.max_stream_window,
+                          conn->settings.initial_max_stream_data),
+                 &conn->chunks, strm_release, strm, conn->mem, now);
+  if (rudp_map_insert(&conn->streams, id, strm) != 0) {
+    rudp_strm_free(strm);
+    rudp_mem_free(conn->mem, a);
+    return NULL;
+  }
+  ++conn->stats.streams_opened;
+  return strm;
+}
+
+/*
+ * conn_get_remote_strm finds or opens the peer's stream |id| for a frame
+ * that needs a receiving (|want_rx|) or sending side.  Sets *pstrm to NULL
+ * for a stream that existed and was freed (the frame is stale: ignore).
+ * Returns 0 or a RUDP_ERR_* code that closes the connection.
+ */
+static int conn_get_strm_for_frame(rudp_conn *conn, uint64_t id, int want_rx,
+                                   rudp_tstamp now, rudp_strm **pstrm) {
+  int k = strm_kind(id), local = strm_is_local(conn, id);
+  uint64_t idx = id >> 2;
+  rudp_strm *strm;
+
+  *pstrm = NULL;
+  if (!rudp_strm_is_bidi(id)) {
+    /* A unidirectional stream only carries data from its initiator. */
+    if (want_rx && local) {
+      return RUDP_ERR_STREAM_STATE;
+    }
+    if (!want_rx && !local) {
+      return RUDP_ERR_STREAM_STATE;
+    }
+  }
+  strm = rudp_map_find(&conn->streams, id);
+  if (strm) {
+    *pstrm = strm;
+    return 0;
+  }
+  if (local) {
+    /* Ours: it must have been opened (and is now freed). */
+    return idx < conn->local_opened[k] ? 0 : RUDP_ERR_STREAM_STATE;
+  }
+  if (idx < conn->remote_opened[k]) {
+    return 0; /* opened before and finished: stale frame */
+  }
+  if (idx >= conn->local_max_streams[k]) {
+    return RUDP_ERR_STREAM_LIMIT;
+  }
+  /* Opening stream n implicitly opens every lower one of its kind. */
+  while (conn->remote_opened[k] <= idx) {
+    uint64_t nid = (conn->remote_opened[k] << 2) | (id & 0x3);
+    rudp_strm *s = strm_new(conn, nid, now);
+    if (!s) {
+      return RUDP_ERR_NOMEM;
+    }
+    ++conn->remote_opened[k];
+    if (conn_call_stream_cb(conn, conn->callbacks.stream_opened, nid) != 0) {
+      return RUDP_ERR_CALLBACK_FAILURE;
+    }
+    strm = s;
+  }
+  *pstrm = rudp_map_find(&conn->streams, id);
+  return 0;
+}
+
+static void conn_requeue_cb(uint64_t key, void *value, void *arg) {
+  rudp_strm *strm = value;
+  (void)key;
+  if (rudp_strm_tx_has_pending(strm)) {
+    sendq_push(arg, strm);
+  }
+}
+
+/* ------------------------------------------------------------ params */
+
+static void conn_set_local_params(rudp_conn *conn) {
+  rudp_transport_params *p = &conn->local_params;
+  const rudp_settings *s = &conn->settings;
+  rudp_transport_params_default(p);
+  p->max_idle_timeout = s->idle_timeout;
+  p->max_udp_payload_size = s->max_udp_payload_size;
+  p->initial_max_data = s->initial_max_data;
+  p->initial_max_stream_data_bidi_local = s->initial_max_stream_data;
+  p->initial_max_stream_data_bidi_remote = s->initial_max_stream_data;
+  p->initial_max_stream_data_uni = s->initial_max_stream_data;
+  p->initial_max_streams_bidi = s->max_streams_bidi;
+  p->initial_max_streams_uni = s->max_streams_uni;
+  p->ack_delay_exponent = s->ack_delay_exponent;
+  p->max_ack_delay =
+      s->max_ack_delay / RUDP_MILLISECONDS * RUDP_MILLISECONDS;
+  p->max_datagram_frame_size = s->max_datagram_frame_size;
+  memcpy(p->initial_scid, conn->scid.data, conn->scid.datalen);
+  p->initial_scidlen = (uint8_t)conn->scid.datalen;
+  p->initial_scid_present = 1;
+  if (conn->server) {
+    memcpy(p->original_dcid, conn->odcid.data, conn->odcid.datalen);
+    p->original_dcidlen = (uint8_t)conn->odcid.datalen;
+    p->original_dcid_present = 1;
+  }
+}
+
+/* conn_queue_params writes our CRYPTO message: varint length + params. */
+static int conn_queue_params(rudp_conn *conn) {
+  uint8_t buf[RUDP_TP_MAXLEN + 8];
+  rudp_ssize n = rudp_tp_encode(buf + 2, sizeof(buf) - 2, &conn->local_params,
+                                conn->server);
+  if (n < 0) {
+    return (int)n;
+  }
+  rudp_put_varint_n(buf, (uint64_t)n, 2);
+  return rudp_sbuf_write(&conn->crypto_tx, buf, (size_t)n + 2);
+}
+
+/* conn_apply_remote_params validates and applies the peer's parameters. */
+static int conn_apply_remote_params(rudp_conn *conn, const rudp_cid *pkt_scid) {
+  rudp_transport_params *rp = &conn->remote_params;
+  size_t dgram_max;
+
+  /* The CIDs must match what the packets said: a man-on-the-side cannot
+   * splice the handshake (RFC 9000 §7.3). */
+  if (!rp->initial_scid_present || rp->initial_scidlen != pkt_scid->datalen ||
+      memcmp(rp->initial_scid, pkt_scid->data, pkt_scid->datalen) != 0) {
+    return RUDP_ERR_TRANSPORT_PARAM;
+  }
+  if (!conn->server) {
+    if (!rp->original_dcid_present ||
+        rp->original_dcidlen != conn->odcid.datalen ||
+        memcmp(rp->original_dcid, conn->odcid.data, conn->odcid.datalen) !=
+            0) {
+      return RUDP_ERR_TRANSPORT_PARAM;
+    }
+  }
+  conn->flags |= RUDP_CONN_FLAG_PEER_PARAMS;
+  conn->max_tx_payload = (size_t)rudp_min((uint64_t)conn->settings
+                                              .tx_udp_payload_size,
+                                          rp->max_udp_payload_size);
+  rudp_fc_tx_update(&conn->tx_fc, rp->initial_max_data);
+  conn->remote_max_streams[0] = rp->initial_max_streams_bidi;
+  conn->remote_max_streams[1] = rp->initial_max_streams_uni;
+  /* Datagram buffers: the largest DATAGRAM payload that fits a packet. */
+  dgram_max = (size_t)rudp_min(rp->max_datagram_frame_size,
+                               (uint64_t)conn->max_tx_payload);
+  conn->dgram_bufsize = dgram_max;
+  return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
+                    const rudp_cid *scid, const rudp_cid *odcid,
+                    const rudp_settings *settings,
+                    const rudp_callbacks *callbacks, const rudp_mem *mem,
+                    void *user_data, rudp_tstamp now) {
+  rudp_conn *conn;
+  int rv;
+
+  if (!pconn || !dcid || !scid || !settings || !settings_valid(settings) ||
+      dcid->datalen > RUDP_MAX_CIDLEN || scid->datalen > RUDP_MAX_CIDLEN ||
+      scid->datalen == 0 || (!server && dcid->datalen < 8)) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  if (!mem) {
+    mem = rudp_mem_default();
+  }
+  conn = rudp_mem_calloc(mem, 1, sizeof(*conn));
+  if (!conn) {
+    return RUDP_ERR_NOMEM;
+  }
+  conn->server = server;
+  conn->settings = *settings;
+  if (callbacks) {
+    conn->callbacks = *callbacks;
+  }
+  conn->user_data = user_data;
+  conn->mem = mem;
+  conn->scid = *scid;
+  conn->dcid = *dcid;
+  conn->odcid = *odcid;
+  conn->max_tx_payload = RUDP_MIN_UDP_PAYLOAD;
+  conn->created_ts = now;
+  conn->last_recv_ts = now;
+  conn->loss_time = RUDP_TSTAMP_MAX;
+  conn->first_rtt_sample_ts = RUDP_TSTAMP_MAX;
+  conn->linger_deadline = RUDP_TSTAMP_MAX;
+  conn->close_deadline = RUDP_TSTAMP_MAX;
+  conn->close_next_ts = RUDP_TSTAMP_MAX;
+  conn->state = server ? RUDP_CONN_STATE_ACCEPT_SENT
+                       : RUDP_CONN_STATE_CONNECT_SENT;
+  rudp_transport_params_default(&conn->remote_params);
+  conn_set_local_params(conn);
+
+  rudp_pool_init(&conn->chunks, RUDP_SBUF_CHUNKLEN, 4, mem);
+  rudp_sbuf_init(&conn->crypto_tx, &conn->chunks, NULL, NULL, mem);
+  rudp_rob_init(&conn->crypto_rx, 4096, 16, mem);
+  rudp_map_init(&conn->streams, mem);
+  rudp_rtt_init(&conn->rtt, settings->initial_rtt);
+  rudp_cc_reno_init(&conn->reno, conn->max_tx_payload, now);
+  conn->cc = &conn->reno.cc;
+  rudp_fc_tx_init(&conn->tx_fc, 0);
+  rudp_fc_rx_init(&conn->rx_fc, settings->initial_max_data,
+                  rudp_max(settings->max_window, settings->initial_max_data),
+                  now);
+  conn->local_max_streams[0] = settings->max_streams_bidi;
+  conn->local_max_streams[1] = settings->max_streams_uni;
+
+  rv = rudp_acktr_init(&conn->acktr, settings->ack_ranges,
+                       settings->ack_eliciting_threshold, mem);
+  if (rv != 0) {
+    goto fail_acktr;
+  }
+  rv = rudp_rtb_init(&conn->rtb, mem);
+  if (rv != 0) {
+    goto fail_rtb;
+  }
+  conn->dgram_cap = settings->datagram_queue_len;
+  conn->dgrams = rudp_mem_calloc(mem, conn->dgram_cap, sizeof(rudp_conn_dgram));
+  if (!conn->dgrams) {
+    rv = RUDP_ERR_NOMEM;
+    goto fail_dgrams;
+  }
+  rv = conn_queue_params(conn);
+  if (rv != 0) {
+    goto fail_params;
+  }
+  *pconn = conn;
+  return 0;
+
+fail_params:
+  rudp_mem_free(mem, conn->dgrams);
+fail_dgrams:
+  rudp_rtb_free(&conn->rtb);
+fail_rtb:
+  rudp_acktr_free(&conn->acktr);
+fail_acktr:
+  rudp_sbuf_free(&conn->crypto_tx);
+  rudp_rob_free(&conn->crypto_rx);
+  rudp_pool_free(&conn->chunks);
+  rudp_mem_free(mem, conn);
+  return rv == RUDP_ERR_NOMEM ? rv : RUDP_ERR_NOMEM;
+}
+
+int rudp_conn_client_new(rudp_conn **pconn, const rudp_cid *dcid,
+                         const rudp_cid *scid, const rudp_settings *settings,
+                         const rudp_callbacks *callbacks, const rudp_mem *mem,
+                         void *user_data, rudp_tstamp now) {
+  if (!dcid) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  return conn_new(pconn, 0, dcid, scid, dcid, settings, callbacks, mem,
+                  user_data, now);
+}
+
+int rudp_conn_server_new(rudp_conn **pconn, const rudp_cid *client_scid,
+                         const rudp_cid *original_dcid, const rudp_cid *scid,
+                         const rudp_settings *settings,
+                         const rudp_callbacks *callbacks, const rudp_mem *mem,
+                         void *user_data, rudp_tstamp now) {
+  if (!original_dcid || original_dcid->datalen > RUDP_MAX_CIDLEN) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  return conn_new(pconn, 1, client_scid, scid, original_dcid, settings,
+                  callbacks, mem, user_data, now);
+}
+
+static void conn_free_strm_cb(uint64_t key, void *value, void *arg) {
+  rudp_conn *conn = arg;
+  rudp_strm *strm = value;
+  (void)key;
+  rudp_strm_free(strm);
+  rudp_mem_free(conn->mem, rudp_struct_of(strm, conn_strm_alloc, strm));
+}
+
+void rudp_conn_del(rudp_conn *conn) {
+  size_t i;
+  if (!conn) {
+    return;
+  }
+  rudp_map_each(&conn->streams, conn_free_strm_cb, conn);
+  rudp_map_free(&conn->streams);
+  for (i = 0; i < conn->dgram_cap; ++i) {
+    rudp_mem_free(conn->mem, conn->dgrams[i].buf);
+  }
+  rudp_mem_free(conn->mem, conn->dgrams);
+  rudp_rtb_free(&conn->rtb);
+  rudp_acktr_free(&conn->acktr);
+  rudp_sbuf_free(&conn->crypto_tx);
+  rudp_rob_free(&conn->crypto_rx);
+  rudp_pool_free(&conn->chunks);
+  rudp_mem_free(conn->mem, conn);
+}
+
+/* ------------------------------------------------------------ queries */
+
+rudp_conn_state rudp_conn_get_state(const rudp_conn *conn) {
+  return conn->state;
+}
+
+int rudp_conn_is_established(const rudp_conn *conn) {
+  return conn->state == RUDP_CONN_STATE_ESTABLISHED ||
+         conn->state == RUDP_CONN_STATE_LINGER;
+}
+
+const rudp_cid *rudp_conn_get_scid(const rudp_conn *conn) {
+  return &conn->scid;
+}
+
+const rudp_cid *rudp_conn_get_dcid(const rudp_conn *conn) {
+  return &conn->dcid;
+}
+
+const rudp_transport_params *rudp_conn_get_peer_params(const rudp_conn *conn) {
+  return (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) ? &conn->remote_params
+                                                    : NULL;
+}
+
+void rudp_conn_get_close_info(const rudp_conn *conn,
+                              rudp_conn_close_info *info) {
+  *info = conn->close_info;
+}
+
+void rudp_conn_get_stats(const rudp_conn *conn, rudp_conn_stats *stats) {
+  *stats = conn->stats;
+  stats->latest_rtt = conn->rtt.latest;
+  stats->srtt = conn->rtt.smoothed;
+  stats->rttvar = conn->rtt.var;
+  stats->min_rtt = conn->rtt.min;
+  stats->cwnd = conn->cc->cwnd;
+  stats->ssthresh = conn->cc->ssthresh;
+  stats->bytes_in_flight = conn->rtb.bytes_in_flight;
+  stats->congestion_events = conn->cc->congestion_events;
+}
+
+/* ------------------------------------------------------------ recovery */
+
+/* Acked and lost events from the rtb, per frame. */
+
+static void conn_on_frame_acked(rudp_conn *conn, const rudp_rtb_frame *f) {
+  rudp_strm *strm;
+  switch (f->type) {
+  case RUDP_FRAME_ACK:
+    rudp_acktr_on_ack_acked(&conn->acktr, f->offset);
+    break;
+  case RUDP_FRAME_CRYPTO:
+    rudp_sbuf_on_acked(&conn->crypto_tx, f->offset, (size_t)f->len);
+    break;
+  case RUDP_FRAME_STREAM:
+    strm = rudp_map_find(&conn->streams, f->stream_id);
+    if (!strm || (strm->flags & RUDP_STRM_FLAG_TX_RESET)) {
+      break;
+    }
+    if (f->len) {
+      rudp_sbuf_on_acked(&strm->tx, f->offset, (size_t)f->len);
+    }
+    if (f->fin) {
+      strm->flags |= RUDP_STRM_FLAG_TX_FIN_ACKED;
+    }
+    if ((strm->flags & RUDP_STRM_FLAG_TX_WANT_WRITABLE) &&
+        rudp_sbuf_unacked(&strm->tx) < conn->settings.max_stream_send_buffer) {
+      strm->flags &= ~RUDP_STRM_FLAG_TX_WANT_WRITABLE;
+      if (conn_call_stream_cb(conn, conn->callbacks.stream_writable,
+                              strm->id) != 0) {
+        conn->cb_error = RUDP_ERR_CALLBACK_FAILURE;
+      }
+    }
+    strm_maybe_close(conn, strm);
+    break;
+  case RUDP_FRAME_RESET_STREAM:
+    strm = rudp_map_find(&conn->streams, f->stream_id);
+    if (strm) {
+      strm->flags |= RUDP_STRM_FLAG_TX_RESET_ACKED;
+      strm_maybe_close(conn, strm);
+    }
+    break;
+  case RUDP_FRAME_CONNECTION_CLOSE:
+  case RUDP_FRAME_CONNECTION_CLOSE_APP:
+    conn->flags |= RUDP_CONN_FLAG_CLOSE_ACKED;
+    break;
+  default:
+    break;
+  }
+}
+
+static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f) {
+  rudp_strm *strm;
+  switch (f->type) {
+  case RUDP_FRAME_CRYPTO:
+    rudp_sbuf_on_lost(&conn->crypto_tx, f->offset, (size_t)f->len);
+    break;
+  case RUDP_FRAME_STREAM:
+    strm = rudp_map_find(&conn->streams, f->stream_id);
+    if (!strm || (strm->flags & RUDP_STRM_FLAG_TX_RESET)) {
+      break;
+    }
+    if (f->len) {
+      /* NOBUF/NOMEM leave the range unmarked; the PTO probe re-sends the
+       * oldest data later, so nothing is lost for good. */
+      rudp_sbuf_on_lost(&strm->tx, f->offset, (size_t)f->len);
+      conn->stats.bytes_retransmitted += f->len;
+    }
+    if (f->fin && !(strm->flags & RUDP_STRM_FLAG_TX_FIN_ACKED)) {
+      strm->flags &= ~RUDP_STRM_FLAG_TX_FIN_SENT;
+    }
+    if (rudp_strm_tx_has_pending(strm)) {
+      sendq_push(conn, strm);
+    }
+    break;
+  case RUDP_FRAME_RESET_STREAM:
+    strm = rudp_map_find(&conn->streams, f->stream_id);
+    if (strm) {
+      ctrlq_push(conn, strm, RUDP_STRM_CTRL_RESET_STREAM);
+    }
+    break;
+  case RUDP_FRAME_STOP_SENDING:
+    strm = rudp_map_find(&conn->streams, f->stream_id);
+    if (strm && !rudp_strm_rx_done(strm)) {
+      ctrlq_push(conn, strm, RUDP_STRM_CTRL_STOP_SENDING);
+    }
+    break;
+  case RUDP_FRAME_MAX_STREAM_DATA:
+    strm = rudp_map_find(&conn->streams, f->stream_id);
+    if (strm && !rudp_strm_rx_done(strm) && strm->rx_fc.max == f->offset) {
+      ctrlq_push(conn, strm, RUDP_STRM_CTRL_MAX_STREAM_DATA);
+    }
+    break;
+  case RUDP_FRAME_MAX_DATA:
+    if (conn->rx_fc.max == f->offset) {
+      conn->ctrl |= RUDP_CONN_CTRL_MAX_DATA;
+    }
+    break;
+  case RUDP_FRAME_MAX_STREAMS_BIDI:
+    conn->ctrl |= RUDP_CONN_CTRL_MAX_STREAMS_BIDI;
+    break;
+  case RUDP_FRAME_MAX_STREAMS_UNI:
+    conn->ctrl |= RUDP_CONN_CTRL_MAX_STREAMS_UNI;
+    break;
+  case RUDP_FRAME_HANDSHAKE_DONE:
+    conn->ctrl |= RUDP_CONN_CTRL_HANDSHAKE_DONE;
+    break;
+  default:
+    /* PING, ACK, DATAGRAM, *_BLOCKED: not retransmitted (blocked frames
+     * are regenerated while still blocked). */
+    break;
+  }
+}
+
+static void rtb_acked_cb(const rudp_rtb_pkt *pkt, void *user_data) {
+  rudp_conn *conn = user_data;
+  const rudp_rtb_frame *f;
+  for (f = pkt->frames; f; f = f->next) {
+    conn_on_frame_acked(conn, f);
+  }
+}
+
+static void rtb_lost_cb(const rudp_rtb_pkt *pkt, void *user_data) {
+  rudp_conn *conn = user_data;
+  const rudp_rtb_frame *f;
+  ++conn->stats.pkts_lost;
+  for (f = pkt->frames; f; f = f->next) {
+    conn_on_frame_lost(conn, f);
+  }
+}
+
+static void rtb_spurious_cb(const rudp_rtb_pkt *pkt, void *user_data) {
+  rudp_conn *conn = user_data;
+  (void)pkt;
+  ++conn->stats.spurious_losses;
+}
+
+static void conn_rtb_cb(rudp_conn *conn, rudp_rtb_cb *cb) {
+  cb->user_data = conn;
+  cb->on_acked = rtb_acked_cb;
+  cb->on_lost = rtb_lost_cb;
+  cb->on_spurious = rtb_spurious_cb;
+}
+
+/* conn_detect_lost runs loss detection and tells the congestion
+ * controller. */
+static void conn_detect_lost(rudp_conn *conn, rudp_tstamp now) {
+  rudp_rtb_cb cb;
+  rudp_rtb_loss_result lr;
+  conn_rtb_cb(conn, &cb);
+  rudp_rtb_detect_lost(&conn->rtb, &conn->rtt, conn->settings.max_ack_delay,
+                       conn->first_rtt_sample_ts, now, &cb, &lr);
+  conn->loss_time = lr.loss_time;
+  if (lr.npkts == 0) {
+    return;
+  }
+  if (conn->cc->ops->on_congestion_event) {
+    conn->cc->ops->on_congestion_event(conn->cc, lr.largest_lost_sent_ts,
+                                       now);
+  }
+  if (lr.persistent_congestion && conn->cc->ops->on_persistent_congestion) {
+    conn->cc->ops->on_persistent_congestion(conn->cc, now);
+  }
+}
+
+/* ------------------------------------------------------------ receiving */
+
+static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
+                         int long_header, rudp_tstamp now) {
+  rudp_rtb_cb cb;
+  rudp_rtb_ack_result res;
+  uint64_t spurious_before = conn->stats.spurious_losses;
+  int rv;
+
+  conn_rtb_cb(conn, &cb);
+  rv = rudp_rtb_on_ack(&conn->rtb, fr, now, &cb, &res);
+  if (rv != 0) {
+    return rv;
+  }
+  if (res.npkts == 0) {
+    return 0;
+  }
+  if (res.rtt_sample && now >= res.largest_newly_acked_sent_ts) {
+    rudp_duration ack_delay = 0;
+    /* Long-header ACKs may precede the peer's parameters: their delay is
+     * not used (docs/PROTOCOL.md). */
+    if (!long_header && (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
+      uint64_t us = fr->ack_delay;
+      uint64_t exp = conn->remote_params.ack_delay_exponent;
+      if (us < (UINT64_MAX >> 24) >> exp) {
+        ack_delay = (us << exp) * RUDP_MICROSECONDS;
+      }
+    }
+    rudp_rtt_update(&conn->rtt, now - res.largest_newly_acked_sent_ts,
+                    ack_delay, conn->remote_params.max_ack_delay,
+                    (conn->flags & RUDP_CONN_FLAG_CONFIRMED) != 0);
+    if (conn->first_rtt_sample_ts == RUDP_TSTAMP_MAX) {
+      conn->first_rtt_sample_ts = now;
+    }
+  }
+  if (res.delivery_rate) {
+    conn->stats.delivery_rate = res.delivery_rate;
+  }
+  if (conn->stats.spurious_losses != spurious_before &&
+      conn->cc->ops->on_spurious_loss) {
+    conn->cc->ops->on_spurious_loss(conn->cc, now);
+  }
+  if (res.bytes && conn->cc->ops->on_ack) {
+    rudp_cc_ack ack;
+    ack.bytes_acked = res.bytes;
+    ack.largest_acked_sent_ts = res.largest_newly_acked_sent_ts;
+    ack.bytes_in_flight = conn->rtb.bytes_in_flight;
+    ack.app_limited = res.app_limited;
+    conn->cc->ops->on_ack(conn->cc, &ack, &conn->rtt, now);
+  }
+  /* RFC 9002 §6.2.1: an acknowledgement resets the PTO backoff (the
+   * client keeps it while the handshake is unconfirmed). */
+  if (conn->server || (conn->flags & RUDP_CONN_FLAG_CONFIRMED) ||
+      conn->state >= RUDP_CONN_STATE_ESTABLISHED) {
+    conn->pto_count = 0;
+  }
+  conn_detect_lost(conn, now);
+  return 0;
+}
+
+static int conn_recv_crypto(rudp_conn *conn, const rudp_frame_crypto *fr,
+                            const rudp_pkt_hd *hd) {
+  rudp_ssize n;
+  size_t avail;
+  uint8_t buf[RUDP_TP_MAXLEN * 4];
+  const uint8_t *p = buf;
+  uint64_t msglen;
+  int rv;
+
+  if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
+    return 0; /* a retransmission of what we already have */
+  }
+  n = rudp_rob_push(&conn->crypto_rx, fr->offset, fr->data, fr->datalen);
+  if (n == RUDP_ERR_NOBUF) {
+    return RUDP_ERR_PROTO; /* CRYPTO beyond any plausible message */
+  }
+  if (n < 0) {
+    return (int)n;
+  }
+  avail = rudp_rob_readable(&conn->crypto_rx);
+  if (avail < 2) {
+    return 0;
+  }
+  {
+    /* The message starts at offset 0 and is far smaller than the ring, so
+     * it is contiguous in it. */
+    const uint8_t *d;
+    avail = rudp_min(rudp_rob_peek(&conn->crypto_rx, &d), sizeof(buf));
+    memcpy(buf, d, avail);
+  }
+  if (rudp_get_varint_checked(&msglen, &p, buf + avail) != 0) {
+    return 0;
+  }
+  if (msglen > RUDP_TP_MAXLEN * 2) {
+    return RUDP_ERR_TRANSPORT_PARAM;
+  }
+  if ((size_t)(buf + avail - p) < msglen) {
+    return 0; /* wait for the rest */
+  }
+  rv = rudp_tp_decode(&conn->remote_params, p, (size_t)msglen, !conn->server);
+  if (rv != 0) {
+    return RUDP_ERR_TRANSPORT_PARAM;
+  }
+  rudp_rob_consume(&conn->crypto_rx, (size_t)(p - buf) + (size_t)msglen);
+  return conn_apply_remote_params(conn, &hd->scid);
+}
+
+/*
+ * conn_account_recv checks stream data ending at |end| against the
+ * stream's and the connection's credit (RFC 9000 §4.1).
+ */
+static int conn_account_recv(rudp_conn *conn, rudp_strm *strm, uint64_t end) {
+  uint64_t before = strm->rx_fc.highest;
+  int rv = rudp_fc_rx_on_recv(&strm->rx_fc, end);
+  if (rv != 0) {
+    return rv;
+  }
+  if (strm->rx_fc.highest > before) {
+    conn->rx_highest_sum += strm->rx_fc.highest - before;
+    return rudp_fc_rx_on_recv(&conn->rx_fc, conn->rx_highest_sum);
+  }
+  return 0;
+}
+
+static int conn_recv_stream(rudp_conn *conn, const rudp_frame_stream *fr,
+                            rudp_tstamp now, int *pdrop) {
+  rudp_strm *strm;
+  uint64_t end = fr->offset + fr->datalen;
+  rudp_ssize n;
+  int rv = conn_get_strm_for_frame(conn, fr->stream_id, 1, now, &strm);
+
+  if (rv != 0 || !strm) {
+    return rv;
+  }
+  if (strm->flags & RUDP_STRM_FLAG_RX_FIN) {
+    if (end > strm->rx_final || (fr->fin && end != strm->rx_final)) {
+      return RUDP_ERR_FINAL_SIZE;
+    }
+  } else if (fr->fin && end < strm->rx_fc.highest) {
+    return RUDP_ERR_FINAL_SIZE;
+  }
+  rv = conn_account_recv(conn, strm, end);
+  if (rv != 0) {
+    return rv;
+  }
+  if (fr->fin) {
+    strm->flags |= RUDP_STRM_FLAG_RX_FIN;
+    strm->rx_final = end;
+  }
+  if (strm->flags & (RUDP_STRM_FLAG_RX_RESET | RUDP_STRM_FLAG_RX_STOPPED)) {
+    return 0; /* discarded; credit was checked above */
+  }
+  n = rudp_rob_push(&strm->rx, fr->offset, fr->data, fr->datalen);
+  if (n == RUDP_ERR_NOBUF) {
+    /* Too fragmented to hold: drop the packet unacknowledged; the peer
+     * sends it again later. */
+    *pdrop = 1;
+    return 0;
+  }
+  if (n < 0) {
+    return (int)n;
+  }
+  if (rudp_rob_readable(&strm->rx) > 0 ||
+      ((strm->flags & RUDP_STRM_FLAG_RX_FIN) &&
+       strm->rx.read_offset == strm->rx_final)) {
+    return conn_call_stream_cb(conn, conn->callbacks.stream_readable,
+                               strm->id);
+  }
+  return 0;
+}
+
+static int conn_recv_reset_stream(rudp_conn *conn,
+                                  const rudp_frame_reset_stream *fr,
+                                  rudp_tstamp now) {
+  rudp_strm *strm;
+  uint64_t unread;
+  int rv = conn_get_strm_for_frame(conn, fr->stream_id, 1, now, &strm);
+  if (rv != 0 || !strm) {
+    return rv;
+  }
+  if (strm->flags & RUDP_STRM_FLAG_RX_FIN) {
+    if (fr->final_size != strm->rx_final) {
+      return RUDP_ERR_FINAL_SIZE;
+    }
+  } else if (fr->final_size < strm->rx_fc.highest) {
+    return RUDP_ERR_FINAL_SIZE;
+  }
+  rv = conn_account_recv(conn, strm, fr->final_size);
+  if (rv != 0) {
+    return rv;
+  }
+  if (strm->flags & (RUDP_STRM_FLAG_RX_RESET | RUDP_STRM_FLAG_RX_FIN_READ)) {
+    return 0;
+  }
+  strm->flags |= RUDP_STRM_FLAG_RX_FIN | RUDP_STRM_FLAG_RX_RESET;
+  strm->rx_final = fr->final_size;
+  /* Everything up to the final size counts as consumed: return the
+   * connection credit the discarded bytes held. */
+  unread = fr->final_size - strm->rx.read_offset;
+  rudp_fc_rx_consume(&conn->rx_fc, unread);
+  if (rudp_fc_rx_should_update(&conn->rx_fc)) {
+    conn->ctrl |= RUDP_CONN_CTRL_MAX_DATA;
+  }
+  strm->ctrl &= ~(uint32_t)(RUDP_STRM_CTRL_MAX_STREAM_DATA |
+                            RUDP_STRM_CTRL_STOP_SENDING);
+  rv = conn_call_stream_code_cb(conn, conn->callbacks.stream_reset, strm->id,
+                                fr->app_error_code);
+  strm_maybe_close(conn, strm);
+  return rv;
+}
+
+/* conn_reset_strm resets the sending side of |strm| with |code|. */
+static void conn_reset_strm(rudp_conn *conn, rudp_strm *strm, uint64_t code) {
+  if (strm->flags & (RUDP_STRM_FLAG_NO_TX | RUDP_STRM_FLAG_TX_RESET)) {
+    return;
+  }
+  if ((strm->flags & RUDP_STRM_FLAG_TX_FIN_ACKED) &&
+      rudp_sbuf_unacked(&strm->tx) == 0) {
+    return; /* everything already delivered: nothing to abort */
+  }
+  strm->flags |= RUDP_STRM_FLAG_TX_RESET;
+  strm->tx_reset_code = code;
+  /* The final size is what was sent (the peer may have counted it). */
+  strm->tx_final = strm->tx.sent;
+  rudp_sbuf_reset(&strm->tx);
+  sendq_remove(conn, strm);
+  strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_STREAM_DATA_BLOCKED;
+  ctrlq_push(conn, strm, RUDP_STRM_CTRL_RESET_STREAM);
+}
+
+static int conn_recv_stop_sending(rudp_conn *conn,
+                                  const rudp_frame_stop_sending *fr,
+                                  rudp_tstamp now) {
+  rudp_strm *strm;
+  int rv = conn_get_strm_for_frame(conn, fr->stream_id, 0, now, &strm);
+  if (rv != 0 || !strm) {
+    return rv;
+  }
+  if (strm->flags & RUDP_STRM_FLAG_NO_TX) {
+    return RUDP_ERR_STREAM_STATE;
+  }
+  if (strm->flags & RUDP_STRM_FLAG_TX_RESET) {
+    return 0;
+  }
+  rv = conn_call_stream_code_cb(conn, conn->callbacks.stream_stop_sending,
+                                strm->id, fr->app_error_code);
+  conn_reset_strm(conn, strm, fr->app_error_code);
+  return rv;
+}
+
+static int conn_recv_max_stream_data(rudp_conn *conn,
+                                     const rudp_frame_stream_value *fr,
+                                     rudp_tstamp now) {
+  rudp_strm *strm;
+  int rv = conn_get_strm_for_frame(conn, fr->stream_id, 0, now, &strm);
+  if (rv != 0 || !strm) {
+    return rv;
+  }
+  if (strm->flags & RUDP_STRM_FLAG_NO_TX) {
+    return RUDP_ERR_STREAM_STATE;
+  }
+  if (rudp_fc_tx_update(&strm->tx_fc, fr->value) &&
+      rudp_strm_tx_has_pending(strm)) {
+    sendq_push(conn, strm);
+  }
+  return 0;
+}
+
+static int conn_recv_max_streams(rudp_conn *conn, int k, uint64_t value) {
+  if (value > conn->remote_max_streams[k]) {
+    conn->remote_max_streams[k] = value;
+    if (conn->callbacks.streams_available &&
+        conn->callbacks.streams_available(conn, k == 0, conn->user_data) !=
+            0) {
+      return RUDP_ERR_CALLBACK_FAILURE;
+    }
+  }
+  return 0;
+}
+
+static void conn_recv_connection_close(rudp_conn *conn,
+                                       const rudp_frame_connection_close *fr,
+                                       rudp_tstamp now) {
+  rudp_conn_close_info *ci = &conn->close_info;
+  size_t n;
+  int app = fr->type == RUDP_FRAME_CONNECTION_CLOSE_APP;
+
+  if (conn->state == RUDP_CONN_STATE_DRAINING) {
+    /* A retransmitted CONNECTION_CLOSE: keep draining a while longer so
+     * our ACK reaches the closer. */
+    conn->close_deadline =
+        now + 3 * rudp_rtt_pto(&conn->rtt, conn->settings.max_ack_delay, 0);
+    return;
+  }
+  if (conn->state >= RUDP_CONN_STATE_CLOSING) {
+    /* Both sides closed at once: settle into draining. */
+    conn->state = RUDP_CONN_STATE_DRAINING;
+    conn->ctrl = 0;
+    return;
+  }
+  ci->local = 0;
+  ci->app = app;
+  ci->wire_error = fr->error_code;
+  n = rudp_min(fr->reasonlen, sizeof(ci->reason) - 1);
+  memcpy(ci->reason, fr->reason, n);
+  ci->reason[n] = '\0';
+  if (fr->error_code == 0) {
+    ci->error = 0;
+  } else if (!app && fr->error_code == RUDP_CONNECTION_REFUSED &&
+             conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+    ci->error = RUDP_ERR_CONNECTION_REFUSED;
+  } else {
+    ci->error = RUDP_ERR_PEER_CLOSED;
+  }
+  conn->state = RUDP_CONN_STATE_DRAINING;
+  conn->ctrl = 0;
+  conn->close_deadline =
+      now + 3 * rudp_rtt_pto(&conn->rtt, conn->settings.max_ack_delay, 0);
+  rudp_rtb_discard_all(&conn->rtb, NULL);
+}
+
+static int conn_recv_datagram(rudp_conn *conn, const rudp_frame_datagram *fr) {
+  if (conn->settings.max_datagram_frame_size == 0 ||
+      fr->datalen + 3 > conn->settings.max_datagram_frame_size + 3 ||
+      fr->datalen > conn->settings.max_datagram_frame_size) {
+    return RUDP_ERR_PROTO;
+  }
+  ++conn->stats.datagrams_recv;
+  if (conn->callbacks.datagram_received &&
+      conn->callbacks.datagram_received(conn, fr->data, fr->datalen,
+                                        conn->user_data) != 0) {
+    return RUDP_ERR_CALLBACK_FAILURE;
+  }
+  return 0;
+}
+
+/* Frames allowed in long-header (handshake) packets. */
+static int frame_allowed_in_long(uint8_t type) {
+  switch (type) {
+  case RUDP_FRAME_PADDING:
+  case RUDP_FRAME_PING:
+  case RUDP_FRAME_ACK:
+  case RUDP_FRAME_CRYPTO:
+  case RUDP_FRAME_CONNECTION_CLOSE:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/*
+ * conn_recv_frames processes the payload of one packet.  Sets
+ * *pack_eliciting.  Returns 0, CONN_DROP_PKT (do not acknowledge), a
+ * RUDP_ERR_* code that closes the connection (with *pframe_type set), or a
+ * fatal code.
+ */
+static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
+                            const uint8_t *p, size_t len, rudp_tstamp now,
+                            int *pack_eliciting, uint64_t *pframe_type) {
+  int long_header = hd->type != RUDP_PKT_SHORT;
+  int drop = 0;
+
+  *pack_eliciting = 0;
+  if (len == 0) {
+    return RUDP_ERR_PROTO; /* a packet must carry at least one frame */
+  }
+  while (len > 0) {
+    rudp_frame fr;
+    rudp_ssize n = rudp_frame_decode(&fr, p, len);
+    int rv = 0;
+    if (n < 0) {
+      *pframe_type = 0;
+      return (int)n;
+    }
+    p += n;
+    len -= (size_t)n;
+    *pframe_type = fr.type;
+    if (long_header && !frame_allowed_in_long(fr.type)) {
+      return RUDP_ERR_PROTO;
+    }
+    if (rudp_frame_is_ack_eliciting(fr.type)) {
+      *pack_eliciting = 1;
+    }
+    if (conn->state == RUDP_CONN_STATE_DRAINING) {
+      continue;
+    }
+    switch (fr.type) {
+    case RUDP_FRAME_PADDING:
+    case RUDP_FRAME_PING:
+      break;
+    case RUDP_FRAME_ACK:
+      if (conn->state == RUDP_CONN_STATE_CLOSING) {
+        break;
+      }
+      rv = conn_recv_ack(conn, &fr.ack, long_header, now);
+      break;
+    case RUDP_FRAME_CRYPTO:
+      rv = conn_recv_crypto(conn, &fr.crypto, hd);
+      break;
+    case RUDP_FRAME_NEW_TOKEN:
+      /* Only a server may send it; tokens are not used by this version. */
+      if (conn->server) {
+        rv = RUDP_ERR_PROTO;
+      }
+      break;
+    case RUDP_FRAME_RESET_STREAM:
+      rv = conn_recv_reset_stream(conn, &fr.reset_stream, now);
+      break;
+    case RUDP_FRAME_STOP_SENDING:
+      rv = conn_recv_stop_sending(conn, &fr.stop_sending, now);
+      break;
+    case RUDP_FRAME_MAX_DATA:
+      if (rudp_fc_tx_update(&conn->tx_fc, fr.value.value)) {
+        conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_DATA_BLOCKED;
+        rudp_map_each(&conn->streams, conn_requeue_cb, conn);
+      }
+      break;
+    case RUDP_FRAME_MAX_STREAM_DATA:
+      rv = conn_recv_max_stream_data(conn, &fr.stream_value, now);
+      break;
+    case RUDP_FRAME_MAX_STREAMS_BIDI:
+      rv = conn_recv_max_streams(conn, 0, fr.value.value);
+      break;
+    case RUDP_FRAME_MAX_STREAMS_UNI:
+      rv = conn_recv_max_streams(conn, 1, fr.value.value);
+      break;
+    case RUDP_FRAME_DATA_BLOCKED:
+    case RUDP_FRAME_STREAMS_BLOCKED_BIDI:
+    case RUDP_FRAME_STREAMS_BLOCKED_UNI:
+      break;
+    case RUDP_FRAME_STREAM_DATA_BLOCKED: {
+      rudp_strm *strm;
+      rv = conn_get_strm_for_frame(conn, fr.stream_value.stream_id, 1, now,
+                                   &strm);
+      break;
+    }
+    case RUDP_FRAME_CONNECTION_CLOSE:
+    case RUDP_FRAME_CONNECTION_CLOSE_APP:
+      conn_recv_connection_close(conn, &fr.connection_close, now);
+      break;
+    case RUDP_FRAME_HANDSHAKE_DONE:
+      if (conn->server) {
+        rv = RUDP_ERR_PROTO;
+      } else {
+        conn->flags |= RUDP_CONN_FLAG_CONFIRMED;
+      }
+      break;
+    case RUDP_FRAME_DATAGRAM:
+    case RUDP_FRAME_DATAGRAM_LEN:
+      rv = conn_recv_datagram(conn, &fr.datagram);
+      break;
+    default:
+      if ((fr.type & ~0x07u) == RUDP_FRAME_STREAM) {
+        rv = conn_recv_stream(conn, &fr.stream, now, &drop);
+      }
+      break;
+    }
+    if (rv != 0) {
+      return rv;
+    }
+    if (conn->state == RUDP_CONN_STATE_CLOSED) {
+      break;
+    }
+  }
+  return drop ? CONN_DROP_PKT : 0;
+}
+
+/* conn_complete_handshake moves to ESTABLISHED. */
+static int conn_complete_handshake(rudp_conn *conn, rudp_tstamp now) {
+  (void)now;
+  conn->state = RUDP_CONN_STATE_ESTABLISHED;
+  conn->flags |= RUDP_CONN_FLAG_VALIDATED;
+  conn->pto_count = 0;
+  /* The handshake packets still in flight are obsolete: the peer has what
+   * they carried (or the CONNECT retransmissions were answered).  Dropping
+   * them keeps their late "loss" from cutting the window. */
+  rudp_rtb_discard_all(&conn->rtb, NULL);
+  conn->loss_time = RUDP_TSTAMP_MAX;
+  if (conn->server) {
+    conn->flags |= RUDP_CONN_FLAG_CONFIRMED;
+    conn->ctrl |= RUDP_CONN_CTRL_HANDSHAKE_DONE;
+  }
+  return conn_call_handshake_completed(conn);
+}
+
+static void conn_recv_retry(rudp_conn *conn, const rudp_pkt_hd *hd,
+                            const uint8_t *pkt) {
+  if (conn->server || conn->state != RUDP_CONN_STATE_CONNECT_SENT ||
+      (conn->flags & RUDP_CONN_FLAG_RETRY_RECEIVED) ||
+      !rudp_cid_eq(&hd->odcid, &conn->odcid) ||
+      rudp_pkt_verify_crc(pkt, hd->pktlen) != 0 ||
+      hd->tokenlen > sizeof(conn->token)) {
+    ++conn->stats.pkts_dropped;
+    return;
+  }
+  conn->flags |= RUDP_CONN_FLAG_RETRY_RECEIVED;
+  memcpy(conn->token, hd->token, hd->tokenlen);
+  conn->tokenlen = hd->tokenlen;
+  conn->dcid = hd->scid;
+  /* Send CONNECT again, with the token, at once; it is not a
+   * retransmission for the retry budget. */
+  rudp_rtb_discard_all(&conn->rtb, NULL);
+  rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
+  conn->last_connect_ts = RUDP_TSTAMP_MAX;
+}
+
+static void conn_recv_version_negotiation(rudp_conn *conn,
+                                          const rudp_pkt_hd *hd,
+                                          const uint8_t *pkt,
+                                          rudp_tstamp now) {
+  size_t i;
+  if (conn->server || conn->state != RUDP_CONN_STATE_CONNECT_SENT ||
+      !rudp_cid_eq(&hd->dcid, &conn->scid) ||
+      !rudp_cid_eq(&hd->scid, &conn->odcid) ||
+      rudp_pkt_verify_crc(pkt, hd->pktlen) != 0) {
+    ++conn->stats.pkts_dropped;
+    return;
+  }
+  for (i = 0; i < hd->nversions; ++i) {
+    if (rudp_pkt_get_version(hd, i) == RUDP_PROTO_VER_V1) {
+      ++conn->stats.pkts_dropped; /* lists ours: forged or confused */
+      return;
+    }
+  }
+  (void)now;
+  conn->close_info.error = RUDP_ERR_VERSION;
+  conn->close_info.local = 1;
+  conn_enter_closed(conn);
+}
+
+/*
+ * conn_recv_pkt processes one packet (a datagram may hold several).
+ * Returns the bytes it consumed, or a negative fatal code; malformed input
+ * consumes the rest of the datagram.
+ */
+static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
+                                size_t len, rudp_tstamp now) {
+  rudp_pkt_hd hd;
+  rudp_ssize hdlen = rudp_pkt_decode_hd(&hd, pkt, len, conn->scid.datalen);
+  uint64_t pn, frame_type = 0;
+  int rv, ack_eliciting;
+  size_t payload_len;
+
+  if (hdlen < 0) {
+    ++conn->stats.pkts_dropped;
+    return (rudp_ssize)len;
+  }
+  if (hd.type == RUDP_PKT_VERSION_NEGOTIATION) {
+    conn_recv_version_negotiation(conn, &hd, pkt, now);
+    return (rudp_ssize)len;
+  }
+  if ((hd.flags & RUDP_PKT_FLAG_LONG_FORM) && hd.version != RUDP_PROTO_VER_V1) {
+    ++conn->stats.pkts_dropped;
+    return (rudp_ssize)len;
+  }
+  if (hd.type == RUDP_PKT_RETRY) {
+    if (rudp_cid_eq(&hd.dcid, &conn->scid)) {
+      conn_recv_retry(conn, &hd, pkt);
+    } else {
+      ++conn->stats.pkts_dropped;
+    }
+    return (rudp_ssize)hd.pktlen;
+  }
+  /* The packet must be for us: our CID, or (server, CONNECT) the
+   * client's original DCID. */
+  if (!rudp_cid_eq(&hd.dcid, &conn->scid) &&
+      !(conn->server && hd.type == RUDP_PKT_CONNECT &&
+        rudp_cid_eq(&hd.dcid, &conn->odcid))) {
+    ++conn->stats.pkts_dropped;
+    return (rudp_ssize)hd.pktlen;
+  }
+  if (rudp_pkt_verify_crc(pkt, hd.pktlen) != 0 ||
+      hd.pktlen < (size_t)hdlen + RUDP_PKT_CRCLEN) {
+    ++conn->stats.pkts_dropped;
+    ++conn->stats.pkts_bad_integrity;
+    return (rudp_ssize)hd.pktlen;
+  }
+  /* Which packet types each side accepts in each state. */
+  if (conn->server) {
+    if (hd.type == RUDP_PKT_ACCEPT ||
+        (hd.type != RUDP_PKT_SHORT &&
+         conn->state != RUDP_CONN_STATE_ACCEPT_SENT &&
+         conn->state < RUDP_CONN_STATE_CLOSING)) {
+      /* Long packets after the handshake are stale copies. */
+      ++conn->stats.pkts_dropped;
+      return (rudp_ssize)hd.pktlen;
+    }
+  } else {
+    if (hd.type == RUDP_PKT_CONNECT ||
+        (hd.type == RUDP_PKT_SHORT &&
+         conn->state == RUDP_CONN_STATE_CONNECT_SENT)) {
+      ++conn->stats.pkts_dropped;
+      return (rudp_ssize)hd.pktlen;
+    }
+  }
+  if (hd.type == RUDP_PKT_CONNECT && conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
+    if (!rudp_cid_eq(&hd.scid, &conn->dcid)) {
+      ++conn->stats.pkts_dropped;
+      return (rudp_ssize)hd.pktlen;
+    }
+    /* A repeated CONNECT means our ACCEPT was lost: send it again (the
+     * half-open connection answers; no new state). */
+    if (conn->crypto_tx.sent > 0) {
+      rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
+    }
+  }
+  pn = rudp_pkt_decode_pkt_num(conn->acktr.largest, hd.pkt_num,
+                               hd.pkt_numlen);
+  if (pn > RUDP_PKT_MAX_PKT_NUM || rudp_acktr_is_duplicate(&conn->acktr, pn)) {
+    ++conn->stats.pkts_dropped;
+    ++conn->stats.pkts_duplicate;
+    return (rudp_ssize)hd.pktlen;
+  }
+
+  conn->last_recv_ts = now;
+  if (conn->server && !(conn->flags & RUDP_CONN_FLAG_VALIDATED)) {
+    conn->bytes_recv_unvalidated += hd.pktlen;
+  }
+  if (conn->state == RUDP_CONN_STATE_CLOSING) {
+    /* Answer stray packets with our CONNECTION_CLOSE, rate-limited: at
+     * most one per received packet and no sooner than the schedule. */
+    conn->ctrl |= RUDP_CONN_CTRL_CLOSE;
+  }
+
+  payload_len = hd.pktlen - (size_t)hdlen - RUDP_PKT_CRCLEN;
+  rv = conn_recv_frames(conn, &hd, pkt + hdlen, payload_len, now,
+                        &ack_eliciting, &frame_type);
+  if (rv == CONN_DROP_PKT) {
+    ++conn->stats.pkts_dropped;
+    return (rudp_ssize)hd.pktlen;
+  }
+  if (rv != 0) {
+    if (rudp_err_is_fatal(rv)) {
+      return rv;
+    }
+    conn_close_proto(conn, rv, frame_type, rudp_strerror(rv), now);
+    return (rudp_ssize)len;
+  }
+  ++conn->stats.pkts_recv;
+  conn->stats.bytes_recv += hd.pktlen;
+  rudp_acktr_add(&conn->acktr, pn, ack_eliciting, now);
+
+  /* Handshake progress. */
+  if (!conn->server && conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
+      hd.type == RUDP_PKT_ACCEPT) {
+    if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
+      conn->dcid = hd.scid;
+      /* Acknowledge ACCEPT at once: it completes the server's side. */
+      conn->acktr.immediate = 1;
+      rv = conn_complete_handshake(conn, now);
+      if (rv != 0) {
+        return rv;
+      }
+    } else if (conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+      /* ACCEPT without the server's parameters cannot complete. */
+      conn->dcid = hd.scid;
+    }
+  } else if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
+             (hd.type == RUDP_PKT_SHORT ||
+              conn->rtb.largest_acked != UINT64_MAX) &&
+             (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
+    /* The client's first ACK of an ACCEPT, or any short packet (it knows
+     * our CID, so it got ACCEPT): the third step of the handshake. */
+    rv = conn_complete_handshake(conn, now);
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  if (conn->state == RUDP_CONN_STATE_CLOSING) {
+    return (rudp_ssize)hd.pktlen;
+  }
+  return (rudp_ssize)hd.pktlen;
+}
+
+static int conn_enter(rudp_conn *conn) { return ++conn->busy; }
+
+static int conn_leave(rudp_conn *conn, int rv) {
+  if (--conn->busy == 0) {
+    int srv = conn_sweep(conn);
+    if (rv == 0) {
+      rv = srv;
+    }
+    if (rv == 0 && conn->cb_error) {
+      rv = conn->cb_error;
+    }
+    conn->cb_error = 0;
+  }
+  return rv;
+}
+
+int rudp_conn_read_pkt(rudp_conn *conn, const uint8_t *data, size_t datalen,
+                       rudp_tstamp now) {
+  size_t off = 0;
+  int rv = 0;
+  if (conn->state == RUDP_CONN_STATE_CLOSED) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  conn_enter(conn);
+  while (off < datalen && conn->state != RUDP_CONN_STATE_CLOSED) {
+    rudp_ssize n = conn_recv_pkt(conn, data + off, datalen - off, now);
+    if (n < 0) {
+      rv = (int)n;
+      break;
+    }
+    off += (size_t)n;
+  }
+  return conn_leave(conn, rv);
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* A packet under construction. */
+typedef struct conn_pkt {
+  uint8_t *buf;
+  /* hdlen: header length; len: bytes written so far; cap: the most this
+   * packet may hold, its CRC included. */
+  size_t hdlen;
+  size_t len;
+  size_t cap;
+  int long_header;
+  int ack_eliciting;
+  int has_padding;
+  int retransmits;
+  /* frames records what to act on when acked or lost. */
+  rudp_rtb_frame *frames;
+  rudp_rtb_frame **tail;
+} conn_pkt;
+
+static size_t pkt_room(const conn_pkt *pkt) {
+  return pkt->cap - RUDP_PKT_CRCLEN - pkt->len;
+}
+
+static rudp_rtb_frame *pkt_record(rudp_conn *conn, conn_pkt *pkt,
+                                  uint8_t type) {
+  rudp_rtb_frame *f = rudp_rtb_frame_new(&conn->rtb);
+  if (!f) {
+    return NULL;
+  }
+  f->type = type;
+  *pkt->tail = f;
+  pkt->tail = &f->next;
+  return f;
+}
+
+/*
+ * pkt_add_frame encodes |fr| if it fits.  Returns 1 if written, 0 if it
+ * did not fit, or RUDP_ERR_NOMEM.
+ */
+static int pkt_add_frame(rudp_conn *conn, conn_pkt *pkt, const rudp_frame *fr,
+                         uint64_t stream_id, uint64_t offset, uint64_t len) {
+  rudp_ssize n = rudp_frame_encode(pkt->buf + pkt->len, pkt_room(pkt), fr);
+  rudp_rtb_frame *f;
+  if (n == RUDP_ERR_NOBUF) {
+    return 0;
+  }
+  if (n < 0) {
+    return RUDP_ERR_INTERNAL;
+  }
+  if (fr->type != RUDP_FRAME_PADDING && fr->type != RUDP_FRAME_PING &&
+      fr->type != RUDP_FRAME_DATAGRAM && fr->type != RUDP_FRAME_DATAGRAM_LEN) {
+    f = pkt_record(conn, pkt, fr->type);
+    if (!f) {
+      return RUDP_ERR_NOMEM;
+    }
+    f->stream_id = stream_id;
+    f->offset = offset;
+    f->len = len;
+  }
+  pkt->len += (size_t)n;
+  if (rudp_frame_is_ack_eliciting(fr->type)) {
+    pkt->ack_eliciting = 1;
+  }
+  return 1;
+}
+
+static int conn_write_ack(rudp_conn *conn, conn_pkt *pkt, rudp_tstamp now) {
+  rudp_range ranges[CONN_MAX_ACK_RANGES];
+  rudp_frame fr;
+  int rv;
+  memset(&fr, 0, sizeof(fr));
+  if (rudp_acktr_fill(&conn->acktr, &fr.ack, ranges, conn->settings.ack_ranges,
+                      pkt->long_header ? 3 : conn->settings.ack_delay_exponent,
+                      now) != 0) {
+    rudp_acktr_on_ack_sent(&conn->acktr);
+    return 0;
+  }
+  rv = pkt_add_frame(conn, pkt, &fr, 0, fr.ack.ranges[0].hi, 0);
+  if (rv == 1) {
+    rudp_acktr_on_ack_sent(&conn->acktr);
+  }
+  return rv < 0 ? rv : 0;
+}
+
+static int conn_write_crypto(rudp_conn *conn, conn_pkt *pkt) {
+  while (rudp_sbuf_has_pending(&conn->crypto_tx)) {
+    uint8_t data[RUDP_TP_MAXLEN + 8];
+    rudp_frame fr;
+    uint64_t off;
+    size_t room = pkt_room(pkt), n;
+    int rv;
+    if (room < 8) {
+      return 0;
+    }
+    n = rudp_sbuf_next(&conn->crypto_tx, &off,
+                       rudp_min(room - 8, sizeof(data)));
+    if (n == 0) {
+      return 0;
+    }
+    rudp_sbuf_copy(&conn->crypto_tx, data, off, n);
+    memset(&fr, 0, sizeof(fr));
+    fr.crypto.type = RUDP_FRAME_CRYPTO;
+    fr.crypto.offset = off;
+    fr.crypto.data = data;
+    fr.crypto.datalen = n;
+    rv = pkt_add_frame(conn, pkt, &fr, 0, off, n);
+    if (rv <= 0) {
+      return rv;
+    }
+    rudp_sbuf_on_sent(&conn->crypto_tx, off, n);
+  }
+  return 0;
+}
+
+static int conn_write_value(rudp_conn *conn, conn_pkt *pkt, uint8_t type,
+                            uint64_t value) {
+  rudp_frame fr;
+  memset(&fr, 0, sizeof(fr));
+  fr.value.type = type;
+  fr.value.value = value;
+  return pkt_add_frame(conn, pkt, &fr, 0, value, 0);
+}
+
+static int conn_write_stream_value(rudp_conn *conn, conn_pkt *pkt,
+                                   uint8_t type, uint64_t id, uint64_t value) {
+  rudp_frame fr;
+  memset(&fr, 0, sizeof(fr));
+  fr.stream_value.type = type;
+  fr.stream_value.stream_id = id;
+  fr.stream_value.value = value;
+  return pkt_add_frame(conn, pkt, &fr, id, value, 0);
+}
+
+/* conn_write_ctrl writes pending connection and stream control frames. */
+static int conn_write_ctrl(rudp_conn *conn, conn_pkt *pkt, rudp_tstamp now) {
+  rudp_strm **pp;
+  int rv;
+
+  if (conn->ctrl & RUDP_CONN_CTRL_HANDSHAKE_DONE) {
+    rudp_frame fr;
+    fr.type = RUDP_FRAME_HANDSHAKE_DONE;
+    rv = pkt_add_frame(conn, pkt, &fr, 0, 0, 0);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 1) {
+      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_HANDSHAKE_DONE;
+    }
+  }
+  if (conn->ctrl & RUDP_CONN_CTRL_MAX_DATA) {
+    uint64_t max = rudp_fc_rx_update(&conn->rx_fc, conn->rtt.smoothed, now);
+    rv = conn_write_value(conn, pkt, RUDP_FRAME_MAX_DATA, max);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 1) {
+      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_MAX_DATA;
+    }
+  }
+  if (conn->ctrl & RUDP_CONN_CTRL_MAX_STREAMS_BIDI) {
+    rv = conn_write_value(conn, pkt, RUDP_FRAME_MAX_STREAMS_BIDI,
+                          conn->local_max_streams[0]);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 1) {
+      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_MAX_STREAMS_BIDI;
+    }
+  }
+  if (conn->ctrl & RUDP_CONN_CTRL_MAX_STREAMS_UNI) {
+    rv = conn_write_value(conn, pkt, RUDP_FRAME_MAX_STREAMS_UNI,
+                          conn->local_max_streams[1]);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 1) {
+      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_MAX_STREAMS_UNI;
+    }
+  }
+  if (conn->ctrl & RUDP_CONN_CTRL_DATA_BLOCKED) {
+    rv = conn_write_value(conn, pkt, RUDP_FRAME_DATA_BLOCKED,
+                          conn->tx_fc.max);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 1) {
+      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_DATA_BLOCKED;
+    }
+  }
+  for (pp = &conn->ctrlq_head; *pp;) {
+    rudp_strm *strm = *pp;
+    rudp_frame fr;
+    if (strm->ctrl & RUDP_STRM_CTRL_RESET_STREAM) {
+      memset(&fr, 0, sizeof(fr));
+      fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
+      fr.reset_stream.stream_id = strm->id;
+      fr.reset_stream.app_error_code = strm->tx_reset_code;
+      fr.reset_stream.final_size = strm->tx_final;
+      rv = pkt_add_frame(conn, pkt, &fr, strm->id, strm->tx_final,
+                         strm->tx_reset_code);
+      if (rv < 0) {
+        return rv;
+      }
+      if (rv == 1) {
+        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_RESET_STREAM;
+      }
+    }
+    if (strm->ctrl & RUDP_STRM_CTRL_STOP_SENDING) {
+      memset(&fr, 0, sizeof(fr));
+      fr.stop_sending.type = RUDP_FRAME_STOP_SENDING;
+      fr.stop_sending.stream_id = strm->id;
+      fr.stop_sending.app_error_code = strm->rx_stop_code;
+      rv = pkt_add_frame(conn, pkt, &fr, strm->id, 0, strm->rx_stop_code);
+      if (rv < 0) {
+        return rv;
+      }
+      if (rv == 1) {
+        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_STOP_SENDING;
+      }
+    }
+    if (strm->ctrl & RUDP_STRM_CTRL_MAX_STREAM_DATA) {
+      if (rudp_strm_rx_done(strm) ||
+          (strm->flags & RUDP_STRM_FLAG_RX_FIN)) {
+        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_MAX_STREAM_DATA;
+      } else {
+        uint64_t max =
+            rudp_fc_rx_update(&strm->rx_fc, conn->rtt.smoothed, now);
+        rv = conn_write_stream_value(conn, pkt, RUDP_FRAME_MAX_STREAM_DATA,
+                                     strm->id, max);
+        if (rv < 0) {
+          return rv;
+        }
+        if (rv == 1) {
+          strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_MAX_STREAM_DATA;
+        }
+      }
+    }
+    if (strm->ctrl & RUDP_STRM_CTRL_STREAM_DATA_BLOCKED) {
+      rv = conn_write_stream_value(conn, pkt, RUDP_FRAME_STREAM_DATA_BLOCKED,
+                                   strm->id, strm->tx_fc.max);
+      if (rv < 0) {
+        return rv;
+      }
+      if (rv == 1) {
+        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_STREAM_DATA_BLOCKED;
+      }
+    }
+    if (strm->ctrl == 0) {
+      *pp = strm->ctrlq_next;
+      strm->in_ctrlq = 0;
+      strm->ctrlq_next = NULL;
+      strm_maybe_close(conn, strm);
+    } else {
+      pp = &strm->ctrlq_next;
+    }
+  }
+  return 0;
+}
+
+static int conn_write_datagrams(rudp_conn *conn, conn_pkt *pkt) {
+  while (conn->dgram_len > 0) {
+    rudp_conn_dgram *d = &conn->dgrams[conn->dgram_head];
+    rudp_frame fr;
+    int rv;
+    memset(&fr, 0, sizeof(fr));
+    fr.datagram.type = RUDP_FRAME_DATAGRAM_LEN;
+    fr.datagram.data = d->buf;
+    fr.datagram.datalen = d->len;
+    rv = pkt_add_frame(conn, pkt, &fr, 0, 0, 0);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 0) {
+      return 0; /* the next packet takes it */
+    }
+    ++conn->stats.datagrams_sent;
+    conn->dgram_head = (conn->dgram_head + 1) % conn->dgram_cap;
+    --conn->dgram_len;
+  }
+  return 0;
+}
+
+/*
+ * conn_write_strm writes one STREAM frame of |strm| into |pkt|.  Returns 1
+ * if it wrote one, 0 if the stream has nothing it may send now, or a
+ * negative error.
+ */
+static int conn_write_strm(rudp_conn *conn, conn_pkt *pkt, rudp_strm *strm) {
+  size_t room = pkt_room(pkt), hdmax, n;
+  uint64_t off, end, limit;
+  int fin = 0, retrans, implicit;
+  rudp_frame_stream fr;
+  rudp_ssize hn;
+  rudp_rtb_frame *f;
+
+  if (room < 4) {
+    return 0;
+  }
+  hdmax = rudp_frame_stream_hdlen(strm->id, strm->tx.written, room, 0);
+  if (room <= hdmax) {
+    return 0;
+  }
+  n = rudp_sbuf_next(&strm->tx, &off, room - hdmax);
+  retrans = n > 0 && off < strm->tx.sent;
+  if (n > 0 && !retrans) {
+    /* New data: within the stream's and the connection's credit. */
+    limit = rudp_min(strm->tx_fc.max,
+                     strm->tx.sent + rudp_fc_tx_avail(&conn->tx_fc));
+    if (off >= limit) {
+      n = 0;
+      if (strm->tx_fc.max <= off &&
+          rudp_fc_tx_should_send_blocked(&strm->tx_fc)) {
+        ctrlq_push(conn, strm, RUDP_STRM_CTRL_STREAM_DATA_BLOCKED);
+      }
+      if (rudp_fc_tx_avail(&conn->tx_fc) == 0 &&
+          rudp_fc_tx_should_send_blocked(&conn->tx_fc)) {
+        conn->ctrl |= RUDP_CONN_CTRL_DATA_BLOCKED;
+      }
+    } else if (off + n > limit) {
+      n = (size_t)(limit - off);
+    }
+  }
+  if (n == 0 && !rudp_strm_tx_fin_pending(strm)) {
+    return 0;
+  }
+  if (n == 0) {
+    off = strm->tx_final;
+  }
+  end = off + n;
+  if ((strm->flags & RUDP_STRM_FLAG_TX_FIN) && end == strm->tx_final) {
+    fin = 1;
+  }
+  /* Omit the length when the frame fills the packet. */
+  implicit = rudp_frame_stream_hdlen(strm->id, off, n, 1) + n == room;
+  memset(&fr, 0, sizeof(fr));
+  fr.type = RUDP_FRAME_STREAM;
+  fr.stream_id = strm->id;
+  fr.offset = off;
+  fr.datalen = n;
+  fr.fin = (uint8_t)fin;
+  fr.implicit_len = (uint8_t)implicit;
+  hn = rudp_frame_encode_stream_hd(pkt->buf + pkt->len, room, &fr);
+  if (hn < 0 || (size_t)hn + n > room) {
+    return hn == RUDP_ERR_NOBUF || hn >= 0 ? 0 : RUDP_ERR_INTERNAL;
+  }
+  f = pkt_record(conn, pkt, RUDP_FRAME_STREAM);
+  if (!f) {
+    return RUDP_ERR_NOMEM;
+  }
+  f->stream_id = strm->id;
+  f->offset = off;
+  f->len = n;
+  f->fin = (uint8_t)fin;
+  if (n) {
+    rudp_sbuf_copy(&strm->tx, pkt->buf + pkt->len + hn, off, n);
+  }
+  pkt->len += (size_t)hn + n;
+  pkt->ack_eliciting = 1;
+  if (retrans) {
+    pkt->retransmits = 1;
+  } else if (end > strm->tx.sent) {
+    rudp_fc_tx_consume(&conn->tx_fc, end - strm->tx.sent);
+    if (end > strm->tx_fc.used) {
+      rudp_fc_tx_consume(&strm->tx_fc, end - strm->tx_fc.used);
+    }
+  }
+  if (n) {
+    rudp_sbuf_on_sent(&strm->tx, off, n);
+  }
+  if (fin) {
+    strm->flags |= RUDP_STRM_FLAG_TX_FIN_SENT;
+  }
+  return 1;
+}
+
+/*
+ * conn_write_streams fills the packet from the send queue, round robin:
+ * each visit writes one frame and sends the stream to the tail.  A stream
+ * that may send nothing now (no data, or blocked by flow control) leaves
+ * the queue until more data, a loss or new credit puts it back.
+ */
+static int conn_write_streams(rudp_conn *conn, conn_pkt *pkt) {
+  size_t guard = 0;
+  while (conn->sendq_head && pkt_room(pkt) > 8 && guard++ < 4096) {
+    rudp_strm *strm = conn->sendq_head;
+    int rv = conn_write_strm(conn, pkt, strm);
+    if (rv < 0) {
+      return rv;
+    }
+    sendq_remove(conn, strm);
+    if (rv == 0) {
+      if (rudp_strm_tx_has_pending(strm) && pkt_room(pkt) <= 64) {
+        /* Out of room, not out of credit: first in the next packet. */
+        sendq_push_head(conn, strm);
+        break;
+      }
+      continue;
+    }
+    if (rudp_strm_tx_has_pending(strm)) {
+      sendq_push(conn, strm);
+    }
+  }
+  return 0;
+}
+
+/* conn_pto returns the current probe timeout, backoff included. */
+static rudp_duration conn_pto(const rudp_conn *conn) {
+  rudp_duration mad = conn->state >= RUDP_CONN_STATE_ESTABLISHED
+                          ? conn->remote_params.max_ack_delay
+                          : 0;
+  return rudp_rtt_pto(&conn->rtt, mad, conn->pto_count);
+}
+
+/* conn_linger_done returns nonzero once everything written is
+ * acknowledged. */
+static int conn_linger_done(const rudp_conn *conn) {
+  return conn->sendq_head == NULL && conn->ctrlq_head == NULL &&
+         conn->rtb.ack_eliciting_in_flight == 0;
+}
+
+/*
+ * conn_write_close writes a packet carrying only CONNECTION_CLOSE.
+ */
+static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
+                             rudp_tstamp now);
+
+rudp_ssize rudp_conn_write_pkt(rudp_conn *conn, uint8_t *out, size_t outlen,
+                               rudp_tstamp now) {
+  rudp_ssize n;
+  int rv;
+  if (!out) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  conn_enter(conn);
+  n = conn_build(conn, out, outlen, now);
+  rv = conn_leave(conn, n < 0 ? (int)n : 0);
+  return rv < 0 ? rv : n;
+}
+
+/* conn_has_pending returns nonzero if an ack-eliciting packet would carry
+ * something now. */
+static int conn_has_pending(const rudp_conn *conn) {
+  if (conn->state == RUDP_CONN_STATE_CONNECT_SENT ||
+      conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
+    return rudp_sbuf_has_pending(&conn->crypto_tx);
+  }
+  return conn->sendq_head || conn->ctrlq_head || conn->dgram_len ||
+         (conn->ctrl & ~(uint32_t)RUDP_CONN_CTRL_CLOSE) || conn->probes;
+}
+
+static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
+                             rudp_tstamp now) {
+  conn_pkt pkt;
+  rudp_pkt_hd hd;
+  rudp_ssize hdlen;
+  size_t cap, min_size = 0;
+  int rv, closing = 0, probe = 0, cc_ok;
+  uint64_t pn = rudp_rtb_next_pkt_num(&conn->rtb);
+  uint32_t flags;
+
+  switch (conn->state) {
+  case RUDP_CONN_STATE_CLOSED:
+  case RUDP_CONN_STATE_DRAINING:
+    return 0;
+  case RUDP_CONN_STATE_CLOSING:
+    if (!(conn->ctrl & RUDP_CONN_CTRL_CLOSE) || now < conn->close_next_ts ||
+        conn->close_sends >= RUDP_CONN_CLOSE_MAX_SENDS ||
+        (conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED)) {
+      return 0;
+    }
+    closing = 1;
+    break;
+  case RUDP_CONN_STATE_LINGER:
+    if (conn_linger_done(conn)) {
+      conn_close_with(conn, 0, 0, RUDP_NO_ERROR, 0, NULL, now);
+      return conn_build(conn, out, outlen, now);
+    }
+    break;
+  default:
+    break;
+  }
+
+  cap = rudp_min(outlen, conn->max_tx_payload);
+  if (conn->state < RUDP_CONN_STATE_ESTABLISHED && !closing) {
+    cap = rudp_min(outlen, (size_t)RUDP_MIN_UDP_PAYLOAD);
+  }
+  /* Anti-amplification (server, before the client's address is
+   * validated): at most 3x what was received. */
+  if (conn->server && !(conn->flags & RUDP_CONN_FLAG_VALIDATED)) {
+    uint64_t allowed = 3 * conn->bytes_recv_unvalidated;
+    if (conn->bytes_sent_unvalidated >= allowed) {
+      return 0;
+    }
+    cap = (size_t)rudp_min((uint64_t)cap,
+                           allowed - conn->bytes_sent_unvalidated);
+  }
+  if (cap < 64) {
+    return 0;
+  }
+
+  memset(&hd, 0, sizeof(hd));
+  hd.dcid = conn->dcid;
+  hd.scid = conn->scid;
+  hd.version = RUDP_PROTO_VER_V1;
+  hd.pkt_num = pn;
+  hd.pkt_numlen = rudp_pkt_num_len(pn, conn->rtb.largest_acked);
+  if (closing ? !conn->server && !(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)
+              : conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+    hd.type = RUDP_PKT_CONNECT;
+    hd.flags = RUDP_PKT_FLAG_LONG_FORM;
+    hd.token = conn->tokenlen ? conn->token : NULL;
+    hd.tokenlen = conn->tokenlen;
+    min_size = RUDP_MIN_UDP_PAYLOAD;
+  } else if (closing ? conn->server && !(conn->flags & RUDP_CONN_FLAG_CONFIRMED)
+                     : conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
+    hd.type = RUDP_PKT_ACCEPT;
+    hd.flags = RUDP_PKT_FLAG_LONG_FORM;
+  } else {
+    hd.type = RUDP_PKT_SHORT;
+  }
+  hd.len = cap; /* placeholder; patched below */
+  hdlen = rudp_pkt_encode_hd(out, cap, &hd);
+  if (hdlen < 0) {
+    return hdlen == RUDP_ERR_NOBUF ? 0 : RUDP_ERR_INTERNAL;
+  }
+  if (min_size > cap) {
+    return 0; /* CONNECT needs a full 1200-byte datagram */
+  }
+
+  memset(&pkt, 0, sizeof(pkt));
+  pkt.buf = out;
+  pkt.hdlen = pkt.len = (size_t)hdlen;
+  pkt.cap = cap;
+  pkt.long_header = hd.type != RUDP_PKT_SHORT;
+  pkt.tail = &pkt.frames;
+
+  if (closing) {
+    rudp_frame fr;
+    const char *reason = conn->close_info.reason;
+    memset(&fr, 0, sizeof(fr));
+    fr.connection_close.type = conn->close_info.app && !pkt.long_header
+                                   ? RUDP_FRAME_CONNECTION_CLOSE_APP
+                                   : RUDP_FRAME_CONNECTION_CLOSE;
+    fr.connection_close.error_code =
+        conn->close_info.app && pkt.long_header ? RUDP_APPLICATION_ERROR
+                                                : conn->close_info.wire_error;
+    fr.connection_close.frame_type = conn->close_frame_type;
+    fr.connection_close.reason = (const uint8_t *)reason;
+    fr.connection_close.reasonlen = strlen(reason);
+    rv = pkt_add_frame(conn, &pkt, &fr, 0, 0, 0);
+    if (rv <= 0) {
+      goto fail;
+    }
+    /* Our close is ack-eliciting (docs/PROTOCOL.md): the peer's ACK ends
+     * the retransmissions, like the ACK of TCP's last FIN. */
+    pkt.ack_eliciting = 1;
+    ++conn->close_sends;
+    conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_CLOSE;
+    conn->close_next_ts = now + conn_pto(conn);
+    if (conn->close_next_ts > conn->close_deadline) {
+      conn->close_deadline = conn->close_next_ts;
+    }
+    goto finish;
+  }
+
+  /* Congestion control: only ACKs (not counted in flight) beyond the
+   * window, except for PTO probes. */
+  probe = conn->probes > 0;
+  cc_ok = probe || conn->rtb.bytes_in_flight + cap <= conn->cc->cwnd ||
+          conn->rtb.bytes_in_flight == 0;
+
+  /* An ACK goes out when one is due, and rides along (piggybacks) on any
+   * other packet whenever there is something new to report. */
+  if (conn->acktr.largest != UINT64_MAX &&
+      (rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) <=
+           now ||
+       (conn->acktr.dirty && cc_ok && conn_has_pending(conn)))) {
+    rv = conn_write_ack(conn, &pkt, now);
+    if (rv < 0) {
+      goto fail;
+    }
+  }
+  if (cc_ok) {
+    if (pkt.long_header) {
+      rv = conn_write_crypto(conn, &pkt);
+      if (rv < 0) {
+        goto fail;
+      }
+    } else {
+      rv = conn_write_ctrl(conn, &pkt, now);
+      if (rv < 0) {
+        goto fail;
+      }
+      rv = conn_write_datagrams(conn, &pkt);
+      if (rv < 0) {
+        goto fail;
+      }
+      rv = conn_write_streams(conn, &pkt);
+      if (rv < 0) {
+        goto fail;
+      }
+    }
+    if ((conn->ctrl & RUDP_CONN_CTRL_PING) || (probe && !pkt.ack_eliciting)) {
+      rudp_frame fr;
+      fr.type = RUDP_FRAME_PING;
+      rv = pkt_add_frame(conn, &pkt, &fr, 0, 0, 0);
+      if (rv < 0) {
+        goto fail;
+      }
+      if (rv == 1) {
+        conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_PING;
+      }
+    }
+  }
+  if (pkt.len == pkt.hdlen) {
+    return 0; /* nothing to send */
+  }
+
+finish:
+  /* Pad CONNECT to the minimum datagram size (so the server may answer
+   * with 3x without amplifying), and any packet too short for the
+   * decoder to sample. */
+  if (pkt.len + RUDP_PKT_CRCLEN < min_size) {
+    size_t padlen = min_size - RUDP_PKT_CRCLEN - pkt.len;
+    memset(out + pkt.len, 0, padlen);
+    pkt.len += padlen;
+    pkt.has_padding = 1;
+  }
+  if (pkt.long_header) {
+    rv = rudp_pkt_patch_len(out, pkt.len,
+                            pkt.len - (size_t)hdlen + hd.pkt_numlen +
+                                RUDP_PKT_CRCLEN);
+    if (rv != 0) {
+      rv = RUDP_ERR_INTERNAL;
+      goto fail;
+    }
+  }
+  pkt.len = rudp_pkt_seal_crc(out, pkt.len);
+
+  flags = 0;
+  if (pkt.ack_eliciting) {
+    flags |= RUDP_RTB_FLAG_ACK_ELICITING;
+  }
+  if (pkt.ack_eliciting || pkt.has_padding) {
+    flags |= RUDP_RTB_FLAG_IN_FLIGHT;
+  }
+  if (probe && pkt.ack_eliciting) {
+    flags |= RUDP_RTB_FLAG_PROBE;
+    --conn->probes;
+  }
+  if (conn->sendq_head == NULL && pkt.ack_eliciting) {
+    flags |= RUDP_RTB_FLAG_APP_LIMITED;
+  }
+  rv = rudp_rtb_add(&conn->rtb, now, pkt.len, flags, pkt.frames);
+  pkt.frames = NULL;
+  if (rv != 0) {
+    return rv;
+  }
+  if ((flags & RUDP_RTB_FLAG_IN_FLIGHT) && conn->cc->ops->on_packet_sent) {
+    conn->cc->ops->on_packet_sent(conn->cc, pkt.len, now);
+  }
+  if (pkt.ack_eliciting) {
+    conn->last_eliciting_sent_ts = now;
+  }
+  if (hd.type == RUDP_PKT_CONNECT && !closing) {
+    ++conn->connect_sends;
+    conn->last_connect_ts = now;
+  }
+  if (conn->server && !(conn->flags & RUDP_CONN_FLAG_VALIDATED)) {
+    conn->bytes_sent_unvalidated += pkt.len;
+  }
+  ++conn->stats.pkts_sent;
+  conn->stats.bytes_sent += pkt.len;
+  if (pkt.retransmits) {
+    ++conn->stats.pkts_retransmitted;
+  }
+  return (rudp_ssize)pkt.len;
+
+fail:
+  rudp_rtb_frames_del(&conn->rtb, pkt.frames);
+  return rv < 0 ? rv : 0;
+}
+
+/* ------------------------------------------------------------ timers */
+
+/* conn_idle_timeout is the effective idle timeout (0: none). */
+static rudp_duration conn_idle_timeout(const rudp_conn *conn) {
+  rudp_duration t = conn->settings.idle_timeout;
+  rudp_duration peer = conn->remote_params.max_idle_timeout;
+  if ((conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) && peer &&
+      (t == 0 || peer < t)) {
+    t = peer;
+  }
+  if (t) {
+    t = rudp_max(t, 3 * conn_pto(conn));
+  }
+  return t;
+}
+
+/* conn_pto_deadline is when the retransmission timer fires. */
+static rudp_tstamp conn_pto_deadline(const rudp_conn *conn) {
+  if (conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+    unsigned k = conn->connect_sends ? conn->connect_sends - 1 : 0;
+    if (conn->last_connect_ts == RUDP_TSTAMP_MAX ||
+        conn->connect_sends == 0) {
+      return RUDP_TSTAMP_MAX; /* a CONNECT is waiting to be written */
+    }
+    if (k > 30) {
+      k = 30;
+    }
+    return conn->last_connect_ts + (conn->settings.connect_timeout << k);
+  }
+  if (conn->rtb.ack_eliciting_in_flight == 0 ||
+      conn->state >= RUDP_CONN_STATE_CLOSING) {
+    return RUDP_TSTAMP_MAX;
+  }
+  return conn->rtb.last_ack_eliciting_sent_ts + conn_pto(conn);
+}
+
+rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
+  rudp_tstamp t = RUDP_TSTAMP_MAX, d;
+  rudp_duration idle;
+
+  switch (conn->state) {
+  case RUDP_CONN_STATE_CLOSED:
+    return RUDP_TSTAMP_MAX;
+  case RUDP_CONN_STATE_DRAINING:
+    return conn->close_deadline;
+  case RUDP_CONN_STATE_CLOSING:
+    t = conn->close_deadline;
+    if (!(conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED) &&
+        conn->close_sends < RUDP_CONN_CLOSE_MAX_SENDS) {
+      t = rudp_min(t, conn->close_next_ts);
+    }
+    return t;
+  default:
+    break;
+  }
+  t = rudp_min(t, conn->loss_time);
+  t = rudp_min(t, conn_pto_deadline(conn));
+  d = rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay);
+  if (d != RUDP_TSTAMP_MAX) {
+    t = rudp_min(t, d);
+  }
+  idle = conn_idle_timeout(conn);
+  if (idle) {
+    t = rudp_min(t, conn->last_recv_ts + idle);
+  }
+  if (conn->settings.keepalive_interval &&
+      conn->state == RUDP_CONN_STATE_ESTABLISHED) {
+    rudp_tstamp base = rudp_max(conn->last_eliciting_sent_ts,
+                                conn->last_recv_ts);
+    t = rudp_min(t, base + conn->settings.keepalive_interval);
+  }
+  if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
+    t = rudp_min(t, conn->created_ts + conn->settings.handshake_timeout);
+  }
+  if (conn->state == RUDP_CONN_STATE_LINGER) {
+    t = rudp_min(t, conn->linger_deadline);
+  }
+  return t;
+}
+
+/* conn_on_pto handles the retransmission timer. */
+static void conn_on_pto(rudp_conn *conn, rudp_tstamp now) {
+  const rudp_rtb_pkt *oldest;
+  const rudp_rtb_frame *f;
+
+  if (conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+    /* CONNECT retransmission with exponential backoff, like SYN. */
+    if (conn->connect_sends > conn->settings.connect_retries) {
+      conn_close_silently(conn, RUDP_ERR_HANDSHAKE_TIMEOUT);
+      return;
+    }
+    rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
+    ++conn->stats.pto_count;
+    return;
+  }
+  ++conn->pto_count;
+  ++conn->stats.pto_count;
+  conn->probes = CONN_PTO_PROBES;
+  /* Send the content of the oldest unacknowledged packet again (it may
+   * be lost and its loss not yet visible); a PING if it carried nothing
+   * that can be resent. */
+  oldest = rudp_rtb_oldest_unacked(&conn->rtb);
+  if (oldest) {
+    for (f = oldest->frames; f; f = f->next) {
+      conn_on_frame_lost(conn, f);
+    }
+  }
+  if (conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
+    rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
+  }
+  (void)now;
+}
+
+int rudp_conn_handle_expiry(rudp_conn *conn, rudp_tstamp now) {
+  rudp_duration idle;
+  conn_enter(conn);
+  switch (conn->state) {
+  case RUDP_CONN_STATE_CLOSED:
+    break;
+  case RUDP_CONN_STATE_DRAINING:
+    if (now >= conn->close_deadline) {
+      conn_enter_closed(conn);
+    }
+    break;
+  case RUDP_CONN_STATE_CLOSING:
+    if (now >= conn->close_deadline &&
+        ((conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED) ||
+         conn->close_sends >= RUDP_CONN_CLOSE_MAX_SENDS)) {
+      conn_enter_closed(conn);
+    } else if (now >= conn->close_next_ts &&
+               !(conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED)) {
+      conn->ctrl |= RUDP_CONN_CTRL_CLOSE;
+    }
+    break;
+  default:
+    idle = conn_idle_timeout(conn);
+    if (idle && now >= conn->last_recv_ts + idle) {
+      conn_close_silently(conn, RUDP_ERR_IDLE_CLOSE);
+      break;
+    }
+    if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
+        now >= conn->created_ts + conn->settings.handshake_timeout) {
+      conn_close_silently(conn, RUDP_ERR_HANDSHAKE_TIMEOUT);
+      break;
+    }
+    if (conn->state == RUDP_CONN_STATE_LINGER &&
+        now >= conn->linger_deadline) {
+      /* Linger expired: close anyway. */
+      conn_close_with(conn, 0, 0, RUDP_NO_ERROR, 0, "linger timeout", now);
+      break;
+    }
+    if (now >= conn->loss_time) {
+      conn_detect_lost(conn, now);
+    }
+    if (now >= conn_pto_deadline(conn)) {
+      conn_on_pto(conn, now);
+    }
+    if (conn->settings.keepalive_interval &&
+        conn->state == RUDP_CONN_STATE_ESTABLISHED &&
+        now >= rudp_max(conn->last_eliciting_sent_ts, conn->last_recv_ts) +
+                   conn->settings.keepalive_interval) {
+      conn->ctrl |= RUDP_CONN_CTRL_PING;
+    }
+    break;
+  }
+  return conn_leave(conn, 0);
+}
+
+/* ------------------------------------------------------------ streams API */
+
+static int conn_can_use_streams(const rudp_conn *conn) {
+  return conn->state <= RUDP_CONN_STATE_ESTABLISHED;
+}
+
+int rudp_conn_open_stream(rudp_conn *conn, int bidi, int64_t *pstream_id) {
+  int k = bidi ? 0 : 1;
+  uint64_t id;
+  rudp_strm *strm;
+  if (!pstream_id) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  if (!conn_can_use_streams(conn)) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  if (!(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) ||
+      conn->local_opened[k] >= conn->remote_max_streams[k]) {
+    if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
+      conn->ctrl |= k == 0 ? RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI
+                           : RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI;
+    }
+    return RUDP_ERR_STREAM_LIMIT;
+  }
+  id = (conn->local_opened[k] << 2) | (bidi ? 0u : 2u) |
+       (conn->server ? 1u : 0u);
+  strm = strm_new(conn, id, conn->last_recv_ts);
+  if (!strm) {
+    return RUDP_ERR_NOMEM;
+  }
+  ++conn->local_opened[k];
+  *pstream_id = (int64_t)id;
+  return 0;
+}
+
+/* conn_find_tx finds |id| for writing. */
+static int conn_find_tx(rudp_conn *conn, int64_t id, rudp_strm **pstrm) {
+  rudp_strm *strm;
+  if (id < 0) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  strm = rudp_map_find(&conn->streams, (uint64_t)id);
+  if (!strm || (strm->flags & RUDP_STRM_FLAG_CLOSED)) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  if (strm->flags & (RUDP_STRM_FLAG_NO_TX | RUDP_STRM_FLAG_TX_FIN |
+                     RUDP_STRM_FLAG_TX_RESET)) {
+    return RUDP_ERR_STREAM_STATE;
+  }
+  *pstrm = strm;
+  return 0;
+}
+
+static void conn_strm_set_fin(rudp_conn *conn, rudp_strm *strm) {
+  strm->flags |= RUDP_STRM_FLAG_TX_FIN;
+  strm->tx_final = strm->tx.written;
+  sendq_push(conn, strm);
+}
+
+rudp_ssize rudp_conn_stream_write(rudp_conn *conn, int64_t stream_id,
+                                  const uint8_t *data, size_t len, int fin) {
+  rudp_strm *strm;
+  uint64_t room, held;
+  size_t n = len;
+  int rv;
+
+  if (!data && len) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  if (!conn_can_use_streams(conn)) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  rv = conn_find_tx(conn, stream_id, &strm);
+  if (rv != 0) {
+    return rv;
+  }
+  held = rudp_sbuf_unacked(&strm->tx);
+  room = held >= conn->settings.max_stream_send_buffer
+             ? 0
+             : conn->settings.max_stream_send_buffer - held;
+  if (n > room) {
+    n = (size_t)room;
+  }
+  if (n == 0 && len > 0) {
+    strm->flags |= RUDP_STRM_FLAG_TX_WANT_WRITABLE;
+    return RUDP_ERR_WOULDBLOCK;
+  }
+  if (n > 0) {
+    rv = rudp_sbuf_write(&strm->tx, data, n);
+    if (rv != 0) {
+      return rv;
+    }
+    sendq_push(conn, strm);
+  }
+  if (n < len) {
+    strm->flags |= RUDP_STRM_FLAG_TX_WANT_WRITABLE;
+  } else if (fin) {
+    conn_strm_set_fin(conn, strm);
+  }
+  return (rudp_ssize)n;
+}
+
+int rudp_conn_stream_write_ref(rudp_conn *conn, int64_t stream_id,
+                               const uint8_t *data, size_t len, void *ref,
+                               int fin) {
+  rudp_strm *strm;
+  int rv;
+  if (!data && len) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  if (!conn_can_use_streams(conn)) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  rv = conn_find_tx(conn, stream_id, &strm);
+  if (rv != 0) {
+    return rv;
+  }
+  if (len > 0) {
+    rv = rudp_sbuf_write_ref(&strm->tx, data, len, ref);
+    if (rv != 0) {
+      return rv;
+    }
+    sendq_push(conn, strm);
+  }
+  if (fin) {
+    conn_strm_set_fin(conn, strm);
+  }
+  return 0;
+}
+
+rudp_ssize rudp_conn_stream_read(rudp_conn *conn, int64_t stream_id,
+                                 uint8_t *buf, size_t len, int *pfin) {
+  rudp_strm *strm;
+  size_t n;
+  int dummy;
+  if (!pfin) {
+    pfin = &dummy;
+  }
+  *pfin = 0;
+  if (stream_id < 0 || (!buf && len)) {
+    return stream_id < 0 ? RUDP_ERR_STREAM_NOT_FOUND
+                         : RUDP_ERR_INVALID_ARGUMENT;
+  }
+  strm = rudp_map_find(&conn->streams, (uint64_t)stream_id);
+  if (!strm || (strm->flags & RUDP_STRM_FLAG_CLOSED)) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  if (strm->flags & (RUDP_STRM_FLAG_NO_RX | RUDP_STRM_FLAG_RX_RESET)) {
+    return RUDP_ERR_STREAM_STATE;
+  }
+  conn_enter(conn);
+  n = rudp_rob_read(&strm->rx, buf, len);
+  if (n > 0) {
+    rudp_fc_rx_consume(&strm->rx_fc, n);
+    rudp_fc_rx_consume(&conn->rx_fc, n);
+    if (!(strm->flags & RUDP_STRM_FLAG_RX_FIN) &&
+        rudp_fc_rx_should_update(&strm->rx_fc)) {
+      ctrlq_push(conn, strm, RUDP_STRM_CTRL_MAX_STREAM_DATA);
+    }
+    if (rudp_fc_rx_should_update(&conn->rx_fc)) {
+      conn->ctrl |= RUDP_CONN_CTRL_MAX_DATA;
+    }
+  }
+  if ((strm->flags & RUDP_STRM_FLAG_RX_FIN) &&
+      strm->rx.read_offset == strm->rx_final) {
+    *pfin = 1;
+    strm->flags |= RUDP_STRM_FLAG_RX_FIN_READ;
+    strm_maybe_close(conn, strm);
+  }
+  if (n == 0 && !*pfin) {
+    conn_leave(conn, 0);
+    return RUDP_ERR_WOULDBLOCK;
+  }
+  conn_leave(conn, 0);
+  return (rudp_ssize)n;
+}
+
+int rudp_conn_stream_shutdown(rudp_conn *conn, int64_t stream_id) {
+  rudp_strm *strm;
+  int rv = conn_find_tx(conn, stream_id, &strm);
+  if (rv != 0) {
+    return rv;
+  }
+  conn_strm_set_fin(conn, strm);
+  return 0;
+}
+
+int rudp_conn_stream_reset(rudp_conn *conn, int64_t stream_id,
+                           uint64_t app_error_code) {
+  rudp_strm *strm;
+  if (stream_id < 0 || app_error_code > RUDP_MAX_VARINT) {
+    return stream_id < 0 ? RUDP_ERR_STREAM_NOT_FOUND
+                         : RUDP_ERR_INVALID_ARGUMENT;
+  }
+  strm = rudp_map_find(&conn->streams, (uint64_t)stream_id);
+  if (!strm || (strm->flags & RUDP_STRM_FLAG_CLOSED)) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  if (strm->flags & (RUDP_STRM_FLAG_NO_TX | RUDP_STRM_FLAG_TX_RESET)) {
+    return RUDP_ERR_STREAM_STATE;
+  }
+  conn_enter(conn);
+  conn_reset_strm(conn, strm, app_error_code);
+  strm_maybe_close(conn, strm);
+  return conn_leave(conn, 0);
+}
+
+int rudp_conn_stream_stop_sending(rudp_conn *conn, int64_t stream_id,
+                                  uint64_t app_error_code) {
+  rudp_strm *strm;
+  uint64_t unread;
+  if (stream_id < 0 || app_error_code > RUDP_MAX_VARINT) {
+    return stream_id < 0 ? RUDP_ERR_STREAM_NOT_FOUND
+                         : RUDP_ERR_INVALID_ARGUMENT;
+  }
+  strm = rudp_map_find(&conn->streams, (uint64_t)stream_id);
+  if (!strm || (strm->flags & RUDP_STRM_FLAG_CLOSED)) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  if (strm->flags & (RUDP_STRM_FLAG_NO_RX | RUDP_STRM_FLAG_RX_STOPPED |
+                     RUDP_STRM_FLAG_RX_RESET | RUDP_STRM_FLAG_RX_FIN_READ)) {
+    return RUDP_ERR_STREAM_STATE;
+  }
+  conn_enter(conn);
+  strm->flags |= RUDP_STRM_FLAG_RX_STOPPED;
+  strm->rx_stop_code = app_error_code;
+  /* Buffered data will never be read: give its credit back. */
+  unread = rudp_rob_buffered(&strm->rx);
+  rudp_rob_consume(&strm->rx, rudp_rob_readable(&strm->rx));
+  (void)unread;
+  ctrlq_push(conn, strm, RUDP_STRM_CTRL_STOP_SENDING);
+  return conn_leave(conn, 0);
+}
+
+/* ------------------------------------------------------------ datagrams */
+
+int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
+  rudp_conn_dgram *d;
+  size_t slot;
+  if (!data && len) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  if (conn->state != RUDP_CONN_STATE_ESTABLISHED) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  /* The frame (type + length varint + data) must fit one packet. */
+  if (conn->dgram_bufsize == 0 ||
+      len + 1 + rudp_varint_len(len) > conn->dgram_bufsize ||
+      len + 1 + rudp_varint_len(len) + 1 + conn->dcid.datalen + 4 +
+              RUDP_PKT_CRCLEN >
+          conn->max_tx_payload) {
+    return RUDP_ERR_DATAGRAM_TOO_LARGE;
+  }
+  if (conn->dgram_len == conn->dgram_cap) {
+    /* Full: drop the oldest; fresh data matters more to real-time
+     * senders than stale data. */
+    conn->dgram_head = (conn->dgram_head + 1) % conn->dgram_cap;
+    --conn->dgram_len;
+    ++conn->stats.datagrams_dropped;
+  }
+  slot = (conn->dgram_head + conn->dgram_len) % conn->dgram_cap;
+  d = &conn->dgrams[slot];
+  if (!d->buf) {
+    d->buf = rudp_mem_malloc(conn->mem, conn->dgram_bufsize);
+    if (!d->buf) {
+      return RUDP_ERR_NOMEM;
+    }
+  }
+  if (len) {
+    memcpy(d->buf, data, len);
+  }
+  d->len = len;
+  ++conn->dgram_len;
+  return 0;
+}
+
+/* ------------------------------------------------------------ closing API */
+
+int rudp_conn_close(rudp_conn *conn, rudp_tstamp now) {
+  if (conn->state >= RUDP_CONN_STATE_LINGER) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  if (conn->state != RUDP_CONN_STATE_ESTABLISHED) {
+    conn_close_with(conn, 0, 0, RUDP_NO_ERROR, 0, NULL, now);
+    return 0;
+  }
+  conn->state = RUDP_CONN_STATE_LINGER;
+  conn->linger_deadline = now + conn->settings.linger_timeout;
+  return 0;
+}
+
+int rudp_conn_abort(rudp_conn *conn, uint64_t app_error_code,
+                    const char *reason, rudp_tstamp now) {
+  if (conn->state >= RUDP_CONN_STATE_CLOSING ||
+      app_error_code > RUDP_MAX_VARINT) {
+    return conn->state >= RUDP_CONN_STATE_CLOSING ? RUDP_ERR_INVALID_STATE
+                                                  : RUDP_ERR_INVALID_ARGUMENT;
+  }
+  conn_close_with(conn, 0, 1, app_error_code, 0, reason, now);
+  return 0;
+}

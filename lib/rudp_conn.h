@@ -1,3 +1,173 @@
+/*
+ * The connection: state machine, packet assembly and frame dispatch.  The
+ * mechanisms live in their own modules (acktr, rtb, rtt, cc, fc, strm,
+ * sbuf, rob); this file ties them together.  The struct is internal (the
+ * public type is opaque) and exposed here for the tests.
+ */
 #ifndef RUDP_CONN_H
 #define RUDP_CONN_H
-#endif
+
+#include <rudp/rudp.h>
+
+#include "rudp_acktr.h"
+#include "rudp_cc.h"
+#include "rudp_fc.h"
+#include "rudp_map.h"
+#include "rudp_pool.h"
+#include "rudp_rob.h"
+#include "rudp_rtb.h"
+#include "rudp_rtt.h"
+#include "rudp_sbuf.h"
+#include "rudp_strm.h"
+
+/* Pending connection-level control frames: bitwise OR of these. */
+#define RUDP_CONN_CTRL_MAX_DATA 0x0001u
+#define RUDP_CONN_CTRL_DATA_BLOCKED 0x0002u
+#define RUDP_CONN_CTRL_MAX_STREAMS_BIDI 0x0004u
+#define RUDP_CONN_CTRL_MAX_STREAMS_UNI 0x0008u
+#define RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI 0x0010u
+#define RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI 0x0020u
+#define RUDP_CONN_CTRL_HANDSHAKE_DONE 0x0040u
+#define RUDP_CONN_CTRL_PING 0x0080u
+#define RUDP_CONN_CTRL_CLOSE 0x0100u
+
+/* Flags of rudp_conn: bitwise OR of zero or more of these. */
+/* The peer's transport parameters arrived and were applied. */
+#define RUDP_CONN_FLAG_PEER_PARAMS 0x0001u
+/* The handshake is confirmed (client: HANDSHAKE_DONE received; server:
+ * handshake complete). */
+#define RUDP_CONN_FLAG_CONFIRMED 0x0002u
+/* The peer's address is validated (no amplification limit). */
+#define RUDP_CONN_FLAG_VALIDATED 0x0004u
+/* The client received a RETRY (only one is accepted). */
+#define RUDP_CONN_FLAG_RETRY_RECEIVED 0x0008u
+/* Our CONNECTION_CLOSE was acknowledged by the peer. */
+#define RUDP_CONN_FLAG_CLOSE_ACKED 0x0010u
+/* The closed callback has been called. */
+#define RUDP_CONN_FLAG_CLOSED_CALLED 0x0020u
+
+/* RUDP_CONN_CLOSE_MAX_SENDS bounds CONNECTION_CLOSE transmissions. */
+#define RUDP_CONN_CLOSE_MAX_SENDS 12
+
+/* One queued unreliable datagram. */
+typedef struct rudp_conn_dgram {
+  uint8_t *buf;
+  size_t len;
+} rudp_conn_dgram;
+
+struct rudp_conn {
+  /* server is nonzero for the server side. */
+  int server;
+  /* state is the connection state (rudp_conn_state). */
+  rudp_conn_state state;
+  /* flags: bitwise OR of zero or more of RUDP_CONN_FLAG_*. */
+  uint32_t flags;
+  /* ctrl: bitwise OR of zero or more of RUDP_CONN_CTRL_*. */
+  uint32_t ctrl;
+  rudp_settings settings;
+  rudp_callbacks callbacks;
+  void *user_data;
+  const rudp_mem *mem;
+
+  /* scid is ours; dcid the peer's (where packets go); odcid the DCID of
+   * the client's first CONNECT; token the RETRY token to echo. */
+  rudp_cid scid;
+  rudp_cid dcid;
+  rudp_cid odcid;
+  uint8_t token[512];
+  size_t tokenlen;
+
+  rudp_transport_params local_params;
+  rudp_transport_params remote_params;
+  /* max_tx_payload is the UDP payload size we send. */
+  size_t max_tx_payload;
+
+  /* The CRYPTO stream: in plain mode it carries one message each way,
+   * varint length + encoded transport parameters. */
+  rudp_sbuf crypto_tx;
+  rudp_rob crypto_rx;
+
+  rudp_acktr acktr;
+  rudp_rtb rtb;
+  rudp_rtt rtt;
+  rudp_cc_reno reno;
+  rudp_cc *cc;
+  /* first_rtt_sample_ts is when the first RTT sample was taken. */
+  rudp_tstamp first_rtt_sample_ts;
+  /* loss_time is the loss-detection timer (RUDP_TSTAMP_MAX: unarmed). */
+  rudp_tstamp loss_time;
+  /* pto_count is the number of consecutive PTOs (backoff exponent). */
+  unsigned pto_count;
+  /* probes is how many probe packets may still ignore the window. */
+  unsigned probes;
+  /* connect_sends counts CONNECT transmissions; last_connect_ts the
+   * latest (client, before ACCEPT). */
+  unsigned connect_sends;
+  rudp_tstamp last_connect_ts;
+
+  /* chunks is the pool of send-buffer chunks shared by all streams. */
+  rudp_pool chunks;
+  /* streams maps stream ID to rudp_strm. */
+  rudp_map streams;
+  /* sendq: streams with data to send (round robin); ctrlq: streams with
+   * control frames to send; closeq: finished streams to free. */
+  rudp_strm *sendq_head;
+  rudp_strm *sendq_tail;
+  rudp_strm *ctrlq_head;
+  rudp_strm *closeq_head;
+  /* local_opened[0] bidi, [1] uni: streams this side opened (count). */
+  uint64_t local_opened[2];
+  /* remote_opened: streams the peer opened (count; the highest index
+   * seen + 1). */
+  uint64_t remote_opened[2];
+  /* local_max_streams: how many streams the peer may open (cumulative,
+   * advertised); remote_max_streams: how many we may open. */
+  uint64_t local_max_streams[2];
+  uint64_t remote_max_streams[2];
+  /* remote_closed: peer streams closed (each raises local_max_streams). */
+  uint64_t remote_closed[2];
+
+  /* Connection-level flow control. */
+  rudp_fc_tx tx_fc;
+  rudp_fc_rx rx_fc;
+  /* tx_new_bytes: stream bytes sent for the first time (counted against
+   * tx_fc); rx_highest_sum: sum over streams of the highest offset
+   * received (counted against rx_fc). */
+  uint64_t rx_highest_sum;
+
+  /* Outgoing datagram queue (ring). */
+  rudp_conn_dgram *dgrams;
+  size_t dgram_cap;
+  size_t dgram_head;
+  size_t dgram_len;
+  size_t dgram_bufsize;
+
+  /* Timers. */
+  rudp_tstamp created_ts;
+  rudp_tstamp last_recv_ts;
+  rudp_tstamp last_eliciting_sent_ts;
+  rudp_tstamp linger_deadline;
+  rudp_tstamp close_deadline;
+  /* close_next_ts: when CONNECTION_CLOSE is sent again while unacked. */
+  rudp_tstamp close_next_ts;
+  unsigned close_sends;
+
+  /* Amplification accounting (server, before validation). */
+  uint64_t bytes_recv_unvalidated;
+  uint64_t bytes_sent_unvalidated;
+
+  /* Close information. */
+  rudp_conn_close_info close_info;
+  /* close_frame_type: the frame type to send in CONNECTION_CLOSE 0x1c. */
+  uint64_t close_frame_type;
+
+  /* busy counts nested entry points; streams are freed only at 0. */
+  int busy;
+  /* cb_error records a callback failure met where it cannot be returned
+   * at once; the entry point returns it. */
+  int cb_error;
+
+  rudp_conn_stats stats;
+};
+
+#endif /* RUDP_CONN_H */

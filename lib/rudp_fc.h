@@ -8,6 +8,9 @@
  * trips (the window, not the reader, is the bottleneck), the window doubles,
  * up to |max_window|.  Updates are sent once half the window is consumed, so
  * the peer receives new credit long before it runs dry.
+ *
+ * Every credit is clamped to RUDP_MAX_VARINT (2^62 - 1), the largest value
+ * MAX_DATA can carry, so no sum of offsets here can overflow.
  */
 #ifndef RUDP_FC_H
 #define RUDP_FC_H
@@ -83,7 +86,9 @@ void rudp_fc_rx_consume(rudp_fc_rx *rx, uint64_t n);
 
 /*
  * rudp_fc_rx_should_update returns nonzero if a new credit should be sent:
- * less than half a window of credit remains beyond what was consumed.
+ * less than half a window of credit remains beyond what was consumed
+ * (2 * (max - consumed) < window, so a 1-byte window still asks once used
+ * up).  Never once max has reached RUDP_MAX_VARINT: it cannot grow.
  */
 int rudp_fc_rx_should_update(const rudp_fc_rx *rx);
 

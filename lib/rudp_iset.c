@@ -127,9 +127,7 @@ static int iset_reserve_back(rudp_iset *s) {
   size_t newcap;
   rudp_ival *p;
 
-  if (s->head + s->len < s->cap) {
-    return 0;
-  }
+  assert(s->head + s->len == s->cap);
   if (s->head > 0 && s->head >= s->len) {
     iset_compact(s);
     return 0;

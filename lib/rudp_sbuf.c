@@ -132,9 +132,9 @@ int rudp_sbuf_write(rudp_sbuf *sb, const uint8_t *data, size_t len) {
       room = RUDP_SBUF_CHUNKLEN - last->len;
     }
   }
-  nchunks = len > room ? (len - room + RUDP_SBUF_CHUNKLEN - 1) /
-                             RUDP_SBUF_CHUNKLEN
-                       : 0;
+  nchunks = len > room
+                ? (len - room + RUDP_SBUF_CHUNKLEN - 1) / RUDP_SBUF_CHUNKLEN
+                : 0;
 
   /*
    * Take every chunk (into the free slots past the queue's end) before
@@ -219,8 +219,7 @@ uint64_t rudp_sbuf_unacked(const rudp_sbuf *sb) {
   return sb->written - sb->acked;
 }
 
-size_t rudp_sbuf_next(const rudp_sbuf *sb, uint64_t *poffset,
-                      size_t maxlen) {
+size_t rudp_sbuf_next(const rudp_sbuf *sb, uint64_t *poffset, size_t maxlen) {
   const rudp_ival *iv;
 
   if (maxlen == 0) {

@@ -126,8 +126,8 @@ static void test_rudp_acktr_init(void **state) {
                    rudp_acktr_init(&a, RUDP_RANGES_MAX_CAP + 1, 2, NULL));
   rudp_acktr_free(&a);
 
-  assert_int_equal(
-      0, rudp_acktr_init(&a, RUDP_ACKTR_DEFAULT_MAX_RANGES, 0, NULL));
+  assert_int_equal(0,
+                   rudp_acktr_init(&a, RUDP_ACKTR_DEFAULT_MAX_RANGES, 0, NULL));
   /* A threshold of 0 means 1. */
   assert_int_equal(1, a.ack_eliciting_threshold);
   assert_int_equal(0, a.floor);
@@ -226,8 +226,7 @@ static void test_rudp_acktr_single_packet_deadline(void **state) {
   assert_true(rudp_acktr_deadline(&a, UINT64_MAX - 1) == RUDP_TSTAMP_MAX);
   assert_true(rudp_acktr_deadline(&a, UINT64_MAX - 7 * RUDP_MILLISECONDS) ==
               RUDP_TSTAMP_MAX);
-  assert_true(rudp_acktr_deadline(&a,
-                                  UINT64_MAX - 7 * RUDP_MILLISECONDS - 1) ==
+  assert_true(rudp_acktr_deadline(&a, UINT64_MAX - 7 * RUDP_MILLISECONDS - 1) ==
               UINT64_MAX - 1);
   rudp_acktr_free(&a);
 }
@@ -398,12 +397,13 @@ static void test_rudp_acktr_fill_ranges_and_delay(void **state) {
   assert_int_equal(0, rudp_acktr_fill(&a, &fr, buf, 8, 0, t0 + 12345678));
   assert_int_equal(12345, fr.ack_delay);
   /* Exponent 20 (the largest allowed) and beyond the shift width. */
-  assert_int_equal(0, rudp_acktr_fill(&a, &fr, buf, 8, 20, t0 + 3 * 1000000000ULL));
+  assert_int_equal(
+      0, rudp_acktr_fill(&a, &fr, buf, 8, 20, t0 + 3 * 1000000000ULL));
   assert_int_equal(3000000 >> 20, fr.ack_delay);
   assert_int_equal(0, rudp_acktr_fill(&a, &fr, buf, 8, 64, t0 + RUDP_SECONDS));
   assert_int_equal(0, fr.ack_delay);
   /* A clock earlier than the arrival gives 0, not a huge delay. */
-  assert_int_equal(0, rudp_acktr_fill(&a, &fr, buf, 8, 3, t0 - 1));
+  assert_int_equal(0, rudp_acktr_fill(&a, &fr, buf, 8, 0, t0 - 1));
   assert_int_equal(0, fr.ack_delay);
 
   /* A smaller buffer keeps the newest ranges. */
@@ -429,8 +429,8 @@ static void roundtrip(const rudp_acktr *a, uint64_t exponent, rudp_tstamp now) {
   rudp_ssize n, m;
   size_t i;
 
-  assert_int_equal(0, rudp_acktr_fill(a, &enc.ack, buf, rudp_arraylen(buf),
-                                      exponent, now));
+  assert_int_equal(
+      0, rudp_acktr_fill(a, &enc.ack, buf, rudp_arraylen(buf), exponent, now));
   n = rudp_frame_encode(wire, sizeof(wire), &enc);
   assert_true(n > 0);
   m = rudp_frame_decode(&dec, wire, (size_t)n);
@@ -672,6 +672,16 @@ static void test_rudp_acktr_huge_pns(void **state) {
   assert_true(a.floor == top + 1);
   assert_int_equal(1, rudp_acktr_is_duplicate(&a, 12345));
   rudp_acktr_free(&a);
+
+  /* A nonsensical largest_acked beyond any packet number clamps rather
+   * than wrapping to "forget nothing". */
+  assert_int_equal(0, rudp_acktr_init(&a, 4, 2, NULL));
+  assert_int_equal(1, rudp_acktr_add(&a, 5, 1, 1000));
+  rudp_acktr_on_ack_acked(&a, UINT64_MAX);
+  assert_true(a.floor == top + 1);
+  assert_int_equal(0, rudp_ranges_len(&a.ranges));
+  assert_int_equal(1, rudp_acktr_is_duplicate(&a, 5));
+  rudp_acktr_free(&a);
 }
 
 /*
@@ -722,8 +732,7 @@ static void test_rudp_acktr_model(void **state) {
           (!seen[pn] && elic && any && (pn < largest || pn > largest + 1)) ||
           (!seen[pn] && elic &&
            a.unacked_eliciting + 1 >= a.ack_eliciting_threshold);
-      assert_int_equal(!seen[pn],
-                       rudp_acktr_add(&a, pn, elic, (rudp_tstamp)i));
+      assert_int_equal(!seen[pn], rudp_acktr_add(&a, pn, elic, (rudp_tstamp)i));
       assert_int_equal(expect_immediate, a.immediate);
       if (!seen[pn]) {
         seen[pn] = 1;
@@ -737,8 +746,8 @@ static void test_rudp_acktr_model(void **state) {
       if (i % 7 != 0) {
         continue;
       }
-      assert_int_equal(0, rudp_acktr_fill(&a, &fr, buf, rudp_arraylen(buf),
-                                          0, (rudp_tstamp)i));
+      assert_int_equal(0, rudp_acktr_fill(&a, &fr, buf, rudp_arraylen(buf), 0,
+                                          (rudp_tstamp)i));
       assert_int_equal(largest, fr.largest_ack);
       nexp = 0;
       for (k = MODEL_N; k > 0; --k) {
