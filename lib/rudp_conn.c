@@ -472,16 +472,15 @@ static void conn_set_local_params(rudp_conn *conn) {
   }
 }
 
-/* conn_queue_params writes our CRYPTO message: varint length + params. */
+/* conn_queue_params queues our CRYPTO message: the encoded parameters. */
 static int conn_queue_params(rudp_conn *conn) {
-  uint8_t buf[RUDP_TP_MAXLEN + 8];
-  rudp_ssize n = rudp_tp_encode(buf + 2, sizeof(buf) - 2, &conn->local_params,
+  uint8_t buf[RUDP_TP_MAXLEN];
+  rudp_ssize n = rudp_tp_encode(buf, sizeof(buf), &conn->local_params,
                                 conn->server);
   if (n < 0) {
     return (int)n;
   }
-  rudp_put_varint_n(buf, (uint64_t)n, 2);
-  return rudp_sbuf_write(&conn->crypto_tx, buf, (size_t)n + 2);
+  return rudp_sbuf_write(&conn->crypto_tx, buf, (size_t)n);
 }
 
 /* conn_apply_remote_params validates and applies the peer's parameters. */
@@ -564,7 +563,6 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
 
   rudp_pool_init(&conn->chunks, RUDP_SBUF_CHUNKLEN, 4, mem);
   rudp_sbuf_init(&conn->crypto_tx, &conn->chunks, NULL, NULL, mem);
-  rudp_rob_init(&conn->crypto_rx, 4096, 16, mem);
   rudp_map_init(&conn->streams, mem);
   rudp_rtt_init(&conn->rtt, settings->initial_rtt);
   rudp_cc_reno_init(&conn->reno, conn->max_tx_payload, now);
@@ -606,7 +604,6 @@ fail_rtb:
   rudp_acktr_free(&conn->acktr);
 fail_acktr:
   rudp_sbuf_free(&conn->crypto_tx);
-  rudp_rob_free(&conn->crypto_rx);
   rudp_pool_free(&conn->chunks);
   rudp_mem_free(mem, conn);
   return rv == RUDP_ERR_NOMEM ? rv : RUDP_ERR_NOMEM;
@@ -657,7 +654,6 @@ void rudp_conn_del(rudp_conn *conn) {
   rudp_rtb_free(&conn->rtb);
   rudp_acktr_free(&conn->acktr);
   rudp_sbuf_free(&conn->crypto_tx);
-  rudp_rob_free(&conn->crypto_rx);
   rudp_pool_free(&conn->chunks);
   rudp_mem_free(conn->mem, conn);
 }
@@ -927,50 +923,26 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
   return 0;
 }
 
+/*
+ * conn_recv_crypto takes the peer's transport parameters: in plain mode
+ * the CRYPTO stream carries exactly one message, complete, in one frame at
+ * offset 0 (docs/PROTOCOL.md 4.4).  Copies in retransmitted handshake
+ * packets are ignored.
+ */
 static int conn_recv_crypto(rudp_conn *conn, const rudp_frame_crypto *fr,
                             const rudp_pkt_hd *hd) {
-  rudp_ssize n;
-  size_t avail;
-  uint8_t buf[RUDP_TP_MAXLEN * 4];
-  const uint8_t *p = buf;
-  uint64_t msglen;
   int rv;
-
+  if (hd->type == RUDP_PKT_SHORT || fr->offset != 0) {
+    return RUDP_ERR_PROTO;
+  }
   if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
-    return 0; /* a retransmission of what we already have */
-  }
-  n = rudp_rob_push(&conn->crypto_rx, fr->offset, fr->data, fr->datalen);
-  if (n == RUDP_ERR_NOBUF) {
-    return RUDP_ERR_PROTO; /* CRYPTO beyond any plausible message */
-  }
-  if (n < 0) {
-    return (int)n;
-  }
-  avail = rudp_rob_readable(&conn->crypto_rx);
-  if (avail < 2) {
     return 0;
   }
-  {
-    /* The message starts at offset 0 and is far smaller than the ring, so
-     * it is contiguous in it. */
-    const uint8_t *d;
-    avail = rudp_min(rudp_rob_peek(&conn->crypto_rx, &d), sizeof(buf));
-    memcpy(buf, d, avail);
-  }
-  if (rudp_get_varint_checked(&msglen, &p, buf + avail) != 0) {
-    return 0;
-  }
-  if (msglen > RUDP_TP_MAXLEN * 2) {
-    return RUDP_ERR_TRANSPORT_PARAM;
-  }
-  if ((size_t)(buf + avail - p) < msglen) {
-    return 0; /* wait for the rest */
-  }
-  rv = rudp_tp_decode(&conn->remote_params, p, (size_t)msglen, !conn->server);
+  rv = rudp_tp_decode(&conn->remote_params, fr->data, fr->datalen,
+                      !conn->server);
   if (rv != 0) {
     return RUDP_ERR_TRANSPORT_PARAM;
   }
-  rudp_rob_consume(&conn->crypto_rx, (size_t)(p - buf) + (size_t)msglen);
   return conn_apply_remote_params(conn, &hd->scid);
 }
 
@@ -1154,6 +1126,8 @@ static void conn_recv_connection_close(rudp_conn *conn,
   size_t n;
   int app = fr->type == RUDP_FRAME_CONNECTION_CLOSE_APP;
 
+  /* Acknowledge the close at once (docs/PROTOCOL.md 8.4). */
+  conn->acktr.immediate = 1;
   if (conn->state == RUDP_CONN_STATE_DRAINING) {
     /* A retransmitted CONNECTION_CLOSE: keep draining a while longer so
      * our ACK reaches the closer. */
@@ -1250,7 +1224,19 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
     if (rudp_frame_is_ack_eliciting(fr.type)) {
       *pack_eliciting = 1;
     }
-    if (conn->state == RUDP_CONN_STATE_DRAINING) {
+    if (fr.type == RUDP_FRAME_CONNECTION_CLOSE ||
+        fr.type == RUDP_FRAME_CONNECTION_CLOSE_APP) {
+      /* Acknowledged by a draining receiver (docs/PROTOCOL.md 8.4). */
+      *pack_eliciting = 1;
+    }
+    if (conn->state == RUDP_CONN_STATE_DRAINING &&
+        fr.type != RUDP_FRAME_CONNECTION_CLOSE &&
+        fr.type != RUDP_FRAME_CONNECTION_CLOSE_APP) {
+      continue;
+    }
+    if (conn->state == RUDP_CONN_STATE_CLOSING &&
+        fr.type != RUDP_FRAME_ACK && fr.type != RUDP_FRAME_CONNECTION_CLOSE &&
+        fr.type != RUDP_FRAME_CONNECTION_CLOSE_APP) {
       continue;
     }
     switch (fr.type) {
@@ -1258,9 +1244,6 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
     case RUDP_FRAME_PING:
       break;
     case RUDP_FRAME_ACK:
-      if (conn->state == RUDP_CONN_STATE_CLOSING) {
-        break;
-      }
       rv = conn_recv_ack(conn, &fr.ack, long_header, now);
       break;
     case RUDP_FRAME_CRYPTO:
@@ -1660,34 +1643,29 @@ static int conn_write_ack(rudp_conn *conn, conn_pkt *pkt, rudp_tstamp now) {
   return rv < 0 ? rv : 0;
 }
 
+/*
+ * conn_write_crypto sends the whole CRYPTO message again whenever any of
+ * it is pending: it is one frame at offset 0 (docs/PROTOCOL.md 4.4).
+ */
 static int conn_write_crypto(rudp_conn *conn, conn_pkt *pkt) {
-  while (rudp_sbuf_has_pending(&conn->crypto_tx)) {
-    uint8_t data[RUDP_TP_MAXLEN + 8];
-    rudp_frame fr;
-    uint64_t off;
-    size_t room = pkt_room(pkt), n;
-    int rv;
-    if (room < 8) {
-      return 0;
-    }
-    n = rudp_sbuf_next(&conn->crypto_tx, &off,
-                       rudp_min(room - 8, sizeof(data)));
-    if (n == 0) {
-      return 0;
-    }
-    rudp_sbuf_copy(&conn->crypto_tx, data, off, n);
-    memset(&fr, 0, sizeof(fr));
-    fr.crypto.type = RUDP_FRAME_CRYPTO;
-    fr.crypto.offset = off;
-    fr.crypto.data = data;
-    fr.crypto.datalen = n;
-    rv = pkt_add_frame(conn, pkt, &fr, 0, off, n);
-    if (rv <= 0) {
-      return rv;
-    }
-    rudp_sbuf_on_sent(&conn->crypto_tx, off, n);
+  uint8_t data[RUDP_TP_MAXLEN];
+  size_t n = (size_t)conn->crypto_tx.written;
+  rudp_frame fr;
+  int rv;
+  if (!rudp_sbuf_has_pending(&conn->crypto_tx) || n > sizeof(data)) {
+    return 0;
   }
-  return 0;
+  rudp_sbuf_copy(&conn->crypto_tx, data, 0, n);
+  memset(&fr, 0, sizeof(fr));
+  fr.crypto.type = RUDP_FRAME_CRYPTO;
+  fr.crypto.offset = 0;
+  fr.crypto.data = data;
+  fr.crypto.datalen = n;
+  rv = pkt_add_frame(conn, pkt, &fr, 0, 0, n);
+  if (rv <= 0) {
+    return rv;
+  }
+  return rudp_sbuf_on_sent(&conn->crypto_tx, 0, n);
 }
 
 static int conn_write_value(rudp_conn *conn, conn_pkt *pkt, uint8_t type,
@@ -2032,14 +2010,22 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   rudp_pkt_hd hd;
   rudp_ssize hdlen;
   size_t cap, min_size = 0;
-  int rv, closing = 0, probe = 0, cc_ok;
+  int rv, closing = 0, draining = 0, probe = 0, cc_ok;
   uint64_t pn = rudp_rtb_next_pkt_num(&conn->rtb);
   uint32_t flags;
 
   switch (conn->state) {
   case RUDP_CONN_STATE_CLOSED:
-  case RUDP_CONN_STATE_DRAINING:
     return 0;
+  case RUDP_CONN_STATE_DRAINING:
+    /* Only the ACK of the peer's CONNECTION_CLOSE (docs/PROTOCOL.md 8.4). */
+    if (conn->acktr.largest == UINT64_MAX ||
+        rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) >
+            now) {
+      return 0;
+    }
+    draining = 1;
+    break;
   case RUDP_CONN_STATE_CLOSING:
     if (!(conn->ctrl & RUDP_CONN_CTRL_CLOSE) || now < conn->close_next_ts ||
         conn->close_sends >= RUDP_CONN_CLOSE_MAX_SENDS ||
@@ -2082,15 +2068,17 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   hd.version = RUDP_PROTO_VER_V1;
   hd.pkt_num = pn;
   hd.pkt_numlen = rudp_pkt_num_len(pn, conn->rtb.largest_acked);
-  if (closing ? !conn->server && !(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)
-              : conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+  if (closing || draining
+          ? !conn->server && !(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)
+          : conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
     hd.type = RUDP_PKT_CONNECT;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
     hd.token = conn->tokenlen ? conn->token : NULL;
     hd.tokenlen = conn->tokenlen;
     min_size = RUDP_MIN_UDP_PAYLOAD;
-  } else if (closing ? conn->server && !(conn->flags & RUDP_CONN_FLAG_CONFIRMED)
-                     : conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
+  } else if (closing || draining
+                 ? conn->server && !(conn->flags & RUDP_CONN_FLAG_CONFIRMED)
+                 : conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
     hd.type = RUDP_PKT_ACCEPT;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
   } else {
@@ -2137,6 +2125,17 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
     conn->close_next_ts = now + conn_pto(conn);
     if (conn->close_next_ts > conn->close_deadline) {
       conn->close_deadline = conn->close_next_ts;
+    }
+    goto finish;
+  }
+
+  if (draining) {
+    rv = conn_write_ack(conn, &pkt, now);
+    if (rv < 0) {
+      goto fail;
+    }
+    if (pkt.len == pkt.hdlen) {
+      return 0;
     }
     goto finish;
   }
@@ -2303,7 +2302,9 @@ rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
   case RUDP_CONN_STATE_CLOSED:
     return RUDP_TSTAMP_MAX;
   case RUDP_CONN_STATE_DRAINING:
-    return conn->close_deadline;
+    return rudp_min(conn->close_deadline,
+                    rudp_acktr_deadline(&conn->acktr,
+                                        conn->settings.max_ack_delay));
   case RUDP_CONN_STATE_CLOSING:
     t = conn->close_deadline;
     if (!(conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED) &&

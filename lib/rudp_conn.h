@@ -83,9 +83,8 @@ struct rudp_conn {
   size_t max_tx_payload;
 
   /* The CRYPTO stream: in plain mode it carries one message each way,
-   * varint length + encoded transport parameters. */
+   * the encoded transport parameters, in one frame at offset 0. */
   rudp_sbuf crypto_tx;
-  rudp_rob crypto_rx;
 
   rudp_acktr acktr;
   rudp_rtb rtb;
