@@ -723,8 +723,12 @@ static void conn_on_frame_acked(rudp_conn *conn, const rudp_rtb_frame *f) {
     if (f->fin) {
       strm->flags |= RUDP_STRM_FLAG_TX_FIN_ACKED;
     }
+    /* Writable again below half the buffer (a low-water mark, like
+     * libevent's): waking the writer for every acknowledged packet would
+     * have it write, and us send, in slivers. */
     if ((strm->flags & RUDP_STRM_FLAG_TX_WANT_WRITABLE) &&
-        rudp_sbuf_unacked(&strm->tx) < conn->settings.max_stream_send_buffer) {
+        rudp_sbuf_unacked(&strm->tx) <=
+            conn->settings.max_stream_send_buffer / 2) {
       strm->flags &= ~RUDP_STRM_FLAG_TX_WANT_WRITABLE;
       if (conn_call_stream_cb(conn, conn->callbacks.stream_writable,
                               strm->id) != 0) {
@@ -2010,7 +2014,8 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   rudp_pkt_hd hd;
   rudp_ssize hdlen;
   size_t cap, min_size = 0;
-  int rv, closing = 0, draining = 0, probe = 0, cc_ok;
+  int rv, closing = 0, draining = 0, probe = 0, cc_ok, ack_due = 0;
+  rudp_acktr saved_acktr;
   uint64_t pn = rudp_rtb_next_pkt_num(&conn->rtb);
   uint32_t flags;
 
@@ -2147,11 +2152,14 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
           conn->rtb.bytes_in_flight == 0;
 
   /* An ACK goes out when one is due, and rides along (piggybacks) on any
-   * other packet whenever there is something new to report. */
+   * other packet whenever there is something new to report.  A piggyback
+   * ACK that finds nothing to ride on is taken back below: an ACK-only
+   * packet is sent only when an ACK is due. */
+  ack_due = rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) <=
+            now;
+  saved_acktr = conn->acktr;
   if (conn->acktr.largest != UINT64_MAX &&
-      (rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) <=
-           now ||
-       (conn->acktr.dirty && cc_ok && conn_has_pending(conn)))) {
+      (ack_due || (conn->acktr.dirty && cc_ok && conn_has_pending(conn)))) {
     rv = conn_write_ack(conn, &pkt, now);
     if (rv < 0) {
       goto fail;
@@ -2191,6 +2199,12 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   }
   if (pkt.len == pkt.hdlen) {
     return 0; /* nothing to send */
+  }
+  if (!pkt.ack_eliciting && !ack_due) {
+    /* Only a piggyback ACK: not worth a packet of its own. */
+    conn->acktr = saved_acktr;
+    rudp_rtb_frames_del(&conn->rtb, pkt.frames);
+    return 0;
   }
 
 finish:

@@ -536,18 +536,27 @@ int rudp_rtb_on_ack(rudp_rtb *rtb, const rudp_frame_ack *fr, rudp_tstamp now,
 
 /* ------------------------------------------------------------------ loss */
 
+/* acked_between returns nonzero if a packet number in (a, b) was
+ * acknowledged, given that a and b are consecutive in the hole list: every
+ * number in between below largest_acked is then acknowledged or skipped. */
+static int acked_between(const rudp_rtb *rtb, uint64_t a, uint64_t b) {
+  if (b - a == 1) {
+    return 0;
+  }
+  return skipped_count(rtb, a + 1, b - 1) != b - a - 1;
+}
+
 void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
                           rudp_duration max_ack_delay,
                           rudp_tstamp first_rtt_sample_ts, rudp_tstamp now,
                           const rudp_rtb_cb *cb, rudp_rtb_loss_result *res) {
-  rudp_duration loss_delay, keep = 0;
-  uint64_t pn, next, idx;
-  /* The ack-eliciting packets lost now and sent after the first RTT
-   * sample, for persistent congestion: first and last by packet number,
-   * with their positions in the hole list. */
-  int have_pc = 0;
-  uint64_t pc_first_pn = 0, pc_last_pn = 0, pc_first_idx = 0, pc_last_idx = 0;
-  rudp_tstamp pc_first_ts = 0, pc_last_ts = 0;
+  rudp_duration loss_delay, pc_duration, keep = 0;
+  uint64_t pn, next, prev = RTB_NONE;
+  /* The current run for persistent congestion (RFC 9002 §7.6.2): send
+   * times of the first and the latest ack-eliciting packets lost now, sent
+   * after the first RTT sample, with nothing acknowledged in between. */
+  int in_run = 0;
+  rudp_tstamp run_first_ts = 0;
 
   res->npkts = 0;
   res->bytes = 0;
@@ -559,14 +568,20 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
     return;
   }
   loss_delay = rudp_rtt_loss_delay(rtt);
+  pc_duration = rudp_rtt_persistent_congestion_duration(rtt, max_ack_delay);
 
-  for (pn = rtb->hole_head, idx = 0; pn != RTB_NONE; pn = next, ++idx) {
+  for (pn = rtb->hole_head; pn != RTB_NONE; prev = pn, pn = next) {
     rudp_rtb_pkt *p = rtb_slot(rtb, pn);
     rudp_tstamp deadline;
 
     ++rtb->nwork;
     next = p->next_hole_;
+    /* An acknowledgement between two list entries ends the run. */
+    if (in_run && acked_between(rtb, prev, pn)) {
+      in_run = 0;
+    }
     if (p->state_ == RTB_LOST) {
+      /* Lost earlier: not acknowledged, so the run goes on through it. */
       if (keep == 0) {
         uint64_t pto = rudp_rtt_pto(rtt, max_ack_delay, 0);
         keep = pto > UINT64_MAX / RTB_LOST_KEEP_PTOS
@@ -584,49 +599,37 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
     assert(p->state_ == RTB_HOLE);
     /* RFC 9002 §6.1: packet threshold, or time threshold. */
     deadline = sat_add(p->sent_ts, loss_delay);
-    if (rtb->largest_acked >= pn + RTB_PACKET_THRESHOLD || deadline <= now) {
-      pkt_leave_flight(rtb, p);
-      ++res->npkts;
-      if (p->flags & RUDP_RTB_FLAG_IN_FLIGHT) {
-        res->bytes += p->size;
-        res->largest_lost_sent_ts =
-            rudp_max(res->largest_lost_sent_ts, p->sent_ts);
+    if (rtb->largest_acked < pn + RTB_PACKET_THRESHOLD && deadline > now) {
+      if (deadline < res->loss_time) {
+        res->loss_time = deadline;
       }
-      if ((p->flags & RUDP_RTB_FLAG_ACK_ELICITING) &&
-          first_rtt_sample_ts != RUDP_TSTAMP_MAX &&
-          p->sent_ts > first_rtt_sample_ts) {
-        if (!have_pc) {
-          have_pc = 1;
-          pc_first_pn = pn;
-          pc_first_ts = p->sent_ts;
-          pc_first_idx = idx;
-        }
-        pc_last_pn = pn;
-        pc_last_ts = p->sent_ts;
-        pc_last_idx = idx;
-      }
-      cb->on_lost(p, cb->user_data);
-      rudp_rtb_frames_del(rtb, p->frames);
-      p->frames = NULL;
-      p->state_ = RTB_LOST;
-      p->lost_ts_ = now;
-    } else if (deadline < res->loss_time) {
-      res->loss_time = deadline;
+      continue;
     }
-  }
-
-  /* RFC 9002 §7.6.2: the span between the first and the last must be long
-   * enough, and nothing sent in between acknowledged.  Every number in
-   * [first, last] is below largest_acked, so it is either in the hole list
-   * (unacknowledged: a hole or a lost record), skipped, or acknowledged;
-   * the list positions count the first kind. */
-  if (have_pc && pc_last_ts > pc_first_ts &&
-      pc_last_ts - pc_first_ts >
-          rudp_rtt_persistent_congestion_duration(rtt, max_ack_delay) &&
-      (pc_last_idx - pc_first_idx + 1) +
-              skipped_count(rtb, pc_first_pn, pc_last_pn) ==
-          pc_last_pn - pc_first_pn + 1) {
-    res->persistent_congestion = 1;
+    pkt_leave_flight(rtb, p);
+    ++res->npkts;
+    if (p->flags & RUDP_RTB_FLAG_IN_FLIGHT) {
+      res->bytes += p->size;
+      res->largest_lost_sent_ts =
+          rudp_max(res->largest_lost_sent_ts, p->sent_ts);
+    }
+    /* §7.6.2: only ack-eliciting packets sent after an RTT sample count
+     * (before it, the PTO came from the initial RTT). */
+    if ((p->flags & RUDP_RTB_FLAG_ACK_ELICITING) &&
+        first_rtt_sample_ts != RUDP_TSTAMP_MAX &&
+        p->sent_ts > first_rtt_sample_ts) {
+      if (!in_run) {
+        in_run = 1;
+        run_first_ts = p->sent_ts;
+      } else if (p->sent_ts > run_first_ts &&
+                 p->sent_ts - run_first_ts > pc_duration) {
+        res->persistent_congestion = 1;
+      }
+    }
+    cb->on_lost(p, cb->user_data);
+    rudp_rtb_frames_del(rtb, p->frames);
+    p->frames = NULL;
+    p->state_ = RTB_LOST;
+    p->lost_ts_ = now;
   }
   advance_base(rtb);
 }

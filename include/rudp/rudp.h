@@ -444,7 +444,8 @@ typedef struct rudp_callbacks {
   int (*stream_readable)(rudp_conn *conn, int64_t stream_id,
                          void *user_data);
   /** stream_writable: stream |stream_id| can take more data after a write
-   *  returned :macro:`RUDP_ERR_WOULDBLOCK`. */
+   *  returned :macro:`RUDP_ERR_WOULDBLOCK` or took less than asked: its
+   *  unacknowledged bytes fell to half of max_stream_send_buffer. */
   int (*stream_writable)(rudp_conn *conn, int64_t stream_id,
                          void *user_data);
   /** stream_reset: the peer aborted its sending side of |stream_id| with
