@@ -1513,10 +1513,13 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
     }
   } else if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
              (hd.type == RUDP_PKT_SHORT ||
-              conn->rtb.largest_acked != UINT64_MAX) &&
+              (conn->crypto_tx.written > 0 &&
+               rudp_sbuf_unacked(&conn->crypto_tx) == 0)) &&
              (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
-    /* The client's first ACK of an ACCEPT, or any short packet (it knows
-     * our CID, so it got ACCEPT): the third step of the handshake. */
+    /* The client's ACK of an ACCEPT carrying our parameters, or any short
+     * packet (it knows our CID and parameters, so it got that ACCEPT): the
+     * third step of the handshake.  An ACK of an ACCEPT that carried only
+     * a probe does not count: the client may still lack our parameters. */
     rv = conn_complete_handshake(conn, now);
     if (rv != 0) {
       return rv;

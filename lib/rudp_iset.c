@@ -64,8 +64,8 @@ static uint64_t iset_key(const rudp_iset *s, size_t i, int use_hi) {
  * bound if |use_hi|, else lo bound) is greater than |x|, or |hi| if none;
  * keys at indices below |lo| must be <= x.
  */
-static size_t iset_bsearch(const rudp_iset *s, size_t lo, size_t hi,
-                           uint64_t x, int use_hi) {
+static size_t iset_bsearch(const rudp_iset *s, size_t lo, size_t hi, uint64_t x,
+                           int use_hi) {
   size_t mid;
 
   while (lo < hi) {
@@ -348,8 +348,7 @@ uint64_t rudp_iset_end_from(const rudp_iset *s, uint64_t x) {
   return r->lo <= x ? r->hi : x;
 }
 
-const rudp_ival *rudp_iset_first_at_or_after(const rudp_iset *s,
-                                             uint64_t x) {
+const rudp_ival *rudp_iset_first_at_or_after(const rudp_iset *s, uint64_t x) {
   size_t i = iset_find(s, x);
 
   return i < s->len ? iset_at(s, i) : NULL;

@@ -3,6 +3,8 @@
  */
 #include "rudp_pool.h"
 
+#include <assert.h>
+
 #include "rudp_mem.h"
 
 struct rudp_pool_block {
@@ -12,7 +14,7 @@ struct rudp_pool_block {
 
 /* Header size rounded so objects after it are aligned for any type. */
 #define POOL_ALIGN 16u
-#define POOL_HDRLEN                                                           \
+#define POOL_HDRLEN                                                            \
   ((sizeof(rudp_pool_block) + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1))
 
 void rudp_pool_init(rudp_pool *pool, size_t objsize, size_t perblock,
@@ -20,7 +22,10 @@ void rudp_pool_init(rudp_pool *pool, size_t objsize, size_t perblock,
   if (objsize < sizeof(void *)) {
     objsize = sizeof(void *);
   }
-  pool->objsize = (objsize + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
+  /* Rounding must not wrap to 0; an oversized pool just fails to get. */
+  pool->objsize = objsize > SIZE_MAX - (POOL_ALIGN - 1)
+                      ? SIZE_MAX
+                      : (objsize + POOL_ALIGN - 1) & ~(size_t)(POOL_ALIGN - 1);
   pool->perblock = perblock ? perblock : 1;
   pool->freelist = NULL;
   pool->blocks = NULL;
@@ -49,8 +54,13 @@ void *rudp_pool_get(rudp_pool *pool) {
   if (!pool->freelist) {
     size_t i;
     uint8_t *base;
-    rudp_pool_block *b = rudp_mem_malloc(
-        pool->mem, POOL_HDRLEN + pool->objsize * pool->perblock);
+    rudp_pool_block *b;
+    /* A wrapped size would allocate a block too small for its objects. */
+    if (pool->perblock > (SIZE_MAX - POOL_HDRLEN) / pool->objsize) {
+      return NULL;
+    }
+    b = rudp_mem_malloc(pool->mem,
+                        POOL_HDRLEN + pool->objsize * pool->perblock);
     if (!b) {
       return NULL;
     }
@@ -75,6 +85,7 @@ void rudp_pool_put(rudp_pool *pool, void *obj) {
   if (!obj) {
     return;
   }
+  assert(pool->nused > 0);
   *(void **)obj = pool->freelist;
   pool->freelist = obj;
   --pool->nused;

@@ -79,8 +79,8 @@ static size_t skipped_lower_bound(const rudp_rtb *rtb, uint64_t pn) {
 /* skipped_count returns how many skipped packet numbers lie in [lo, hi]. */
 static size_t skipped_count(const rudp_rtb *rtb, uint64_t lo, uint64_t hi) {
   size_t i = skipped_lower_bound(rtb, lo);
-  size_t j = hi == UINT64_MAX ? rtb->skipped_len
-                              : skipped_lower_bound(rtb, hi + 1);
+  size_t j =
+      hi == UINT64_MAX ? rtb->skipped_len : skipped_lower_bound(rtb, hi + 1);
   return j - i;
 }
 
@@ -584,12 +584,11 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
       /* Lost earlier: not acknowledged, so the run goes on through it. */
       if (keep == 0) {
         uint64_t pto = rudp_rtt_pto(rtt, max_ack_delay, 0);
-        keep = pto > UINT64_MAX / RTB_LOST_KEEP_PTOS
-                   ? UINT64_MAX
-                   : pto * RTB_LOST_KEEP_PTOS;
+        keep = pto > UINT64_MAX / RTB_LOST_KEEP_PTOS ? UINT64_MAX
+                                                     : pto * RTB_LOST_KEEP_PTOS;
       }
-      if (pn + RTB_PACKET_THRESHOLD < rtb->largest_acked &&
-          now > p->lost_ts_ && now - p->lost_ts_ > keep) {
+      if (pn + RTB_PACKET_THRESHOLD < rtb->largest_acked && now > p->lost_ts_ &&
+          now - p->lost_ts_ > keep) {
         /* Too old for a late ACK to be plausible: forget it. */
         hole_unlink(rtb, p);
         p->state_ = RTB_ACKED;
@@ -606,8 +605,8 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
       continue;
     }
     pkt_leave_flight(rtb, p);
-    ++res->npkts;
     if (p->flags & RUDP_RTB_FLAG_IN_FLIGHT) {
+      ++res->npkts;
       res->bytes += p->size;
       res->largest_lost_sent_ts =
           rudp_max(res->largest_lost_sent_ts, p->sent_ts);
@@ -648,13 +647,12 @@ const rudp_rtb_pkt *rudp_rtb_oldest_unacked(const rudp_rtb *rtb) {
     }
     pn = p->next_hole_;
   }
-  pn = rtb->largest_acked == RTB_NONE ? rtb->base
-                                      : rudp_max(rtb->base,
-                                                 rtb->largest_acked + 1);
+  pn = rtb->largest_acked == RTB_NONE
+           ? rtb->base
+           : rudp_max(rtb->base, rtb->largest_acked + 1);
   for (; pn < rtb->next; ++pn) {
     const rudp_rtb_pkt *p = rtb_slot(rtb, pn);
-    if (p->state_ == RTB_INFLIGHT &&
-        (p->flags & RUDP_RTB_FLAG_ACK_ELICITING)) {
+    if (p->state_ == RTB_INFLIGHT && (p->flags & RUDP_RTB_FLAG_ACK_ELICITING)) {
       return p;
     }
   }
@@ -768,8 +766,8 @@ int rudp_rtb_check(const rudp_rtb *rtb) {
   prev = RTB_NONE;
   for (pn = rtb->hole_head; pn != RTB_NONE;) {
     const rudp_rtb_pkt *p;
-    if (pn < rtb->base || pn >= rtb->next ||
-        (prev != RTB_NONE && pn <= prev) || ++nlisted > nholes) {
+    if (pn < rtb->base || pn >= rtb->next || (prev != RTB_NONE && pn <= prev) ||
+        ++nlisted > nholes) {
       return 0;
     }
     p = rtb_slot(rtb, pn);

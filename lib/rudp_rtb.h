@@ -21,9 +21,11 @@
  * acknowledged is at least 3 packets above it (kPacketThreshold, the "three
  * duplicate ACKs" of fast retransmit) or it was sent at least
  * rudp_rtt_loss_delay() before now (time threshold 9/8 RTT).  Persistent
- * congestion (§7.6) is reported when a batch of lost ack-eliciting packets
- * spans more than the persistent-congestion duration with nothing in
- * between acknowledged, and an RTT sample existed before the first was sent.
+ * congestion (§7.6) is reported when two ack-eliciting packets declared
+ * lost by the same rudp_rtb_detect_lost call, both sent after the first RTT
+ * sample, were sent more than the persistent-congestion duration apart
+ * and no packet sent between them was acknowledged (packets declared lost
+ * earlier may lie between them).
  *
  * Spurious losses: a packet declared lost stays as a record (without its
  * frames) for a while; if an ACK later covers it, on_spurious is called and
@@ -143,13 +145,15 @@ typedef struct rudp_rtb_ack_result {
 
 /* rudp_rtb_loss_result summarises one rudp_rtb_detect_lost call. */
 typedef struct rudp_rtb_loss_result {
-  /* npkts and bytes declared lost now (npkts: every packet passed to
-   * on_lost; bytes: in-flight packets only). */
+  /* npkts and bytes of the in-flight packets declared lost now (what the
+   * congestion controller reacts to; ACK-only packets declared lost go to
+   * on_lost too but are not counted: npkts == 0 means no congestion
+   * event). */
   uint64_t npkts;
   uint64_t bytes;
   /* largest_lost_sent_ts is the send time of the newest in-flight packet
-   * declared lost now (for the congestion event; 0 when none: losing only
-   * ACK-only packets is no congestion event, RFC 9002 §B.8). */
+   * declared lost now (for the congestion event, RFC 9002 §B.8; 0 when
+   * npkts is 0). */
   rudp_tstamp largest_lost_sent_ts;
   /* persistent_congestion is nonzero when RFC 9002 §7.6 applies. */
   int persistent_congestion;
