@@ -967,6 +967,23 @@ static int conn_account_recv(rudp_conn *conn, rudp_strm *strm, uint64_t end) {
   return 0;
 }
 
+/*
+ * conn_strm_discard_rx treats every byte of |strm| received (or, after a
+ * reset, up to its final size) as read: the application will never read
+ * them, and the credit they hold must go back to the peer.
+ */
+static void conn_strm_discard_rx(rudp_conn *conn, rudp_strm *strm,
+                                 uint64_t upto) {
+  if (upto > strm->rx_fc.consumed) {
+    uint64_t n = upto - strm->rx_fc.consumed;
+    rudp_fc_rx_consume(&strm->rx_fc, n);
+    rudp_fc_rx_consume(&conn->rx_fc, n);
+    if (rudp_fc_rx_should_update(&conn->rx_fc)) {
+      conn->ctrl |= RUDP_CONN_CTRL_MAX_DATA;
+    }
+  }
+}
+
 static int conn_recv_stream(rudp_conn *conn, const rudp_frame_stream *fr,
                             rudp_tstamp now, int *pdrop) {
   rudp_strm *strm;
@@ -993,7 +1010,9 @@ static int conn_recv_stream(rudp_conn *conn, const rudp_frame_stream *fr,
     strm->rx_final = end;
   }
   if (strm->flags & (RUDP_STRM_FLAG_RX_RESET | RUDP_STRM_FLAG_RX_STOPPED)) {
-    return 0; /* discarded; credit was checked above */
+    /* Discarded; the credit it used goes back to the peer. */
+    conn_strm_discard_rx(conn, strm, strm->rx_fc.highest);
+    return 0;
   }
   n = rudp_rob_push(&strm->rx, fr->offset, fr->data, fr->datalen);
   if (n == RUDP_ERR_NOBUF) {
@@ -1018,7 +1037,6 @@ static int conn_recv_reset_stream(rudp_conn *conn,
                                   const rudp_frame_reset_stream *fr,
                                   rudp_tstamp now) {
   rudp_strm *strm;
-  uint64_t unread;
   int rv = conn_get_strm_for_frame(conn, fr->stream_id, 1, now, &strm);
   if (rv != 0 || !strm) {
     return rv;
@@ -1041,11 +1059,7 @@ static int conn_recv_reset_stream(rudp_conn *conn,
   strm->rx_final = fr->final_size;
   /* Everything up to the final size counts as consumed: return the
    * connection credit the discarded bytes held. */
-  unread = fr->final_size - strm->rx.read_offset;
-  rudp_fc_rx_consume(&conn->rx_fc, unread);
-  if (rudp_fc_rx_should_update(&conn->rx_fc)) {
-    conn->ctrl |= RUDP_CONN_CTRL_MAX_DATA;
-  }
+  conn_strm_discard_rx(conn, strm, fr->final_size);
   strm->ctrl &= ~(uint32_t)(RUDP_STRM_CTRL_MAX_STREAM_DATA |
                             RUDP_STRM_CTRL_STOP_SENDING);
   rv = conn_call_stream_code_cb(conn, conn->callbacks.stream_reset, strm->id,
@@ -2592,7 +2606,8 @@ rudp_ssize rudp_conn_stream_read(rudp_conn *conn, int64_t stream_id,
   if (!strm || (strm->flags & RUDP_STRM_FLAG_CLOSED)) {
     return RUDP_ERR_STREAM_NOT_FOUND;
   }
-  if (strm->flags & (RUDP_STRM_FLAG_NO_RX | RUDP_STRM_FLAG_RX_RESET)) {
+  if (strm->flags & (RUDP_STRM_FLAG_NO_RX | RUDP_STRM_FLAG_RX_RESET |
+                     RUDP_STRM_FLAG_RX_STOPPED)) {
     return RUDP_ERR_STREAM_STATE;
   }
   conn_enter(conn);
@@ -2655,7 +2670,6 @@ int rudp_conn_stream_reset(rudp_conn *conn, int64_t stream_id,
 int rudp_conn_stream_stop_sending(rudp_conn *conn, int64_t stream_id,
                                   uint64_t app_error_code) {
   rudp_strm *strm;
-  uint64_t unread;
   if (stream_id < 0 || app_error_code > RUDP_MAX_VARINT) {
     return stream_id < 0 ? RUDP_ERR_STREAM_NOT_FOUND
                          : RUDP_ERR_INVALID_ARGUMENT;
@@ -2672,9 +2686,8 @@ int rudp_conn_stream_stop_sending(rudp_conn *conn, int64_t stream_id,
   strm->flags |= RUDP_STRM_FLAG_RX_STOPPED;
   strm->rx_stop_code = app_error_code;
   /* Buffered data will never be read: give its credit back. */
-  unread = rudp_rob_buffered(&strm->rx);
   rudp_rob_consume(&strm->rx, rudp_rob_readable(&strm->rx));
-  (void)unread;
+  conn_strm_discard_rx(conn, strm, strm->rx_fc.highest);
   ctrlq_push(conn, strm, RUDP_STRM_CTRL_STOP_SENDING);
   return conn_leave(conn, 0);
 }

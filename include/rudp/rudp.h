@@ -620,12 +620,14 @@ rudp_conn_get_peer_params(const rudp_conn *conn);
 
 /**
  * `rudp_conn_open_stream` opens a new stream, bidirectional if |bidi| is
- * nonzero, and stores its ID in |*pstream_id|.  Streams can be opened
- * before the handshake completes (data waits).
+ * nonzero, and stores its ID in |*pstream_id|.  The peer's limits are
+ * known once the handshake completes (`handshake_completed`); before that
+ * every attempt returns :macro:`RUDP_ERR_STREAM_LIMIT`.
  *
  * Returns 0, :macro:`RUDP_ERR_STREAM_LIMIT` (the peer's MAX_STREAMS is
- * reached; wait for `streams_available`), :macro:`RUDP_ERR_INVALID_STATE`
- * (closing) or :macro:`RUDP_ERR_NOMEM`.
+ * reached, or not known yet; wait for `streams_available` or
+ * `handshake_completed`), :macro:`RUDP_ERR_INVALID_STATE` (closing) or
+ * :macro:`RUDP_ERR_NOMEM`.
  */
 RUDP_EXTERN int rudp_conn_open_stream(rudp_conn *conn, int bidi,
                                       int64_t *pstream_id);
@@ -671,7 +673,8 @@ RUDP_EXTERN int rudp_conn_stream_write_ref(rudp_conn *conn, int64_t stream_id,
  * Returns the bytes copied (0 with |*pfin| set at the end of the stream),
  * :macro:`RUDP_ERR_WOULDBLOCK` (nothing to read yet),
  * :macro:`RUDP_ERR_STREAM_NOT_FOUND`, or :macro:`RUDP_ERR_STREAM_STATE`
- * (send-only stream, or the peer reset it).
+ * (send-only stream, the peer reset it, or this side stopped it with
+ * `rudp_conn_stream_stop_sending`).
  */
 RUDP_EXTERN rudp_ssize rudp_conn_stream_read(rudp_conn *conn,
                                              int64_t stream_id, uint8_t *buf,
