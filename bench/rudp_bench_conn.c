@@ -56,6 +56,8 @@ typedef struct bench {
   size_t chunklen;
   /* counting allocator */
   size_t cur, peak;
+  /* idle: heap of the pair right after the handshake, before any stream */
+  size_t idle;
 } bench;
 
 static bench B;
@@ -301,7 +303,9 @@ int main(int argc, char **argv) {
     if (B.s) {
       flush(B.s, &B.l[1]);
     }
-    if (B.sid == 0 && B.sent == 0 && rudp_conn_is_established(B.c)) {
+    if (B.sid == 0 && B.sent == 0 && rudp_conn_is_established(B.c) && B.s &&
+        rudp_conn_is_established(B.s)) {
+      B.idle = B.cur;
       if (rudp_conn_open_stream(B.c, 0, &B.sid) != 0) {
         return 1;
       }
@@ -349,17 +353,19 @@ int main(int argc, char **argv) {
     printf("{\"bench\":\"conn\",\"bytes\":%" PRIu64 ",\"loss_percent\":%.2f,"
            "\"cpu_seconds\":%.3f,\"cpu_seconds_per_gib\":%.3f,"
            "\"gbit_per_cpu_second\":%.3f,\"peak_heap_bytes_pair\":%zu,"
+           "\"idle_heap_bytes_pair\":%zu,"
            "\"pkts_sent\":%" PRIu64 ",\"pkts_lost\":%" PRIu64
            ",\"virtual_seconds\":%.3f}\n",
            B.received, loss, secs, secs / gib,
-           (double)B.received * 8 / 1e9 / secs, B.peak, cst.pkts_sent,
+           (double)B.received * 8 / 1e9 / secs, B.peak, B.idle, cst.pkts_sent,
            cst.pkts_lost, (double)(B.now - RUDP_SECONDS) / 1e9);
   } else {
     printf("conn core, %" PRIu64 " MiB, loss %.1f%%: %.3f CPU s, %.3f CPU s/GiB "
-           "(%.2f Gbit/s per core, both ends), peak heap %zu KiB per pair, "
+           "(%.2f Gbit/s per core, both ends), heap per pair: %zu KiB peak, "
+           "%zu bytes idle, "
            "%" PRIu64 " packets sent, %" PRIu64 " lost\n",
            mib, loss, secs, secs / gib, (double)B.received * 8 / 1e9 / secs,
-           B.peak / 1024, cst.pkts_sent, cst.pkts_lost);
+           B.peak / 1024, B.idle, cst.pkts_sent, cst.pkts_lost);
   }
   rudp_conn_del(B.c);
   rudp_conn_del(B.s);

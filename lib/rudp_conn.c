@@ -472,15 +472,19 @@ static void conn_set_local_params(rudp_conn *conn) {
   }
 }
 
-/* conn_queue_params queues our CRYPTO message: the encoded parameters. */
+/*
+ * conn_queue_params queues our CRYPTO message: the encoded parameters,
+ * kept in the connection itself (referenced, not copied into a 16 KiB
+ * send-buffer chunk: an idle connection stays small).
+ */
 static int conn_queue_params(rudp_conn *conn) {
-  uint8_t buf[RUDP_TP_MAXLEN];
-  rudp_ssize n = rudp_tp_encode(buf, sizeof(buf), &conn->local_params,
-                                conn->server);
+  rudp_ssize n = rudp_tp_encode(conn->crypto_msg, sizeof(conn->crypto_msg),
+                                &conn->local_params, conn->server);
   if (n < 0) {
     return (int)n;
   }
-  return rudp_sbuf_write(&conn->crypto_tx, buf, (size_t)n);
+  return rudp_sbuf_write_ref(&conn->crypto_tx, conn->crypto_msg, (size_t)n,
+                             NULL);
 }
 
 /* conn_apply_remote_params validates and applies the peer's parameters. */
@@ -561,7 +565,9 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   rudp_transport_params_default(&conn->remote_params);
   conn_set_local_params(conn);
 
-  rudp_pool_init(&conn->chunks, RUDP_SBUF_CHUNKLEN, 4, mem);
+  /* One chunk per block: chunks are recycled, never freed, until the
+   * connection is. */
+  rudp_pool_init(&conn->chunks, RUDP_SBUF_CHUNKLEN, 1, mem);
   rudp_sbuf_init(&conn->crypto_tx, &conn->chunks, NULL, NULL, mem);
   rudp_map_init(&conn->streams, mem);
   rudp_rtt_init(&conn->rtt, settings->initial_rtt);

@@ -19,6 +19,7 @@
 #include "rudp_rtt.h"
 #include "rudp_sbuf.h"
 #include "rudp_strm.h"
+#include "rudp_tp.h"
 
 /* Pending connection-level control frames: bitwise OR of these. */
 #define RUDP_CONN_CTRL_MAX_DATA 0x0001u
@@ -85,6 +86,8 @@ struct rudp_conn {
   /* The CRYPTO stream: in plain mode it carries one message each way,
    * the encoded transport parameters, in one frame at offset 0. */
   rudp_sbuf crypto_tx;
+  /* crypto_msg holds the encoded parameters crypto_tx refers to. */
+  uint8_t crypto_msg[RUDP_TP_MAXLEN];
 
   rudp_acktr acktr;
   rudp_rtb rtb;

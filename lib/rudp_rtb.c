@@ -38,9 +38,9 @@
 #define RTB_SKIPPED 5u
 
 /* RTB_INITIAL_CAP is the ring's first size (a power of two). */
-#define RTB_INITIAL_CAP 64u
+#define RTB_INITIAL_CAP 16u
 /* RTB_FRAMES_PER_BLOCK is the frame pool's allocation unit. */
-#define RTB_FRAMES_PER_BLOCK 128u
+#define RTB_FRAMES_PER_BLOCK 32u
 /* RTB_PACKET_THRESHOLD is kPacketThreshold (RFC 9002 §6.1.1). */
 #define RTB_PACKET_THRESHOLD 3u
 /* RTB_LOST_KEEP_PTOS: lost records are kept this many PTOs (see header). */
