@@ -1356,7 +1356,22 @@ static int conn_complete_handshake(rudp_conn *conn, rudp_tstamp now) {
     conn->flags |= RUDP_CONN_FLAG_CONFIRMED;
     conn->ctrl |= RUDP_CONN_CTRL_HANDSHAKE_DONE;
   }
-  return conn_call_handshake_completed(conn);
+  if (conn_call_handshake_completed(conn) != 0) {
+    return RUDP_ERR_CALLBACK_FAILURE;
+  }
+  /* The peer's stream limits just became known: from "none" to its
+   * initial values. */
+  if (conn->callbacks.streams_available) {
+    if (conn->remote_max_streams[0] &&
+        conn->callbacks.streams_available(conn, 1, conn->user_data) != 0) {
+      return RUDP_ERR_CALLBACK_FAILURE;
+    }
+    if (conn->remote_max_streams[1] &&
+        conn->callbacks.streams_available(conn, 0, conn->user_data) != 0) {
+      return RUDP_ERR_CALLBACK_FAILURE;
+    }
+  }
+  return 0;
 }
 
 static void conn_recv_retry(rudp_conn *conn, const rudp_pkt_hd *hd,
@@ -2306,7 +2321,13 @@ static rudp_duration conn_idle_timeout(const rudp_conn *conn) {
     t = peer;
   }
   if (t) {
-    t = rudp_max(t, 3 * conn_pto(conn));
+    /* At least 3 PTO, without backoff (RFC 9000 §10.1), so a few losses
+     * do not end the connection; with backoff the timeout would recede
+     * forever from a vanished peer. */
+    rudp_duration mad = conn->state >= RUDP_CONN_STATE_ESTABLISHED
+                            ? conn->remote_params.max_ack_delay
+                            : 0;
+    t = rudp_max(t, 3 * rudp_rtt_pto(&conn->rtt, mad, 0));
   }
   return t;
 }
@@ -2329,6 +2350,23 @@ static rudp_tstamp conn_pto_deadline(const rudp_conn *conn) {
     return RUDP_TSTAMP_MAX;
   }
   return conn->rtb.last_ack_eliciting_sent_ts + conn_pto(conn);
+}
+
+/*
+ * Keepalive: a PING after keepalive_interval without anything
+ * ack-eliciting sent or anything received, while nothing is in flight
+ * (packets in flight already draw ACKs) and no PING is pending.
+ */
+static int conn_keepalive_armed(const rudp_conn *conn) {
+  return conn->settings.keepalive_interval &&
+         conn->state == RUDP_CONN_STATE_ESTABLISHED &&
+         conn->rtb.ack_eliciting_in_flight == 0 &&
+         !(conn->ctrl & RUDP_CONN_CTRL_PING);
+}
+
+static rudp_tstamp conn_keepalive_deadline(const rudp_conn *conn) {
+  return rudp_max(conn->last_eliciting_sent_ts, conn->last_recv_ts) +
+         conn->settings.keepalive_interval;
 }
 
 rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
@@ -2358,15 +2396,13 @@ rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
   if (d != RUDP_TSTAMP_MAX) {
     t = rudp_min(t, d);
   }
-  idle = conn_idle_timeout(conn);
+  idle = conn->state >= RUDP_CONN_STATE_ESTABLISHED ? conn_idle_timeout(conn)
+                                                     : 0;
   if (idle) {
     t = rudp_min(t, conn->last_recv_ts + idle);
   }
-  if (conn->settings.keepalive_interval &&
-      conn->state == RUDP_CONN_STATE_ESTABLISHED) {
-    rudp_tstamp base = rudp_max(conn->last_eliciting_sent_ts,
-                                conn->last_recv_ts);
-    t = rudp_min(t, base + conn->settings.keepalive_interval);
+  if (conn_keepalive_armed(conn)) {
+    t = rudp_min(t, conn_keepalive_deadline(conn));
   }
   if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
     t = rudp_min(t, conn->created_ts + conn->settings.handshake_timeout);
@@ -2432,7 +2468,9 @@ int rudp_conn_handle_expiry(rudp_conn *conn, rudp_tstamp now) {
     }
     break;
   default:
-    idle = conn_idle_timeout(conn);
+    idle = conn->state >= RUDP_CONN_STATE_ESTABLISHED
+               ? conn_idle_timeout(conn)
+               : 0;
     if (idle && now >= conn->last_recv_ts + idle) {
       conn_close_silently(conn, RUDP_ERR_IDLE_CLOSE);
       break;
@@ -2454,10 +2492,7 @@ int rudp_conn_handle_expiry(rudp_conn *conn, rudp_tstamp now) {
     if (now >= conn_pto_deadline(conn)) {
       conn_on_pto(conn, now);
     }
-    if (conn->settings.keepalive_interval &&
-        conn->state == RUDP_CONN_STATE_ESTABLISHED &&
-        now >= rudp_max(conn->last_eliciting_sent_ts, conn->last_recv_ts) +
-                   conn->settings.keepalive_interval) {
+    if (conn_keepalive_armed(conn) && now >= conn_keepalive_deadline(conn)) {
       conn->ctrl |= RUDP_CONN_CTRL_PING;
     }
     break;

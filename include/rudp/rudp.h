@@ -471,8 +471,10 @@ typedef struct rudp_callbacks {
    *  |data| is valid only during the call. */
   int (*datagram_received)(rudp_conn *conn, const uint8_t *data, size_t len,
                            void *user_data);
-  /** streams_available: the peer raised the stream limit; opening a
-   *  stream of that kind (|bidi| nonzero: bidirectional) may succeed now. */
+  /** streams_available: the peer raised the stream limit (or announced
+   *  it: this is also called right after handshake_completed for each kind
+   *  the peer allows); opening a stream of that kind (|bidi| nonzero:
+   *  bidirectional) may succeed now. */
   int (*streams_available)(rudp_conn *conn, int bidi, void *user_data);
   /** closed: the connection reached its final state; |error| is 0 after a
    *  clean close, or the RUDP_ERR_* code that ended it (see
