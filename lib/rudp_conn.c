@@ -1460,8 +1460,7 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
     ++conn->stats.pkts_dropped;
     return (rudp_ssize)hd.pktlen;
   }
-  if (rudp_pkt_verify_crc(pkt, hd.pktlen) != 0 ||
-      hd.pktlen < (size_t)hdlen + RUDP_PKT_CRCLEN) {
+  if (hd.pktlen < (size_t)hdlen + RUDP_PKT_CRCLEN) {
     ++conn->stats.pkts_dropped;
     ++conn->stats.pkts_bad_integrity;
     return (rudp_ssize)hd.pktlen;
@@ -1484,25 +1483,33 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
       return (rudp_ssize)hd.pktlen;
     }
   }
-  if (hd.type == RUDP_PKT_CONNECT && conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
-    if (!rudp_cid_eq(&hd.scid, &conn->dcid)) {
-      ++conn->stats.pkts_dropped;
-      return (rudp_ssize)hd.pktlen;
-    }
-    /* A repeated CONNECT means our ACCEPT was lost: send it again (the
-     * half-open connection answers; no new state). */
-    if (conn->crypto_tx.sent > 0) {
-      rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
-    }
+  if (hd.type == RUDP_PKT_CONNECT && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
+      !rudp_cid_eq(&hd.scid, &conn->dcid)) {
+    ++conn->stats.pkts_dropped;
+    return (rudp_ssize)hd.pktlen;
   }
   pn = rudp_pkt_decode_pkt_num(conn->acktr.largest, hd.pkt_num,
                                hd.pkt_numlen);
-  if (pn > RUDP_PKT_MAX_PKT_NUM || rudp_acktr_is_duplicate(&conn->acktr, pn)) {
+  /* The CRC covers the full packet number: corruption, and a packet
+   * delayed so long that its number expanded wrongly, both fail here. */
+  if (pn > RUDP_PKT_MAX_PKT_NUM ||
+      rudp_pkt_verify_crc_pn(pkt, hd.pktlen, pn) != 0) {
+    ++conn->stats.pkts_dropped;
+    ++conn->stats.pkts_bad_integrity;
+    return (rudp_ssize)hd.pktlen;
+  }
+  if (rudp_acktr_is_duplicate(&conn->acktr, pn)) {
     ++conn->stats.pkts_dropped;
     ++conn->stats.pkts_duplicate;
     return (rudp_ssize)hd.pktlen;
   }
 
+  if (hd.type == RUDP_PKT_CONNECT && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
+      conn->crypto_tx.sent > 0) {
+    /* A repeated CONNECT means our ACCEPT was lost: send it again (the
+     * half-open connection answers; no new state). */
+    rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
+  }
   conn->last_recv_ts = now;
   if (conn->server && !(conn->flags & RUDP_CONN_FLAG_VALIDATED)) {
     conn->bytes_recv_unvalidated += hd.pktlen;
@@ -2264,7 +2271,7 @@ finish:
       goto fail;
     }
   }
-  pkt.len = rudp_pkt_seal_crc(out, pkt.len);
+  pkt.len = rudp_pkt_seal_crc_pn(out, pkt.len, pn);
 
   flags = 0;
   if (pkt.ack_eliciting) {

@@ -487,6 +487,34 @@ int rudp_pkt_verify_crc(const uint8_t *pkt, size_t pktlen) {
   return 0;
 }
 
+/* pkt_crc_pn_seed is the CRC32C of the 8-byte big-endian packet number,
+ * from which the packet's CRC continues. */
+static uint32_t pkt_crc_pn_seed(uint64_t pkt_num) {
+  uint8_t pnbuf[8];
+  rudp_put_uint64be(pnbuf, pkt_num);
+  return rudp_crc32c(0, pnbuf, sizeof(pnbuf));
+}
+
+size_t rudp_pkt_seal_crc_pn(uint8_t *pkt, size_t len, uint64_t pkt_num) {
+  rudp_put_uint32be(pkt + len, rudp_crc32c(pkt_crc_pn_seed(pkt_num), pkt, len));
+  return len + RUDP_PKT_CRCLEN;
+}
+
+int rudp_pkt_verify_crc_pn(const uint8_t *pkt, size_t pktlen,
+                           uint64_t pkt_num) {
+  uint32_t want;
+
+  if (pktlen < RUDP_PKT_CRCLEN) {
+    return RUDP_ERR_TRUNCATED;
+  }
+  pktlen -= RUDP_PKT_CRCLEN;
+  rudp_get_uint32be(&want, pkt + pktlen);
+  if (rudp_crc32c(pkt_crc_pn_seed(pkt_num), pkt, pktlen) != want) {
+    return RUDP_ERR_INTEGRITY;
+  }
+  return 0;
+}
+
 size_t rudp_pkt_num_len(uint64_t pn, uint64_t largest_acked) {
   uint64_t num_unacked;
 

@@ -214,6 +214,24 @@ size_t rudp_pkt_seal_crc(uint8_t *pkt, size_t len);
 int rudp_pkt_verify_crc(const uint8_t *pkt, size_t pktlen);
 
 /*
+ * rudp_pkt_seal_crc_pn is rudp_pkt_seal_crc for a packet that carries a
+ * packet number (CONNECT, ACCEPT, HANDSHAKE, short): the CRC32C also covers
+ * the full |pkt_num|, as 8 bytes big-endian logically placed before the
+ * packet.  A receiver that expands a truncated packet number wrongly (a
+ * packet delayed beyond the truncation window) computes another CRC and
+ * drops the packet, as QUIC's AEAD would (docs/PROTOCOL.md 2.6).
+ */
+size_t rudp_pkt_seal_crc_pn(uint8_t *pkt, size_t len, uint64_t pkt_num);
+
+/*
+ * rudp_pkt_verify_crc_pn checks a packet sealed by rudp_pkt_seal_crc_pn
+ * against the expanded packet number |pkt_num|.  Returns 0,
+ * RUDP_ERR_TRUNCATED or RUDP_ERR_INTEGRITY.
+ */
+int rudp_pkt_verify_crc_pn(const uint8_t *pkt, size_t pktlen,
+                           uint64_t pkt_num);
+
+/*
  * rudp_pkt_num_len returns how many bytes (1..4) to send packet number |pn|
  * in, given the largest packet number the peer has acknowledged
  * (|largest_acked|, or UINT64_MAX if none): enough to cover twice the

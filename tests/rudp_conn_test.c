@@ -1,7 +1,16 @@
 /*
  * Tests of lib/rudp_conn.c: the handshake, data transfer, close, and the
- * loss of each handshake and close packet, over a tiny in-memory link whose
- * every datagram the test can inspect, drop or tamper with.
+ * loss of each handshake and close packet (docs/PROTOCOL.md 7.8, 8.8), over
+ * a tiny in-memory link whose every datagram the test can inspect, drop,
+ * delay or tamper with, plus hostile packets crafted with the codecs.
+ *
+ * Time is virtual: the link delivers each datagram |delay| after it was
+ * sent and the timers fire exactly at rudp_conn_get_expiry, so the tests
+ * can assert the exact instants the protocol prescribes.
+ *
+ * Debugging: RUDP_CONN_TEST_FILTER=<glob> runs only the matching tests,
+ * RUDP_CONN_TEST_TRACE=1 prints every datagram sent (and its ACK ranges),
+ * RUDP_CONN_TEST_BUGS=1 runs the tests skipped for known bugs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,74 +26,181 @@
 
 #include "rudp_conn.h"
 #include "rudp_frame.h"
+#include "rudp_map.h"
 #include "rudp_pkt.h"
+#include "rudp_rtt.h"
+#include "rudp_tp.h"
 #include "rudp_test_helper.h"
 
 #define MS RUDP_MILLISECONDS
-#define MAXQ 4096
+#define SEC RUDP_SECONDS
+/* T0 is the virtual time every pair starts at. */
+#define T0 (1000 * RUDP_SECONDS)
+#define MAXQ 65536
+#define MAXLOG 8192
+/* Received stream data is kept per stream ID below NRX. */
+#define NRX 256
+#define NDG 64
 
-/* One direction of the link: a FIFO of datagrams with fixed delay. */
+/* One datagram on the link. */
 typedef struct dgram {
-  uint8_t data[RUDP_MAX_UDP_PAYLOAD];
-  size_t len;
   rudp_tstamp at;
+  size_t len;
+  uint8_t data[];
 } dgram;
+
+/* What a datagram contains, decoded for the log and the filters. */
+typedef struct scan {
+  /* ptype is the first packet's rudp_pkt_type (-1: undecodable). */
+  int ptype;
+  size_t npkts;
+  /* types has bit t set for each frame type t present (STREAM types
+   * folded into 0x08, DATAGRAM into 0x30). */
+  uint64_t types;
+  /* The last CONNECTION_CLOSE seen: its wire type, code, frame type. */
+  int has_close;
+  uint8_t close_type;
+  uint64_t close_code;
+  uint64_t close_ftype;
+} scan;
+
+typedef struct logent {
+  rudp_tstamp at;
+  int dir;
+  int ptype;
+  uint64_t types;
+  size_t len;
+  int dropped;
+} logent;
 
 typedef struct side {
   rudp_conn *conn;
   int server;
   int established;
+  rudp_tstamp established_at;
   int closed;
   int closed_error;
-  /* received stream bytes, by stream (small tests: stream index < 16) */
-  uint8_t *rx[16];
-  size_t rxlen[16];
-  int rxfin[16];
-  int64_t opened[16];
+  rudp_tstamp closed_at;
+  /* last_rx is when a datagram was last delivered to this side. */
+  rudp_tstamp last_rx;
+  /* noread makes the readable callback leave the data unread; echo
+   * makes it write what it read back on the same stream. */
+  int noread;
+  int echo;
+  /* fail_dgram makes the datagram callback fail. */
+  int fail_dgram;
+  /* received stream bytes, by stream ID (< NRX) */
+  uint8_t *rx[NRX];
+  size_t rxlen[NRX];
+  int rxfin[NRX];
+  int64_t opened[NRX];
   size_t nopened;
+  /* received datagrams: count, and the first NDG lengths and contents */
   size_t ndgrams;
-  uint8_t lastdgram[2048];
-  size_t lastdgramlen;
+  size_t dglen[NDG];
+  uint8_t dgdata[NDG][64];
   uint64_t resets;
+  int64_t reset_id;
   uint64_t reset_code;
   uint64_t stops;
+  uint64_t stop_code;
+  uint64_t writable;
+  uint64_t streams_avail;
+  uint64_t streams_closed;
+  /* stream_data_released: count and the last arguments */
+  uint64_t released;
+  const uint8_t *rel_data;
+  size_t rel_len;
+  void *rel_ref;
+  int64_t rel_id;
+  /* the peer's received bytes on rel_id when the release came */
+  size_t peer_rxlen_at_release;
 } side;
+
+/* A rule dropping the n-th datagram (bit n of mask) of direction |dir|
+ * that contains frame type |ftype| (folded as in scan). */
+typedef struct drop_rule {
+  int dir;
+  uint8_t ftype;
+  uint64_t mask;
+  uint64_t seen;
+} drop_rule;
 
 typedef struct pair {
   side c, s;
   rudp_settings cs, ss;
   rudp_tstamp now;
   rudp_duration delay;
-  dgram *q[2]; /* 0: client->server, 1: server->client */
+  dgram **q[2]; /* 0: client->server, 1: server->client; by arrival */
   size_t qlen[2];
   /* drop_mask[dir]: bit n set drops the n-th datagram sent that way. */
   uint64_t drop_mask[2];
   uint64_t sent[2];
-  /* filter, if set, sees every datagram and returns 0 to drop it. */
+  /* drop_all[dir]: drop every datagram sent that way from now on. */
+  int drop_all[2];
+  drop_rule rules[2];
+  size_t nrules;
+  /* filter, if set, sees every datagram (after the masks and rules) and
+   * returns 0 to drop it; it may set extra_delay for this datagram. cur
+   * is the datagram's scan. */
   int (*filter)(struct pair *p, int dir, uint8_t *data, size_t len);
   int filter_state;
+  rudp_duration extra_delay;
+  scan cur;
+  /* no_server: never create the server (nobody listens). */
+  int no_server;
+  /* Everything sent: the log and per-direction frame counts. */
+  logent *log;
+  size_t nlog;
+  uint64_t fcount[2][64];
+  /* The last CONNECTION_CLOSE sent each way. */
+  scan lastclose[2];
+  /* mark: a filter's observation (see the tests). */
+  size_t mark;
+  int mark_fin;
+  rudp_tstamp mark_at;
 } pair;
 
 static pair *P; /* for callbacks */
+
+/*
+ * KNOWN_BUG skips a test that fails because of a bug reported against
+ * lib/rudp_conn.c (described in a BUG comment in the test), unless
+ * RUDP_CONN_TEST_BUGS is set.  Remove it once the bug is fixed.
+ */
+#define KNOWN_BUG()                                                            \
+  do {                                                                         \
+    if (!getenv("RUDP_CONN_TEST_BUGS")) {                                      \
+      skip();                                                                  \
+    }                                                                          \
+  } while (0)
+
+/* g_trace prints every datagram sent (set RUDP_CONN_TEST_TRACE). */
+static int g_trace;
 
 static side *side_of(rudp_conn *conn) {
   return P->c.conn == conn ? &P->c : &P->s;
 }
 
+static side *peer_of(side *sd) { return sd == &P->c ? &P->s : &P->c; }
+
 static int cb_handshake_completed(rudp_conn *conn, void *ud) {
+  side *sd = side_of(conn);
   (void)ud;
-  side_of(conn)->established = 1;
+  sd->established = 1;
+  sd->established_at = P->now;
   return 0;
 }
 
-static int cb_stream_readable(rudp_conn *conn, int64_t id, void *ud) {
-  side *sd = side_of(conn);
-  size_t idx = (size_t)(id >> 2) % 16;
+static void read_all(side *sd, int64_t id) {
   uint8_t buf[4096];
-  (void)ud;
+  size_t idx = (size_t)id;
+  if (idx >= NRX) {
+    return;
+  }
   for (;;) {
     int fin = 0;
-    rudp_ssize n = rudp_conn_stream_read(conn, id, buf, sizeof(buf), &fin);
+    rudp_ssize n = rudp_conn_stream_read(sd->conn, id, buf, sizeof(buf), &fin);
     if (n < 0) {
       break;
     }
@@ -98,15 +214,40 @@ static int cb_stream_readable(rudp_conn *conn, int64_t id, void *ud) {
       break;
     }
   }
+}
+
+static int cb_stream_readable(rudp_conn *conn, int64_t id, void *ud) {
+  side *sd = side_of(conn);
+  size_t idx = (size_t)id, before;
+  (void)ud;
+  if (sd->noread || idx >= NRX) {
+    return 0;
+  }
+  before = sd->rxlen[idx];
+  read_all(sd, id);
+  if (sd->echo && (sd->rxlen[idx] > before || sd->rxfin[idx])) {
+    size_t n = sd->rxlen[idx] - before;
+    assert_int_equal(rudp_conn_stream_write(conn, id, sd->rx[idx] + before, n,
+                                            sd->rxfin[idx]),
+                     (rudp_ssize)n);
+  }
   return 0;
 }
 
 static int cb_stream_opened(rudp_conn *conn, int64_t id, void *ud) {
   side *sd = side_of(conn);
   (void)ud;
-  if (sd->nopened < 16) {
-    sd->opened[sd->nopened++] = id;
+  if (sd->nopened < NRX) {
+    sd->opened[sd->nopened] = id;
   }
+  ++sd->nopened;
+  return 0;
+}
+
+static int cb_stream_writable(rudp_conn *conn, int64_t id, void *ud) {
+  (void)id;
+  (void)ud;
+  ++side_of(conn)->writable;
   return 0;
 }
 
@@ -114,50 +255,85 @@ static int cb_datagram(rudp_conn *conn, const uint8_t *data, size_t len,
                        void *ud) {
   side *sd = side_of(conn);
   (void)ud;
+  if (sd->fail_dgram) {
+    return RUDP_ERR_CALLBACK_FAILURE;
+  }
+  if (sd->ndgrams < NDG) {
+    sd->dglen[sd->ndgrams] = len;
+    memcpy(sd->dgdata[sd->ndgrams], data, len < 64 ? len : 64);
+  }
   ++sd->ndgrams;
-  memcpy(sd->lastdgram, data, len < 2048 ? len : 2048);
-  sd->lastdgramlen = len;
   return 0;
 }
 
 static int cb_stream_reset(rudp_conn *conn, int64_t id, uint64_t code,
                            void *ud) {
   side *sd = side_of(conn);
-  (void)id;
   (void)ud;
   ++sd->resets;
+  sd->reset_id = id;
   sd->reset_code = code;
   return 0;
 }
 
 static int cb_stop_sending(rudp_conn *conn, int64_t id, uint64_t code,
                            void *ud) {
+  side *sd = side_of(conn);
   (void)id;
-  (void)code;
   (void)ud;
-  ++side_of(conn)->stops;
+  ++sd->stops;
+  sd->stop_code = code;
+  return 0;
+}
+
+static int cb_stream_closed(rudp_conn *conn, int64_t id, void *ud) {
+  (void)id;
+  (void)ud;
+  ++side_of(conn)->streams_closed;
+  return 0;
+}
+
+/* g_released counts releases even after the pair is gone. */
+static uint64_t g_released;
+
+static void cb_released(rudp_conn *conn, int64_t id, const uint8_t *data,
+                        size_t len, void *ref, void *ud) {
+  (void)ud;
+  ++g_released;
+  if (P) {
+    side *sd = side_of(conn);
+    ++sd->released;
+    sd->rel_data = data;
+    sd->rel_len = len;
+    sd->rel_ref = ref;
+    sd->rel_id = id;
+    if (id >= 0 && id < NRX) {
+      sd->peer_rxlen_at_release = peer_of(sd)->rxlen[id];
+    }
+  }
+}
+
+static int cb_streams_available(rudp_conn *conn, int bidi, void *ud) {
+  (void)bidi;
+  (void)ud;
+  ++side_of(conn)->streams_avail;
   return 0;
 }
 
 static void cb_closed(rudp_conn *conn, int error, void *ud) {
   side *sd = side_of(conn);
   (void)ud;
+  assert_false(sd->closed); /* exactly once */
   sd->closed = 1;
   sd->closed_error = error;
+  sd->closed_at = P->now;
 }
 
 static const rudp_callbacks callbacks = {
-    cb_handshake_completed,
-    cb_stream_opened,
-    cb_stream_readable,
-    NULL,
-    cb_stream_reset,
-    cb_stop_sending,
-    NULL,
-    NULL,
-    cb_datagram,
-    NULL,
-    cb_closed,
+    cb_handshake_completed, cb_stream_opened, cb_stream_readable,
+    cb_stream_writable,     cb_stream_reset,  cb_stop_sending,
+    cb_stream_closed,       cb_released,      cb_datagram,
+    cb_streams_available,   cb_closed,
 };
 
 static void cid_make(rudp_cid *cid, uint8_t seed) {
@@ -168,37 +344,152 @@ static void cid_make(rudp_cid *cid, uint8_t seed) {
   }
 }
 
-static pair *pair_new(void) {
+/* pair_alloc makes a pair with default settings and no connection yet:
+ * change p->cs / p->ss, then pair_start. */
+static pair *pair_alloc(void) {
   pair *p = calloc(1, sizeof(*p));
-  rudp_cid dcid, scid;
-  p->q[0] = calloc(MAXQ, sizeof(dgram));
-  p->q[1] = calloc(MAXQ, sizeof(dgram));
-  p->now = 1000 * RUDP_SECONDS;
+  p->q[0] = calloc(MAXQ, sizeof(dgram *));
+  p->q[1] = calloc(MAXQ, sizeof(dgram *));
+  p->log = calloc(MAXLOG, sizeof(logent));
+  p->now = T0;
   p->delay = 10 * MS;
   rudp_settings_default(&p->cs);
   rudp_settings_default(&p->ss);
   p->s.server = 1;
+  P = p;
+  return p;
+}
+
+/* pair_start creates the client (its CONNECT is queued at once); the
+ * server is created when the first CONNECT arrives, with p->ss. */
+static void pair_start(pair *p) {
+  rudp_cid dcid, scid;
   cid_make(&dcid, 1);
   cid_make(&scid, 2);
-  P = p;
   assert_int_equal(rudp_conn_client_new(&p->c.conn, &dcid, &scid, &p->cs,
                                         &callbacks, NULL, NULL, p->now),
                    0);
+}
+
+static pair *pair_new(void) {
+  pair *p = pair_alloc();
+  pair_start(p);
   return p;
 }
 
 static void pair_del(pair *p) {
   size_t i;
+  int dir;
   rudp_conn_del(p->c.conn);
   rudp_conn_del(p->s.conn);
-  for (i = 0; i < 16; ++i) {
+  for (i = 0; i < NRX; ++i) {
     free(p->c.rx[i]);
     free(p->s.rx[i]);
   }
-  free(p->q[0]);
-  free(p->q[1]);
+  for (dir = 0; dir < 2; ++dir) {
+    for (i = 0; i < p->qlen[dir]; ++i) {
+      free(p->q[dir][i]);
+    }
+    free(p->q[dir]);
+  }
+  free(p->log);
   free(p);
   P = NULL;
+}
+
+static uint8_t fold_type(uint8_t t) {
+  if ((t & ~0x07u) == RUDP_FRAME_STREAM) {
+    return RUDP_FRAME_STREAM;
+  }
+  if (t == RUDP_FRAME_DATAGRAM_LEN) {
+    return RUDP_FRAME_DATAGRAM;
+  }
+  if (t == RUDP_FRAME_CONNECTION_CLOSE_APP) {
+    return RUDP_FRAME_CONNECTION_CLOSE;
+  }
+  return t;
+}
+
+/* scan_dgram decodes every packet and frame of a datagram (all CIDs in
+ * these tests are 8 bytes). counts, if not NULL, gets each frame counted. */
+static void scan_dgram(scan *sc, const uint8_t *d, size_t len,
+                       uint64_t *counts) {
+  size_t off = 0;
+  memset(sc, 0, sizeof(*sc));
+  sc->ptype = -1;
+  while (off < len) {
+    rudp_pkt_hd hd;
+    rudp_ssize hl = rudp_pkt_decode_hd(&hd, d + off, len - off, 8);
+    const uint8_t *pl;
+    size_t plen;
+    if (hl < 0 || hd.type == RUDP_PKT_RETRY ||
+        hd.type == RUDP_PKT_VERSION_NEGOTIATION ||
+        hd.pktlen < (size_t)hl + RUDP_PKT_CRCLEN) {
+      break;
+    }
+    if (sc->npkts++ == 0) {
+      sc->ptype = (int)hd.type;
+    }
+    pl = d + off + hl;
+    plen = hd.pktlen - (size_t)hl - RUDP_PKT_CRCLEN;
+    while (plen > 0) {
+      rudp_frame fr;
+      rudp_ssize n = rudp_frame_decode(&fr, pl, plen);
+      uint8_t t;
+      if (n <= 0) {
+        break;
+      }
+      t = fold_type(fr.type);
+      sc->types |= 1ULL << (t & 63);
+      if (counts) {
+        ++counts[t & 63];
+      }
+      if (g_trace && t == RUDP_FRAME_ACK) {
+        rudp_frame_ack_iter it;
+        rudp_range r;
+        fprintf(stderr, "    pn %llu ACK", (unsigned long long)hd.pkt_num);
+        rudp_frame_ack_iter_init(&it, &fr.ack);
+        while (rudp_frame_ack_iter_next(&it, &r) == 1) {
+          fprintf(stderr, " [%llu,%llu]", (unsigned long long)r.lo,
+                  (unsigned long long)r.hi);
+        }
+        fprintf(stderr, "\n");
+      }
+      if (t == RUDP_FRAME_CONNECTION_CLOSE) {
+        sc->has_close = 1;
+        sc->close_type = fr.type;
+        sc->close_code = fr.connection_close.error_code;
+        sc->close_ftype = fr.connection_close.frame_type;
+      }
+      pl += n;
+      plen -= (size_t)n;
+    }
+    off += hd.pktlen;
+  }
+}
+
+static int has_frame(const scan *sc, uint8_t t) {
+  return (sc->types >> (fold_type(t) & 63)) & 1;
+}
+
+static void enqueue(pair *p, int dir, const uint8_t *data, size_t len,
+                    rudp_tstamp at) {
+  dgram *d = malloc(sizeof(*d) + len);
+  size_t i;
+  assert_non_null(d);
+  assert_true(p->qlen[dir] < MAXQ);
+  memcpy(d->data, data, len);
+  d->len = len;
+  d->at = at;
+  /* Keep the queue ordered by arrival (stable for equal times). */
+  i = p->qlen[dir];
+  while (i > 0 && p->q[dir][i - 1]->at > at) {
+    --i;
+  }
+  memmove(p->q[dir] + i + 1, p->q[dir] + i,
+          (p->qlen[dir] - i) * sizeof(dgram *));
+  p->q[dir][i] = d;
+  ++p->qlen[dir];
 }
 
 /* pair_flush sends everything both sides want to send now. */
@@ -206,27 +497,58 @@ static void pair_flush(pair *p) {
   int dir;
   for (dir = 0; dir < 2; ++dir) {
     rudp_conn *conn = dir == 0 ? p->c.conn : p->s.conn;
-    uint8_t buf[RUDP_MAX_UDP_PAYLOAD];
+    static uint8_t buf[RUDP_MAX_UDP_PAYLOAD];
     rudp_ssize n;
     if (!conn) {
       continue;
     }
     while ((n = rudp_conn_write_pkt(conn, buf, sizeof(buf), p->now)) > 0) {
       uint64_t k = p->sent[dir]++;
-      dgram *d;
+      int drop = 0;
+      size_t r;
+      logent *le = p->nlog < MAXLOG ? &p->log[p->nlog++] : NULL;
+      scan_dgram(&p->cur, buf, (size_t)n, p->fcount[dir]);
+      if (p->cur.has_close) {
+        p->lastclose[dir] = p->cur;
+      }
       if (k < 64 && (p->drop_mask[dir] >> k) & 1) {
-        continue;
+        drop = 1;
       }
-      if (p->filter && !p->filter(p, dir, buf, (size_t)n)) {
-        continue;
+      if (p->drop_all[dir]) {
+        drop = 1;
       }
-      assert_true(p->qlen[dir] < MAXQ);
-      d = &p->q[dir][p->qlen[dir]++];
-      memcpy(d->data, buf, (size_t)n);
-      d->len = (size_t)n;
-      d->at = p->now + p->delay;
+      for (r = 0; r < p->nrules; ++r) {
+        drop_rule *ru = &p->rules[r];
+        if (ru->dir == dir && has_frame(&p->cur, ru->ftype)) {
+          uint64_t m = ru->seen++;
+          if (m < 64 && (ru->mask >> m) & 1) {
+            drop = 1;
+          }
+        }
+      }
+      p->extra_delay = 0;
+      if (!drop && p->filter && !p->filter(p, dir, buf, (size_t)n)) {
+        drop = 1;
+      }
+      if (g_trace) {
+        fprintf(stderr, "%10.3f ms %s ptype %2d len %5zu types %016llx%s\n",
+                (double)(p->now - T0) / 1e6, dir ? "S->C" : "C->S",
+                p->cur.ptype, (size_t)n, (unsigned long long)p->cur.types,
+                drop ? " DROPPED" : "");
+      }
+      if (le) {
+        le->at = p->now;
+        le->dir = dir;
+        le->ptype = p->cur.ptype;
+        le->types = p->cur.types;
+        le->len = (size_t)n;
+        le->dropped = drop;
+      }
+      if (!drop) {
+        enqueue(p, dir, buf, (size_t)n, p->now + p->delay + p->extra_delay);
+      }
     }
-    assert_true(n == 0);
+    assert_int_equal(n, 0);
   }
 }
 
@@ -235,7 +557,7 @@ static void deliver(pair *p, int dir, const dgram *d) {
     if (!p->s.conn) {
       rudp_pkt_hd hd;
       rudp_cid scid;
-      if (rudp_pkt_decode_hd(&hd, d->data, d->len, 8) < 0 ||
+      if (p->no_server || rudp_pkt_decode_hd(&hd, d->data, d->len, 8) < 0 ||
           hd.type != RUDP_PKT_CONNECT) {
         return;
       }
@@ -245,25 +567,28 @@ static void deliver(pair *p, int dir, const dgram *d) {
                                             NULL, p->now),
                        0);
     }
+    p->s.last_rx = p->now;
     assert_true(rudp_conn_read_pkt(p->s.conn, d->data, d->len, p->now) >= 0 ||
                 rudp_conn_get_state(p->s.conn) == RUDP_CONN_STATE_CLOSED);
-  } else {
+  } else if (p->c.conn) {
+    p->c.last_rx = p->now;
     assert_true(rudp_conn_read_pkt(p->c.conn, d->data, d->len, p->now) >= 0 ||
                 rudp_conn_get_state(p->c.conn) == RUDP_CONN_STATE_CLOSED);
   }
 }
 
 /*
- * pair_step advances to the next event (a delivery or a timer) and
- * handles it.  Returns 0 when nothing is left to happen.
+ * pair_step advances to the next event (a delivery or a timer), but not
+ * beyond |limit|, and handles it.  Returns 0 when nothing is left to
+ * happen before |limit|.
  */
-static int pair_step(pair *p) {
+static int pair_step_until(pair *p, rudp_tstamp limit) {
   rudp_tstamp t = RUDP_TSTAMP_MAX, e;
   int dir;
   pair_flush(p);
   for (dir = 0; dir < 2; ++dir) {
-    if (p->qlen[dir] && p->q[dir][0].at < t) {
-      t = p->q[dir][0].at;
+    if (p->qlen[dir] && p->q[dir][0]->at < t) {
+      t = p->q[dir][0]->at;
     }
   }
   if (p->c.conn && (e = rudp_conn_get_expiry(p->c.conn)) < t) {
@@ -275,15 +600,22 @@ static int pair_step(pair *p) {
   if (t == RUDP_TSTAMP_MAX) {
     return 0;
   }
+  if (t > limit) {
+    if (limit > p->now) {
+      p->now = limit;
+    }
+    return 0;
+  }
   if (t > p->now) {
     p->now = t;
   }
   for (dir = 0; dir < 2; ++dir) {
-    while (p->qlen[dir] && p->q[dir][0].at <= p->now) {
-      dgram d = p->q[dir][0];
-      memmove(p->q[dir], p->q[dir] + 1, (p->qlen[dir] - 1) * sizeof(dgram));
+    while (p->qlen[dir] && p->q[dir][0]->at <= p->now) {
+      dgram *d = p->q[dir][0];
+      memmove(p->q[dir], p->q[dir] + 1, (p->qlen[dir] - 1) * sizeof(dgram *));
       --p->qlen[dir];
-      deliver(p, dir, &d);
+      deliver(p, dir, d);
+      free(d);
     }
   }
   if (p->c.conn && rudp_conn_get_expiry(p->c.conn) <= p->now) {
@@ -295,26 +627,236 @@ static int pair_step(pair *p) {
   return 1;
 }
 
-/* pair_run runs until |until| (virtual time) or nothing is left. */
+/* pair_run_until runs until |until| (virtual time); the clock ends there
+ * even when nothing happens. */
 static void pair_run_until(pair *p, rudp_tstamp until) {
   int guard = 0;
-  while (p->now < until && pair_step(p)) {
-    assert_true(++guard < 1000000);
+  while (p->now < until && pair_step_until(p, until)) {
+    assert_true(++guard < 2000000);
+  }
+  pair_flush(p);
+  if (p->now < until) {
+    p->now = until;
   }
 }
 
-static void pair_run(pair *p, rudp_duration d) { pair_run_until(p, p->now + d); }
+static void pair_run(pair *p, rudp_duration d) {
+  pair_run_until(p, p->now + d);
+}
+
+/* pair_run_until_flag runs until *flag is set, at most for |d|. */
+static void pair_run_until_flag(pair *p, const int *flag, rudp_duration d) {
+  rudp_tstamp end = p->now + d;
+  int guard = 0;
+  while (!*flag && p->now < end && pair_step_until(p, end)) {
+    assert_true(++guard < 2000000);
+  }
+}
 
 static void pair_connect(pair *p) {
   rudp_tstamp end = p->now + 60 * RUDP_SECONDS;
   while (!(p->c.established && p->s.established) && p->now < end &&
-         pair_step(p)) {
+         pair_step_until(p, end)) {
   }
   assert_true(p->c.established);
   assert_true(p->s.established);
 }
 
-/* ------------------------------------------------------------ tests */
+/* pair_settle connects and lets the handshake finish (HANDSHAKE_DONE
+ * acknowledged), so the pair is idle. */
+static void pair_settle(pair *p) {
+  pair_connect(p);
+  pair_run(p, 500 * MS);
+  assert_true(p->c.conn->flags & RUDP_CONN_FLAG_CONFIRMED);
+}
+
+/* log_times collects the send times of datagrams going |dir| whose first
+ * packet is of type |ptype| (-1: any) and which contain frame |ftype|
+ * (0xff: any).  Returns how many matched. */
+static size_t log_times(const pair *p, int dir, int ptype, uint8_t ftype,
+                        rudp_tstamp *times, size_t max) {
+  size_t i, n = 0;
+  for (i = 0; i < p->nlog; ++i) {
+    const logent *le = &p->log[i];
+    if (le->dir != dir || (ptype >= 0 && le->ptype != ptype) ||
+        (ftype != 0xff && !((le->types >> (fold_type(ftype) & 63)) & 1))) {
+      continue;
+    }
+    if (n < max) {
+      times[n] = le->at;
+    }
+    ++n;
+  }
+  return n;
+}
+
+/* log_count_from counts datagrams logged from index |from| on, going |dir|
+ * and containing |ftype| (0xff: any). */
+static size_t log_count_from(const pair *p, size_t from, int dir,
+                             uint8_t ftype) {
+  size_t i, n = 0;
+  for (i = from; i < p->nlog; ++i) {
+    const logent *le = &p->log[i];
+    if (le->dir == dir &&
+        (ftype == 0xff || ((le->types >> (fold_type(ftype) & 63)) & 1))) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+static void fill_pattern(uint8_t *buf, size_t len, uint64_t seed) {
+  size_t i;
+  for (i = 0; i < len; ++i) {
+    buf[i] = (uint8_t)((i * 131 + (i >> 8) + seed * 17) & 0xff);
+  }
+}
+
+static rudp_strm *strm_of(side *sd, int64_t id) {
+  return rudp_map_find(&sd->conn->streams, (uint64_t)id);
+}
+
+/* base_pto is the PTO without backoff, as the closing state uses it. */
+static rudp_duration base_pto(const rudp_conn *conn) {
+  return rudp_rtt_pto(&conn->rtt, conn->remote_params.max_ack_delay, 0);
+}
+
+/* ------------------------------------------------------------ crafting */
+
+/* craft_pkt builds a packet of |type| with |payload| and its CRC. */
+static size_t craft_pkt(uint8_t *out, size_t cap, rudp_pkt_type type,
+                        const rudp_cid *dcid, const rudp_cid *scid, uint64_t pn,
+                        const uint8_t *payload, size_t plen) {
+  rudp_pkt_hd hd;
+  rudp_ssize n;
+  memset(&hd, 0, sizeof(hd));
+  hd.type = type;
+  hd.flags = type == RUDP_PKT_SHORT ? 0 : RUDP_PKT_FLAG_LONG_FORM;
+  hd.version = RUDP_PROTO_VER_V1;
+  hd.dcid = *dcid;
+  if (scid) {
+    hd.scid = *scid;
+  }
+  hd.pkt_num = pn;
+  hd.pkt_numlen = 4;
+  hd.len = 4 + plen + RUDP_PKT_CRCLEN;
+  n = rudp_pkt_encode_hd(out, cap, &hd);
+  assert_true(n > 0);
+  assert_true((size_t)n + plen + RUDP_PKT_CRCLEN <= cap);
+  if (plen) {
+    memcpy(out + n, payload, plen);
+  }
+  return rudp_pkt_seal_crc_pn(out, (size_t)n + plen, pn);
+}
+
+/* next_pn is a packet number |to| has not seen: above its largest. */
+static uint64_t next_pn(const side *to) {
+  return to->conn->acktr.largest == UINT64_MAX ? 0
+                                               : to->conn->acktr.largest + 1;
+}
+
+/* craft_to builds a packet from |to|'s peer (its CIDs) to |to|. */
+static size_t craft_to(pair *p, side *to, rudp_pkt_type type,
+                       const uint8_t *payload, size_t plen, uint8_t *out,
+                       size_t cap) {
+  side *from = to == &p->c ? &p->s : &p->c;
+  rudp_cid other;
+  cid_make(&other, 9);
+  return craft_pkt(out, cap, type, rudp_conn_get_scid(to->conn),
+                   from->conn ? rudp_conn_get_scid(from->conn) : &other,
+                   next_pn(to), payload, plen);
+}
+
+/* inject delivers a crafted packet of |type| carrying |payload| to |to|
+ * and returns what rudp_conn_read_pkt returned. */
+static int inject(pair *p, side *to, rudp_pkt_type type, const uint8_t *payload,
+                  size_t plen) {
+  uint8_t buf[4096];
+  size_t n = craft_to(p, to, type, payload, plen, buf, sizeof(buf));
+  return rudp_conn_read_pkt(to->conn, buf, n, p->now);
+}
+
+/* enc appends frame |fr| at |out| + *off. */
+static void enc(uint8_t *out, size_t cap, size_t *off, const rudp_frame *fr) {
+  rudp_ssize n = rudp_frame_encode(out + *off, cap - *off, fr);
+  assert_true(n > 0);
+  *off += (size_t)n;
+}
+
+static size_t enc_stream(uint8_t *out, size_t cap, uint64_t id, uint64_t off,
+                         const uint8_t *data, size_t len, int fin) {
+  rudp_frame fr;
+  size_t n = 0;
+  memset(&fr, 0, sizeof(fr));
+  fr.stream.type = RUDP_FRAME_STREAM;
+  fr.stream.stream_id = id;
+  fr.stream.offset = off;
+  fr.stream.data = data;
+  fr.stream.datalen = len;
+  fr.stream.fin = (uint8_t)fin;
+  enc(out, cap, &n, &fr);
+  return n;
+}
+
+/* inject_stream sends one STREAM frame to |to|. */
+static int inject_stream(pair *p, side *to, uint64_t id, uint64_t off,
+                         const uint8_t *data, size_t len, int fin) {
+  uint8_t buf[2048];
+  size_t n = enc_stream(buf, sizeof(buf), id, off, data, len, fin);
+  return inject(p, to, RUDP_PKT_SHORT, buf, n);
+}
+
+/* inject_frame sends one frame to |to| in a short packet. */
+static int inject_frame(pair *p, side *to, const rudp_frame *fr) {
+  uint8_t buf[2048];
+  size_t n = 0;
+  enc(buf, sizeof(buf), &n, fr);
+  return inject(p, to, RUDP_PKT_SHORT, buf, n);
+}
+
+/*
+ * expect_violation checks that |sd| closed for a protocol violation with
+ * |error| (RUDP_ERR_*) and |wire| (the transport code sent), with |ftype|
+ * in the CONNECTION_CLOSE's Frame Type (folded; 0xff: not checked), and
+ * that the peer, once the CONNECTION_CLOSE reached it, sees
+ * RUDP_ERR_PEER_CLOSED with the same code.
+ */
+static void expect_violation(pair *p, side *sd, int error, uint64_t wire,
+                             uint8_t ftype) {
+  rudp_conn_close_info ci;
+  side *peer = peer_of(sd);
+  int dir = sd == &p->c ? 0 : 1;
+  assert_int_equal(rudp_conn_get_state(sd->conn), RUDP_CONN_STATE_CLOSING);
+  rudp_conn_get_close_info(sd->conn, &ci);
+  assert_int_equal(ci.error, error);
+  assert_int_equal(ci.wire_error, wire);
+  assert_true(ci.local);
+  assert_false(ci.app);
+  pair_run(p, 20 * SEC);
+  assert_true(sd->closed);
+  assert_int_equal(sd->closed_error, error);
+  assert_true(p->lastclose[dir].has_close);
+  assert_int_equal(p->lastclose[dir].close_type, RUDP_FRAME_CONNECTION_CLOSE);
+  assert_int_equal(p->lastclose[dir].close_code, wire);
+  if (ftype != 0xff) {
+    assert_int_equal(fold_type((uint8_t)p->lastclose[dir].close_ftype), ftype);
+  }
+  assert_true(peer->closed);
+  assert_int_equal(peer->closed_error, RUDP_ERR_PEER_CLOSED);
+  rudp_conn_get_close_info(peer->conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_PEER_CLOSED);
+  assert_int_equal(ci.wire_error, wire);
+  assert_false(ci.local);
+  assert_false(ci.app);
+}
+
+/* expect_alive checks that |sd| is still established. */
+static void expect_alive(side *sd) {
+  assert_int_equal(rudp_conn_get_state(sd->conn), RUDP_CONN_STATE_ESTABLISHED);
+  assert_false(sd->closed);
+}
+
+/* ------------------------------------------------------------ basics */
 
 static void test_rudp_conn_handshake(void **state) {
   pair *p = pair_new();
@@ -325,18 +867,21 @@ static void test_rudp_conn_handshake(void **state) {
   pair_flush(p);
   /* The CONNECT is padded to 1200 bytes. */
   assert_int_equal(p->qlen[0], 1);
-  assert_int_equal(p->q[0][0].len, RUDP_MIN_UDP_PAYLOAD);
+  assert_int_equal(p->q[0][0]->len, RUDP_MIN_UDP_PAYLOAD);
   pair_connect(p);
-  assert_int_equal(rudp_conn_get_state(p->c.conn),
-                   RUDP_CONN_STATE_ESTABLISHED);
-  assert_int_equal(rudp_conn_get_state(p->s.conn),
-                   RUDP_CONN_STATE_ESTABLISHED);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_ESTABLISHED);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_ESTABLISHED);
   tp = rudp_conn_get_peer_params(p->c.conn);
   assert_non_null(tp);
   assert_int_equal(tp->initial_max_data, p->ss.initial_max_data);
-  /* One round trip of 20 ms: the client is connected after it. */
-  assert_true(rudp_conn_get_dcid(p->c.conn)->data[0] ==
-              rudp_conn_get_scid(p->s.conn)->data[0]);
+  /* One round trip of 20 ms: the client is connected after it, the
+   * server half a round trip later (7.1). */
+  assert_int_equal(p->c.established_at, T0 + 20 * MS);
+  assert_int_equal(p->s.established_at, T0 + 30 * MS);
+  assert_true(rudp_cid_eq(rudp_conn_get_dcid(p->c.conn),
+                          rudp_conn_get_scid(p->s.conn)));
+  assert_true(rudp_cid_eq(rudp_conn_get_dcid(p->s.conn),
+                          rudp_conn_get_scid(p->c.conn)));
   pair_del(p);
 }
 
@@ -344,17 +889,13 @@ static void test_rudp_conn_transfer_bidi(void **state) {
   pair *p = pair_new();
   static uint8_t data[200000];
   int64_t id;
-  size_t i;
   (void)state;
-  for (i = 0; i < sizeof(data); ++i) {
-    data[i] = (uint8_t)(i * 131 + (i >> 8));
-  }
+  fill_pattern(data, sizeof(data), 0);
   pair_connect(p);
   assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
   assert_int_equal(id, 0);
-  assert_int_equal(
-      rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
-      (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
   pair_run(p, 10 * RUDP_SECONDS);
   assert_int_equal(p->s.rxlen[0], sizeof(data));
   assert_memory_equal(p->s.rx[0], data, sizeof(data));
@@ -371,9 +912,8 @@ static void test_rudp_conn_graceful_close(void **state) {
   pair_connect(p);
   assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &id), 0);
   assert_int_equal(id, 2);
-  assert_int_equal(rudp_conn_stream_write(p->c.conn, id,
-                                          (const uint8_t *)"bye", 3, 1),
-                   3);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"bye", 3, 1), 3);
   assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
   assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_LINGER);
   pair_run(p, 30 * RUDP_SECONDS);
@@ -381,8 +921,8 @@ static void test_rudp_conn_graceful_close(void **state) {
   assert_true(p->s.closed);
   assert_int_equal(p->c.closed_error, 0);
   assert_int_equal(p->s.closed_error, 0);
-  assert_int_equal(p->s.rxlen[0], 3);
-  assert_memory_equal(p->s.rx[0], "bye", 3);
+  assert_int_equal(p->s.rxlen[2], 3);
+  assert_memory_equal(p->s.rx[2], "bye", 3);
   rudp_conn_get_close_info(p->s.conn, &ci);
   assert_false(ci.local);
   assert_int_equal(ci.wire_error, 0);
@@ -391,11 +931,2781 @@ static void test_rudp_conn_graceful_close(void **state) {
   pair_del(p);
 }
 
+/* ------------------------------------------------------------ handshake */
+
+/* 7.8: CONNECT lost twice.  The client retransmits after 1 s, then 2 s;
+ * each CONNECT has its own packet number, so the ACCEPT's ACK gives an
+ * exact first RTT sample. */
+static void test_rudp_conn_connect_lost(void **state) {
+  pair *p = pair_new();
+  rudp_tstamp t[8];
+  rudp_conn_stats st;
+  (void)state;
+  p->drop_mask[0] = 0x3;
+  pair_connect(p);
+  assert_int_equal(log_times(p, 0, RUDP_PKT_CONNECT, 0xff, t, 8), 3);
+  assert_int_equal(t[0], T0);
+  assert_int_equal(t[1], T0 + 1 * SEC);
+  assert_int_equal(t[2], T0 + 3 * SEC);
+  assert_int_equal(p->c.established_at, T0 + 3 * SEC + 20 * MS);
+  assert_int_equal(p->s.established_at, T0 + 3 * SEC + 30 * MS);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.latest_rtt, 20 * MS);
+  assert_int_equal(st.min_rtt, 20 * MS);
+  /* The server saw only the third CONNECT, and answered it once. */
+  rudp_conn_get_stats(p->s.conn, &st);
+  assert_int_equal(st.pkts_recv, 2); /* the CONNECT and the client's ACK */
+  assert_int_equal(log_times(p, 1, RUDP_PKT_ACCEPT, RUDP_FRAME_CRYPTO, t, 8),
+                   1);
+  pair_del(p);
+}
+
+/* 7.2: nobody answers.  With connect_retries = 2 and a 100 ms timeout the
+ * CONNECTs leave at 0, 100 and 300 ms and the client gives up silently at
+ * 100 + 200 + 400 = 700 ms. */
+static void test_rudp_conn_connect_timeout(void **state) {
+  pair *p = pair_alloc();
+  rudp_tstamp t[8];
+  rudp_conn_close_info ci;
+  (void)state;
+  p->cs.connect_retries = 2;
+  p->cs.connect_timeout = 100 * MS;
+  pair_start(p);
+  p->no_server = 1;
+  pair_run(p, 10 * SEC);
+  assert_int_equal(log_times(p, 0, RUDP_PKT_CONNECT, 0xff, t, 8), 3);
+  assert_int_equal(t[0], T0);
+  assert_int_equal(t[1], T0 + 100 * MS);
+  assert_int_equal(t[2], T0 + 300 * MS);
+  assert_int_equal(p->sent[0], 3);
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_at, T0 + 700 * MS);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_HANDSHAKE_TIMEOUT);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_CLOSED);
+  rudp_conn_get_close_info(p->c.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_HANDSHAKE_TIMEOUT);
+  assert_true(ci.local);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  assert_int_equal(rudp_conn_get_expiry(p->c.conn), RUDP_TSTAMP_MAX);
+  pair_del(p);
+}
+
+/* 7.2 with the defaults: CONNECTs at 0, 1, 3, 7, 15, 31, 63 s, give up at
+ * 127 s.  The idle timeout (30 s) must not cut the attempt short. */
+static void test_rudp_conn_connect_timeout_default(void **state) {
+  pair *p = pair_new();
+  rudp_tstamp t[8];
+  static const unsigned at[7] = {0, 1, 3, 7, 15, 31, 63};
+  size_t i;
+  (void)state;
+  p->no_server = 1;
+  pair_run(p, 200 * SEC);
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_HANDSHAKE_TIMEOUT);
+  assert_int_equal(log_times(p, 0, RUDP_PKT_CONNECT, 0xff, t, 8), 7);
+  for (i = 0; i < 7; ++i) {
+    assert_int_equal(t[i], T0 + at[i] * SEC);
+  }
+  assert_int_equal(p->c.closed_at, T0 + 127 * SEC);
+  pair_del(p);
+}
+
+/* 7.8: ACCEPT lost.  The client's retransmitted CONNECT is answered by the
+ * existing half-open connection (its second ACCEPT acknowledges the second
+ * CONNECT).  The server's PTO is made long so that the CONNECT comes
+ * first. */
+static void test_rudp_conn_accept_lost_connect_retransmitted(void **state) {
+  pair *p = pair_new();
+  rudp_conn *server;
+  rudp_tstamp t[8];
+  rudp_conn_stats st;
+  (void)state;
+  p->ss.initial_rtt = 5 * SEC;
+  p->drop_mask[1] = 0x1;
+  pair_connect(p);
+  assert_int_equal(log_times(p, 0, RUDP_PKT_CONNECT, 0xff, t, 8), 2);
+  assert_int_equal(t[1], T0 + 1 * SEC);
+  assert_int_equal(log_times(p, 1, RUDP_PKT_ACCEPT, RUDP_FRAME_CRYPTO, t, 8),
+                   2);
+  assert_int_equal(t[0], T0 + 10 * MS);
+  assert_int_equal(t[1], T0 + 1 * SEC + 10 * MS);
+  assert_int_equal(p->c.established_at, T0 + 1 * SEC + 20 * MS);
+  /* The same server connection took both CONNECTs. */
+  server = p->s.conn;
+  rudp_conn_get_stats(server, &st);
+  assert_int_equal(st.pkts_recv, 3); /* CONNECT 0 and 1, then the ACK */
+  assert_int_equal(server->acktr.largest, 2);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.latest_rtt, 20 * MS);
+  pair_run(p, 2 * SEC);
+  assert_ptr_equal(p->s.conn, server);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 7.3: ACCEPT lost; the half-open server retransmits it on its PTO
+ * (333 ms + 4 x 166.5 ms = 999 ms without an RTT sample) before the
+ * client's CONNECT timer. */
+static void test_rudp_conn_accept_lost_server_pto(void **state) {
+  pair *p = pair_alloc();
+  rudp_tstamp t[8];
+  (void)state;
+  p->cs.connect_timeout = 5 * SEC;
+  pair_start(p);
+  p->drop_mask[1] = 0x1;
+  pair_connect(p);
+  assert_int_equal(log_times(p, 0, RUDP_PKT_CONNECT, 0xff, t, 8), 1);
+  assert_int_equal(log_times(p, 1, RUDP_PKT_ACCEPT, RUDP_FRAME_CRYPTO, t, 8),
+                   2);
+  assert_int_equal(t[1], T0 + 10 * MS + 999 * MS);
+  assert_int_equal(p->c.established_at, T0 + 1019 * MS);
+  pair_del(p);
+}
+
+/* 7.8: the client's first ACK lost.  The server retransmits ACCEPT on PTO
+ * and the client, already established, acknowledges it at once (10.1:
+ * ack-eliciting long-header packets without delay). */
+static void test_rudp_conn_first_ack_lost(void **state) {
+  pair *p = pair_new();
+  rudp_tstamp t[8];
+  (void)state;
+  p->drop_mask[0] = 0x2; /* the datagram after the CONNECT */
+  pair_connect(p);
+  assert_int_equal(p->c.established_at, T0 + 20 * MS);
+  assert_int_equal(log_times(p, 1, RUDP_PKT_ACCEPT, RUDP_FRAME_CRYPTO, t, 8),
+                   2);
+  assert_int_equal(t[1], T0 + 1009 * MS);
+  assert_int_equal(p->s.established_at, T0 + 1029 * MS);
+  pair_run(p, 1 * SEC);
+  assert_true(p->c.conn->flags & RUDP_CONN_FLAG_CONFIRMED);
+  pair_del(p);
+}
+
+/* 7.8: the client's first ACK lost, but its first stream data (a short
+ * packet) completes the handshake anyway, long before the ACCEPT PTO. */
+static void test_rudp_conn_first_ack_lost_data_completes(void **state) {
+  pair *p = pair_new();
+  int64_t id;
+  (void)state;
+  p->drop_mask[0] = 0x2;
+  pair_run_until_flag(p, &p->c.established, 1 * SEC);
+  assert_int_equal(p->now, T0 + 20 * MS);
+  pair_run_until(p, T0 + 50 * MS);
+  assert_false(p->s.established);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_ACCEPT_SENT);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"hello", 5, 1), 5);
+  pair_run_until_flag(p, &p->s.established, 1 * SEC);
+  assert_int_equal(p->s.established_at, T0 + 60 * MS);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[0], 5);
+  assert_memory_equal(p->s.rx[0], "hello", 5);
+  assert_true(p->s.rxfin[0]);
+  /* No ACCEPT was needed again. */
+  assert_int_equal(p->fcount[1][RUDP_FRAME_CRYPTO], 1);
+  pair_del(p);
+}
+
+/* 7.4, 7.8: HANDSHAKE_DONE lost: retransmitted on the server's PTO (RTT
+ * 20 ms, rttvar 10 ms, max_ack_delay 25 ms: 85 ms after it was sent) until
+ * the client has it. */
+static void test_rudp_conn_handshake_done_lost(void **state) {
+  pair *p;
+  rudp_tstamp t[8];
+  (void)state;
+  /* BUG: conn_on_frame_lost re-queues HANDSHAKE_DONE when the first copy
+   * is declared lost although the ACK that declares it also acknowledged
+   * the second copy: a third copy goes out at 135 ms. */
+  KNOWN_BUG();
+  p = pair_new();
+  p->rules[0].dir = 1;
+  p->rules[0].ftype = RUDP_FRAME_HANDSHAKE_DONE;
+  p->rules[0].mask = 0x1;
+  p->nrules = 1;
+  pair_connect(p);
+  assert_false(p->c.conn->flags & RUDP_CONN_FLAG_CONFIRMED);
+  pair_run(p, 2 * SEC);
+  assert_int_equal(log_times(p, 1, -1, RUDP_FRAME_HANDSHAKE_DONE, t, 8), 2);
+  assert_int_equal(t[0], T0 + 30 * MS);
+  assert_int_equal(t[1], T0 + 115 * MS);
+  assert_true(p->c.conn->flags & RUDP_CONN_FLAG_CONFIRMED);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 7.3, 7.8: the client vanishes after its CONNECT: the half-open server
+ * retransmits ACCEPT with backoff and expires silently after
+ * handshake_timeout. */
+static void test_rudp_conn_server_halfopen_expiry(void **state) {
+  pair *p = pair_new();
+  rudp_tstamp t[8];
+  rudp_conn_close_info ci;
+  (void)state;
+  p->ss.handshake_timeout = 2 * SEC;
+  p->drop_mask[0] = ~(uint64_t)1; /* only the first CONNECT arrives */
+  pair_run(p, 5 * SEC);
+  assert_non_null(p->s.conn);
+  assert_false(p->s.established);
+  assert_true(p->s.closed);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_HANDSHAKE_TIMEOUT);
+  assert_int_equal(p->s.closed_at, T0 + 10 * MS + 2 * SEC);
+  rudp_conn_get_close_info(p->s.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_HANDSHAKE_TIMEOUT);
+  assert_true(ci.local);
+  /* ACCEPT at 10 ms and on PTO at 1009 ms; the next (3007 ms) would come
+   * after the expiry.  Nothing else, no CONNECTION_CLOSE. */
+  assert_int_equal(log_times(p, 1, RUDP_PKT_ACCEPT, RUDP_FRAME_CRYPTO, t, 8),
+                   2);
+  assert_int_equal(t[1], T0 + 1009 * MS);
+  assert_int_equal(p->fcount[1][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  pair_del(p);
+}
+
+/* rudp_conn_open_stream: "Streams can be opened before the handshake
+ * completes (data waits)." */
+static void test_rudp_conn_open_stream_before_handshake(void **state) {
+  pair *p;
+  int64_t id = -1;
+  (void)state;
+  /* BUG: rudp_conn_open_stream returns RUDP_ERR_STREAM_LIMIT until the
+   * peer's parameters arrived, contrary to its contract. */
+  KNOWN_BUG();
+  p = pair_new();
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(id, 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"early", 5, 1), 5);
+  pair_connect(p);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[0], 5);
+  assert_memory_equal(p->s.rx[0], "early", 5);
+  assert_true(p->s.rxfin[0]);
+  pair_del(p);
+}
+
+/* 7.7: a stateless refusal (ACCEPT with CONNECTION_CLOSE
+ * CONNECTION_REFUSED) ends the attempt at once; no more CONNECTs. */
+static void test_rudp_conn_refused(void **state) {
+  pair *p;
+  uint8_t payload[64], buf[256];
+  size_t n = 0, len;
+  rudp_frame fr;
+  rudp_cid rnd;
+  rudp_conn_close_info ci;
+  (void)state;
+  /* BUG: after a refusal the client drains and acknowledges it with a
+   * 1200-byte CONNECT carrying an ACK (conn_recv_connection_close,
+   * conn_build DRAINING); 7.7: it abandons the attempt at once. */
+  KNOWN_BUG();
+  p = pair_new();
+  p->no_server = 1;
+  pair_run_until(p, T0 + 10 * MS);
+  memset(&fr, 0, sizeof(fr));
+  fr.connection_close.type = RUDP_FRAME_CONNECTION_CLOSE;
+  fr.connection_close.error_code = RUDP_CONNECTION_REFUSED;
+  enc(payload, sizeof(payload), &n, &fr);
+  cid_make(&rnd, 7);
+  len = craft_pkt(buf, sizeof(buf), RUDP_PKT_ACCEPT,
+                  rudp_conn_get_scid(p->c.conn), &rnd, 0, payload, n);
+  assert_int_equal(rudp_conn_read_pkt(p->c.conn, buf, len, p->now), 0);
+  pair_run(p, 10 * SEC);
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_CONNECTION_REFUSED);
+  rudp_conn_get_close_info(p->c.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_CONNECTION_REFUSED);
+  assert_false(ci.local);
+  assert_int_equal(ci.wire_error, RUDP_CONNECTION_REFUSED);
+  assert_int_equal(p->sent[0], 1); /* the CONNECT only */
+  pair_del(p);
+}
+
+/* 6: a VERSION NEGOTIATION that lists only other versions ends the
+ * attempt with RUDP_ERR_VERSION; one that lists ours is ignored. */
+static void test_rudp_conn_version_negotiation(void **state) {
+  pair *p = pair_new();
+  uint8_t buf[256];
+  rudp_ssize n;
+  rudp_cid odcid;
+  uint32_t vers[2] = {0x52550002u, RUDP_PROTO_VER_V1};
+  rudp_conn_stats st;
+  (void)state;
+  p->no_server = 1;
+  pair_run_until(p, T0 + 10 * MS);
+  cid_make(&odcid, 1); /* the DCID of the client's CONNECT */
+  /* Listing v1: forged or confused, ignored. */
+  n = rudp_pkt_encode_version_negotiation(
+      buf, sizeof(buf), 0x40, rudp_conn_get_scid(p->c.conn), &odcid, vers, 2);
+  assert_true(n > 0);
+  assert_int_equal(rudp_conn_read_pkt(p->c.conn, buf, (size_t)n, p->now), 0);
+  assert_int_equal(rudp_conn_get_state(p->c.conn),
+                   RUDP_CONN_STATE_CONNECT_SENT);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pkts_dropped, 1);
+  /* Only another version: the attempt fails. */
+  n = rudp_pkt_encode_version_negotiation(
+      buf, sizeof(buf), 0x40, rudp_conn_get_scid(p->c.conn), &odcid, vers, 1);
+  assert_true(n > 0);
+  assert_int_equal(rudp_conn_read_pkt(p->c.conn, buf, (size_t)n, p->now), 0);
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_VERSION);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_CLOSED);
+  pair_del(p);
+}
+
+/* 7.5: a RETRY makes the client send CONNECT again at once, to the
+ * RETRY's SCID, with its token and the next packet number; that CONNECT
+ * is not a retransmission: the timer restarts with its current timeout
+ * (1 s) and the retry budget is intact.  A second RETRY is discarded. */
+static void test_rudp_conn_retry(void **state) {
+  pair *p;
+  uint8_t buf[512];
+  static const uint8_t token[5] = {1, 2, 3, 4, 5};
+  rudp_cid rscid, odcid;
+  rudp_ssize n;
+  rudp_tstamp t[8];
+  rudp_pkt_hd hd;
+  rudp_conn_stats st;
+  (void)state;
+  /* BUG: the CONNECT sent for a RETRY increments connect_sends
+   * (conn_build), so the timer doubles (next CONNECT at 220 ms, not
+   * 120 ms) and one retransmission of the budget is lost. */
+  KNOWN_BUG();
+  p = pair_alloc();
+  p->cs.connect_retries = 2;
+  p->cs.connect_timeout = 100 * MS;
+  pair_start(p);
+  p->no_server = 1;
+  pair_run_until(p, T0 + 20 * MS);
+  cid_make(&rscid, 5);
+  cid_make(&odcid, 1);
+  n = rudp_pkt_encode_retry(buf, sizeof(buf), RUDP_PROTO_VER_V1,
+                            rudp_conn_get_scid(p->c.conn), &rscid, &odcid,
+                            token, sizeof(token));
+  assert_true(n > 0);
+  assert_int_equal(rudp_conn_read_pkt(p->c.conn, buf, (size_t)n, p->now), 0);
+  /* The new CONNECT goes out now. */
+  pair_flush(p);
+  assert_int_equal(p->qlen[0], 1);
+  assert_true(rudp_pkt_decode_hd(&hd, p->q[0][0]->data, p->q[0][0]->len, 8) >
+              0);
+  assert_int_equal(hd.type, RUDP_PKT_CONNECT);
+  assert_true(rudp_cid_eq(&hd.dcid, &rscid));
+  assert_int_equal(hd.tokenlen, sizeof(token));
+  assert_memory_equal(hd.token, token, sizeof(token));
+  assert_int_equal(
+      rudp_pkt_decode_pkt_num(UINT64_MAX, hd.pkt_num, hd.pkt_numlen), 1);
+  assert_int_equal(p->q[0][0]->len, RUDP_MIN_UDP_PAYLOAD);
+  /* A second RETRY is discarded. */
+  assert_int_equal(rudp_conn_read_pkt(p->c.conn, buf, (size_t)n, p->now), 0);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pkts_dropped, 1);
+  pair_flush(p);
+  assert_int_equal(p->qlen[0], 1);
+  pair_run(p, 10 * SEC);
+  assert_int_equal(log_times(p, 0, RUDP_PKT_CONNECT, 0xff, t, 8), 4);
+  assert_int_equal(t[1], T0 + 20 * MS);
+  assert_int_equal(t[2], T0 + 120 * MS);
+  assert_int_equal(t[3], T0 + 320 * MS);
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_HANDSHAKE_TIMEOUT);
+  assert_int_equal(p->c.closed_at, T0 + 720 * MS);
+  pair_del(p);
+}
+
+/* ------------------------------------------------------------ close */
+
+/* Filter: note what the server had received when the client's first
+ * CONNECTION_CLOSE left. */
+static int filter_mark_close(pair *p, int dir, uint8_t *data, size_t len) {
+  (void)data;
+  (void)len;
+  if (dir == 0 && p->cur.has_close && !p->mark_at) {
+    p->mark = p->s.rxlen[0];
+    p->mark_fin = p->s.rxfin[0];
+    p->mark_at = p->now;
+  }
+  return 1;
+}
+
+/* 8.2, 8.8: a graceful close lingers until every byte and the FIN are
+ * acknowledged, recovering lost packets, and only then sends
+ * CONNECTION_CLOSE (NO_ERROR). */
+static void test_rudp_conn_close_linger_recovers_losses(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[30000];
+  int64_t id;
+  rudp_conn_stats st;
+  rudp_conn_close_info ci;
+  (void)state;
+  fill_pattern(data, sizeof(data), 3);
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_LINGER);
+  /* No new streams or writes while lingering. */
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id),
+                   RUDP_ERR_INVALID_STATE);
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), RUDP_ERR_INVALID_STATE);
+  /* Lose the 2nd, 5th and 9th STREAM datagrams, and the first copy of the
+   * last one (retransmissions count as well). */
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_STREAM;
+  p->rules[0].mask = (1u << 1) | (1u << 4) | (1u << 8) | (1u << 25);
+  p->nrules = 1;
+  p->filter = filter_mark_close;
+  pair_run(p, 30 * SEC);
+  assert_true(p->mark_at != 0);
+  assert_int_equal(p->mark, sizeof(data));
+  assert_true(p->mark_fin);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_memory_equal(p->s.rx[0], data, sizeof(data));
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, 0);
+  assert_int_equal(p->s.closed_error, 0);
+  rudp_conn_get_close_info(p->s.conn, &ci);
+  assert_int_equal(ci.error, 0);
+  assert_false(ci.local);
+  assert_false(ci.app);
+  assert_int_equal(ci.wire_error, RUDP_NO_ERROR);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_true(st.pkts_lost >= 3);
+  assert_true(st.bytes_retransmitted >= 3 * 1000);
+  assert_true(st.pkts_retransmitted >= 3);
+  pair_del(p);
+}
+
+/* 8.3: without loss the close is acknowledged by the draining peer, sent
+ * once, and the closer ends 3 PTO after sending it; the peer drains for 3
+ * of its PTOs. */
+static void test_rudp_conn_close_acked_once(void **state) {
+  pair *p = pair_new();
+  rudp_tstamp t[16], t_close;
+  rudp_duration cpto, spto;
+  size_t from;
+  (void)state;
+  pair_settle(p);
+  cpto = base_pto(p->c.conn);
+  spto = base_pto(p->s.conn);
+  t_close = p->now;
+  from = p->nlog;
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  pair_run(p, 10 * SEC);
+  assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_CONNECTION_CLOSE, t, 16), 1);
+  assert_int_equal(t[0], t_close);
+  assert_true(p->c.conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, 0);
+  assert_int_equal(p->s.closed_error, 0);
+  /* 3 PTOs as they were when each side entered its state. */
+  assert_int_equal(p->c.closed_at, t_close + 3 * cpto);
+  assert_int_equal(p->s.closed_at, t_close + 10 * MS + 3 * spto);
+  /* The draining server sent exactly one packet: the ACK. */
+  assert_int_equal(log_count_from(p, from, 1, 0xff), 1);
+  assert_int_equal(log_count_from(p, from, 1, RUDP_FRAME_ACK), 1);
+  pair_del(p);
+}
+
+/* 8.8: CONNECTION_CLOSE lost: repeated after one PTO, then acknowledged;
+ * both sides end with error 0. */
+static void test_rudp_conn_close_lost(void **state) {
+  pair *p = pair_new();
+  rudp_tstamp t[16], t_close;
+  rudp_duration pto;
+  rudp_conn_close_info ci;
+  (void)state;
+  pair_settle(p);
+  pto = base_pto(p->c.conn);
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_CONNECTION_CLOSE;
+  p->rules[0].mask = 0x1;
+  p->nrules = 1;
+  t_close = p->now;
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  pair_run(p, 10 * SEC);
+  assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_CONNECTION_CLOSE, t, 16), 2);
+  assert_int_equal(t[0], t_close);
+  assert_int_equal(t[1], t_close + pto);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, 0);
+  assert_int_equal(p->s.closed_error, 0);
+  rudp_conn_get_close_info(p->s.conn, &ci);
+  assert_false(ci.local);
+  assert_int_equal(ci.wire_error, 0);
+  assert_true(p->c.conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED);
+  pair_del(p);
+}
+
+/* 8.8: the ACK of CONNECTION_CLOSE lost: the closer sends another copy
+ * after a PTO and the draining peer acknowledges it again. */
+static void test_rudp_conn_close_ack_lost(void **state) {
+  pair *p = pair_new();
+  rudp_tstamp t[16], t_close;
+  rudp_duration pto;
+  size_t from;
+  (void)state;
+  pair_settle(p);
+  pto = base_pto(p->c.conn);
+  from = p->nlog;
+  p->rules[0].dir = 1;
+  p->rules[0].ftype = RUDP_FRAME_ACK;
+  p->rules[0].mask = 0x1;
+  p->nrules = 1;
+  t_close = p->now;
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  pair_run(p, 10 * SEC);
+  assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_CONNECTION_CLOSE, t, 16), 2);
+  assert_int_equal(t[1], t_close + pto);
+  /* One ACK per CONNECTION_CLOSE received. */
+  assert_int_equal(log_count_from(p, from, 1, RUDP_FRAME_ACK), 2);
+  assert_int_equal(log_count_from(p, from, 1, 0xff), 2);
+  assert_int_equal(p->fcount[1][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  assert_true(p->c.conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, 0);
+  assert_int_equal(p->s.closed_error, 0);
+  pair_del(p);
+}
+
+/* 8.2, 8.3: the peer vanishes during LINGER: CONNECTION_CLOSE goes out
+ * anyway at the linger timeout, is repeated every PTO without backoff up
+ * to 12 times, and the closer ends one PTO after the last copy. */
+static void test_rudp_conn_close_linger_timeout(void **state) {
+  pair *p;
+  static uint8_t data[20000];
+  rudp_tstamp t[16], t_close;
+  rudp_conn_close_info ci;
+  rudp_duration pto;
+  int64_t id;
+  size_t i;
+  (void)state;
+  /* BUG: CONNECTION_CLOSE is repeated every conn_pto(), which includes
+   * the PTO backoff of LINGER (1360 ms apart instead of 85 ms); 8.3:
+   * without backoff. */
+  KNOWN_BUG();
+  p = pair_alloc();
+  p->cs.linger_timeout = 2 * SEC;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  p->drop_all[0] = p->drop_all[1] = 1;
+  t_close = p->now;
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  pair_run_until(p, t_close + 2 * SEC - 1);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_LINGER);
+  pair_run(p, 60 * SEC);
+  pto = base_pto(p->c.conn);
+  assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_CONNECTION_CLOSE, t, 16),
+                   RUDP_CONN_CLOSE_MAX_SENDS);
+  assert_int_equal(t[0], t_close + 2 * SEC);
+  for (i = 1; i < RUDP_CONN_CLOSE_MAX_SENDS; ++i) {
+    assert_int_equal(t[i] - t[i - 1], pto);
+  }
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_at, t[RUDP_CONN_CLOSE_MAX_SENDS - 1] + pto);
+  rudp_conn_get_close_info(p->c.conn, &ci);
+  assert_true(ci.local);
+  assert_int_equal(ci.wire_error, RUDP_NO_ERROR);
+  assert_non_null(strstr(ci.reason, "linger"));
+  /* The server, cut off, ends on its idle timeout. */
+  assert_true(p->s.closed);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_IDLE_CLOSE);
+  pair_del(p);
+}
+
+/* 8.5: abort with an application code and reason: unsent data is dropped,
+ * 0x1d goes out, the peer sees RUDP_ERR_PEER_CLOSED with the code and
+ * reason. */
+static void test_rudp_conn_abort_app_error(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[100000];
+  rudp_conn_close_info ci;
+  int64_t id;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_conn_abort(p->c.conn, 0x1234, "app gave up", p->now),
+                   0);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_CLOSING);
+  assert_int_equal(rudp_conn_abort(p->c.conn, 1, NULL, p->now),
+                   RUDP_ERR_INVALID_STATE);
+  rudp_conn_get_close_info(p->c.conn, &ci);
+  assert_true(ci.local);
+  assert_true(ci.app);
+  assert_int_equal(ci.wire_error, 0x1234);
+  assert_string_equal(ci.reason, "app gave up");
+  pair_run(p, 10 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM], 0);
+  assert_int_equal(p->lastclose[0].close_type, RUDP_FRAME_CONNECTION_CLOSE_APP);
+  assert_int_equal(p->lastclose[0].close_code, 0x1234);
+  assert_int_equal(p->s.rxlen[0], 0);
+  assert_true(p->s.closed);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_PEER_CLOSED);
+  rudp_conn_get_close_info(p->s.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_PEER_CLOSED);
+  assert_false(ci.local);
+  assert_true(ci.app);
+  assert_int_equal(ci.wire_error, 0x1234);
+  assert_string_equal(ci.reason, "app gave up");
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_error, 0);
+  pair_del(p);
+}
+
+/* 8.8: both sides close at once: each ends in DRAINING, error 0. */
+static void test_rudp_conn_simultaneous_close(void **state) {
+  pair *p = pair_new();
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  assert_int_equal(rudp_conn_close(p->s.conn, p->now), 0);
+  pair_run(p, 10 * SEC);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, 0);
+  assert_int_equal(p->s.closed_error, 0);
+  assert_true(p->fcount[0][RUDP_FRAME_CONNECTION_CLOSE] >= 1);
+  assert_true(p->fcount[1][RUDP_FRAME_CONNECTION_CLOSE] >= 1);
+  pair_del(p);
+}
+
+/* 8.6, 8.8: the peer vanishes: each side ends silently on its idle timer,
+ * exactly idle_timeout after it last heard anything. */
+static void test_rudp_conn_idle_timeout(void **state) {
+  pair *p = pair_alloc();
+  rudp_conn_close_info ci;
+  (void)state;
+  p->cs.idle_timeout = 1 * SEC;
+  p->ss.idle_timeout = 1 * SEC;
+  pair_start(p);
+  pair_settle(p);
+  p->drop_all[0] = p->drop_all[1] = 1;
+  pair_run(p, 10 * SEC);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->c.closed_at, p->c.last_rx + 1 * SEC);
+  assert_int_equal(p->s.closed_at, p->s.last_rx + 1 * SEC);
+  rudp_conn_get_close_info(p->c.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_IDLE_CLOSE);
+  assert_true(ci.local);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_CLOSED);
+  /* Silently: no CONNECTION_CLOSE either way. */
+  assert_int_equal(p->fcount[0][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  assert_int_equal(p->fcount[1][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  pair_del(p);
+}
+
+/* 8.6: the effective idle timeout is the smaller of the two. */
+static void test_rudp_conn_idle_timeout_min_of_both(void **state) {
+  pair *p = pair_alloc();
+  (void)state;
+  p->cs.idle_timeout = 5 * SEC;
+  p->ss.idle_timeout = 2 * SEC;
+  pair_start(p);
+  pair_settle(p);
+  p->drop_all[0] = p->drop_all[1] = 1;
+  pair_run(p, 20 * SEC);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->c.closed_at, p->c.last_rx + 2 * SEC);
+  assert_int_equal(p->s.closed_at, p->s.last_rx + 2 * SEC);
+  pair_del(p);
+}
+
+/* 8.6: keepalive PINGs keep an idle connection open past idle_timeout. */
+static void test_rudp_conn_keepalive(void **state) {
+  pair *p = pair_alloc();
+  (void)state;
+  p->cs.idle_timeout = 1 * SEC;
+  p->ss.idle_timeout = 1 * SEC;
+  p->cs.keepalive_interval = 300 * MS;
+  pair_start(p);
+  pair_settle(p);
+  pair_run(p, 5 * SEC);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  assert_true(p->fcount[0][RUDP_FRAME_PING] >= 10);
+  assert_true(p->fcount[0][RUDP_FRAME_PING] <= 20);
+  /* Stop the PINGs getting through: both time out. */
+  p->drop_all[0] = 1;
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_IDLE_CLOSE);
+  pair_del(p);
+}
+
+/* API calls on closing and closed connections. */
+static void test_rudp_conn_api_after_close(void **state) {
+  pair *p = pair_new();
+  int64_t id, id2;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_abort(p->c.conn, 7, NULL, p->now), 0);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id2),
+                   RUDP_ERR_INVALID_STATE);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"x", 1, 0),
+      RUDP_ERR_INVALID_STATE);
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, (const uint8_t *)"x", 1),
+                   RUDP_ERR_INVALID_STATE);
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), RUDP_ERR_INVALID_STATE);
+  pair_run(p, 10 * SEC);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_CLOSED);
+  assert_int_equal(
+      rudp_conn_read_pkt(p->c.conn, (const uint8_t *)"x", 1, p->now),
+      RUDP_ERR_INVALID_STATE);
+  assert_int_equal(rudp_conn_get_expiry(p->c.conn), RUDP_TSTAMP_MAX);
+  assert_int_equal(rudp_conn_is_established(p->c.conn), 0);
+  pair_del(p);
+}
+
+/* ------------------------------------------------------------ streams */
+
+/* 8.1: half-close: the client ends its direction with FIN and still reads
+ * the server's answer on the same stream; then the stream is freed on
+ * both sides. */
+static void test_rudp_conn_stream_half_close(void **state) {
+  pair *p = pair_new();
+  int64_t id;
+  uint8_t b[4];
+  int fin;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"request", 7, 1),
+      7);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"more", 4, 0),
+      RUDP_ERR_STREAM_STATE);
+  assert_int_equal(rudp_conn_stream_shutdown(p->c.conn, id),
+                   RUDP_ERR_STREAM_STATE);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[0], 7);
+  assert_memory_equal(p->s.rx[0], "request", 7);
+  assert_true(p->s.rxfin[0]);
+  /* The client's direction is finished; the server's is open. */
+  assert_int_equal(p->c.streams_closed, 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->s.conn, id, (const uint8_t *)"response", 8, 0),
+      8);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->c.rxlen[0], 8);
+  assert_memory_equal(p->c.rx[0], "response", 8);
+  assert_false(p->c.rxfin[0]);
+  assert_int_equal(rudp_conn_stream_shutdown(p->s.conn, id), 0);
+  pair_run(p, 1 * SEC);
+  assert_true(p->c.rxfin[0]);
+  assert_int_equal(p->c.streams_closed, 1);
+  assert_int_equal(p->s.streams_closed, 1);
+  assert_int_equal(rudp_conn_stream_read(p->c.conn, id, b, sizeof(b), &fin),
+                   RUDP_ERR_STREAM_NOT_FOUND);
+  assert_int_equal(rudp_conn_stream_write(p->s.conn, id, b, 1, 0),
+                   RUDP_ERR_STREAM_NOT_FOUND);
+  /* FINs do not close the connection (9.2). */
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* Many streams of both kinds from both sides at once, interleaved. */
+static void test_rudp_conn_many_streams(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[6000];
+  int64_t cid[40], sid[12];
+  size_t i;
+  rudp_conn_stats st;
+  (void)state;
+  pair_settle(p);
+  for (i = 0; i < 40; ++i) {
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &cid[i]), 0);
+    assert_int_equal(cid[i], (int64_t)(4 * i));
+  }
+  for (i = 0; i < 12; ++i) {
+    assert_int_equal(rudp_conn_open_stream(p->s.conn, 0, &sid[i]), 0);
+    assert_int_equal(sid[i], (int64_t)(4 * i + 3));
+  }
+  for (i = 0; i < 40; ++i) {
+    fill_pattern(data, sizeof(data), (uint64_t)cid[i]);
+    assert_int_equal(rudp_conn_stream_write(p->c.conn, cid[i], data,
+                                            sizeof(data) - i * 100, 1),
+                     (rudp_ssize)(sizeof(data) - i * 100));
+  }
+  for (i = 0; i < 12; ++i) {
+    fill_pattern(data, sizeof(data), (uint64_t)sid[i]);
+    assert_int_equal(
+        rudp_conn_stream_write(p->s.conn, sid[i], data, sizeof(data), 1),
+        (rudp_ssize)sizeof(data));
+  }
+  pair_run(p, 10 * SEC);
+  for (i = 0; i < 40; ++i) {
+    size_t k = (size_t)cid[i];
+    fill_pattern(data, sizeof(data), (uint64_t)cid[i]);
+    assert_int_equal(p->s.rxlen[k], sizeof(data) - i * 100);
+    assert_memory_equal(p->s.rx[k], data, sizeof(data) - i * 100);
+    assert_true(p->s.rxfin[k]);
+  }
+  for (i = 0; i < 12; ++i) {
+    size_t k = (size_t)sid[i];
+    fill_pattern(data, sizeof(data), (uint64_t)sid[i]);
+    assert_int_equal(p->c.rxlen[k], sizeof(data));
+    assert_memory_equal(p->c.rx[k], data, sizeof(data));
+    assert_true(p->c.rxfin[k]);
+  }
+  assert_int_equal(p->s.nopened, 40);
+  assert_int_equal(p->c.nopened, 12);
+  /* The uni streams are finished on both sides; the client's bidi
+   * streams wait for the server's direction. */
+  assert_int_equal(p->c.streams_closed, 12);
+  assert_int_equal(p->s.streams_closed, 12);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.streams_opened, 52);
+  pair_del(p);
+}
+
+/* 3.2, 10.5: the peer's stream limit; it rises as the peer's streams
+ * close (MAX_STREAMS), and streams_available tells the application. */
+static void test_rudp_conn_stream_limit(void **state) {
+  pair *p = pair_alloc();
+  int64_t a, b, c;
+  (void)state;
+  p->ss.max_streams_bidi = 2;
+  pair_start(p);
+  pair_settle(p);
+  /* Called once per kind when the limits became known. */
+  assert_int_equal(p->c.streams_avail, 2);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a), 0);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &c),
+                   RUDP_ERR_STREAM_LIMIT);
+  /* Unidirectional streams have their own limit. */
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &c), 0);
+  assert_int_equal(c, 2);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, a, (const uint8_t *)"a", 1, 1), 1);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, b, (const uint8_t *)"b", 1, 1), 1);
+  pair_run(p, 1 * SEC);
+  assert_true(p->s.rxfin[0]);
+  assert_true(p->s.rxfin[4]);
+  assert_int_equal(p->c.streams_avail, 2);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &c),
+                   RUDP_ERR_STREAM_LIMIT);
+  /* The server finishes its directions: both streams close on the
+   * server, which allows two more. */
+  assert_int_equal(rudp_conn_stream_shutdown(p->s.conn, a), 0);
+  assert_int_equal(rudp_conn_stream_shutdown(p->s.conn, b), 0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.streams_closed, 2);
+  assert_true(p->c.streams_avail >= 3);
+  assert_int_equal(p->fcount[1][RUDP_FRAME_MAX_STREAMS_BIDI] >= 1, 1);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &c), 0);
+  assert_int_equal(c, 8);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &c), 0);
+  assert_int_equal(c, 12);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &c),
+                   RUDP_ERR_STREAM_LIMIT);
+  pair_del(p);
+}
+
+/* 10.5, 3.16: a sender blocked by the stream limit says so with
+ * STREAMS_BLOCKED (once per limit). */
+static void test_rudp_conn_streams_blocked_sent(void **state) {
+  pair *p;
+  int64_t a;
+  (void)state;
+  /* BUG: rudp_conn_open_stream sets RUDP_CONN_CTRL_STREAMS_BLOCKED_* but
+   * conn_write_ctrl never writes nor clears them. */
+  KNOWN_BUG();
+  p = pair_alloc();
+  p->ss.max_streams_bidi = 1;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a), 0);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a),
+                   RUDP_ERR_STREAM_LIMIT);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a),
+                   RUDP_ERR_STREAM_LIMIT);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAMS_BLOCKED_BIDI], 1);
+  /* Nothing left pending: the client is quiet afterwards. */
+  p->nlog = 0;
+  pair_run(p, 5 * SEC);
+  assert_int_equal(log_count_from(p, 0, 0, 0xff), 0);
+  pair_del(p);
+}
+
+/* 3.2: a unidirectional stream is send-only for its opener and
+ * receive-only for the peer. */
+static void test_rudp_conn_uni_stream_directions(void **state) {
+  pair *p = pair_new();
+  int64_t id;
+  uint8_t b[8];
+  int fin;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &id), 0);
+  assert_int_equal(id, 2);
+  assert_int_equal(rudp_conn_stream_read(p->c.conn, id, b, sizeof(b), &fin),
+                   RUDP_ERR_STREAM_STATE);
+  assert_int_equal(rudp_conn_stream_stop_sending(p->c.conn, id, 1),
+                   RUDP_ERR_STREAM_STATE);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"uni", 3, 0), 3);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.nopened, 1);
+  assert_int_equal(p->s.opened[0], 2);
+  assert_int_equal(p->s.rxlen[2], 3);
+  assert_memory_equal(p->s.rx[2], "uni", 3);
+  assert_int_equal(
+      rudp_conn_stream_write(p->s.conn, id, (const uint8_t *)"x", 1, 0),
+      RUDP_ERR_STREAM_STATE);
+  assert_int_equal(rudp_conn_stream_reset(p->s.conn, id, 1),
+                   RUDP_ERR_STREAM_STATE);
+  assert_int_equal(rudp_conn_stream_shutdown(p->s.conn, id),
+                   RUDP_ERR_STREAM_STATE);
+  /* Unknown streams. */
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, 40, (const uint8_t *)"x", 1, 0),
+      RUDP_ERR_STREAM_NOT_FOUND);
+  assert_int_equal(rudp_conn_stream_read(p->c.conn, 41, b, sizeof(b), &fin),
+                   RUDP_ERR_STREAM_NOT_FOUND);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 3.6, 8.1: RESET_STREAM reaches the peer with its code; the receiving
+ * side is then unreadable; the sender cannot write or reset again. */
+static void test_rudp_conn_stream_reset(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[1000];
+  int64_t id;
+  uint8_t b[8];
+  int fin;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_int_equal(rudp_conn_stream_reset(p->c.conn, id, 77), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, 1, 0),
+                   RUDP_ERR_STREAM_STATE);
+  assert_int_equal(rudp_conn_stream_reset(p->c.conn, id, 78),
+                   RUDP_ERR_STREAM_STATE);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_RESET_STREAM], 1);
+  assert_int_equal(p->s.resets, 1);
+  assert_int_equal(p->s.reset_id, id);
+  assert_int_equal(p->s.reset_code, 77);
+  assert_int_equal(rudp_conn_stream_read(p->s.conn, id, b, sizeof(b), &fin),
+                   RUDP_ERR_STREAM_STATE);
+  /* The server's own direction still works. */
+  assert_int_equal(
+      rudp_conn_stream_write(p->s.conn, id, (const uint8_t *)"ok", 2, 1), 2);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->c.rxlen[0], 2);
+  assert_true(p->c.rxfin[0]);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 3.6: RESET_STREAM lost: resent until acknowledged. */
+static void test_rudp_conn_stream_reset_lost(void **state) {
+  pair *p = pair_new();
+  int64_t id;
+  uint64_t n;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"abc", 3, 0), 3);
+  pair_run(p, 1 * SEC);
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_RESET_STREAM;
+  p->rules[0].mask = 0x3;
+  p->nrules = 1;
+  assert_int_equal(rudp_conn_stream_reset(p->c.conn, id, 5), 0);
+  pair_run(p, 5 * SEC);
+  n = p->fcount[0][RUDP_FRAME_RESET_STREAM];
+  assert_true(n >= 3);
+  assert_int_equal(p->s.resets, 1);
+  assert_int_equal(p->s.reset_code, 5);
+  /* Acknowledged: no more copies. */
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_RESET_STREAM], n);
+  assert_int_equal(p->s.resets, 1);
+  pair_del(p);
+}
+
+/* 3.7: STOP_SENDING makes the peer reset its direction with the same
+ * code. */
+static void test_rudp_conn_stop_sending(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[50000];
+  int64_t id;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, 1000, 0), 1000);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[0], 1000);
+  assert_int_equal(rudp_conn_stream_stop_sending(p->s.conn, id, 99), 0);
+  assert_int_equal(rudp_conn_stream_stop_sending(p->s.conn, id, 99),
+                   RUDP_ERR_STREAM_STATE);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->fcount[1][RUDP_FRAME_STOP_SENDING], 1);
+  assert_int_equal(p->c.stops, 1);
+  assert_int_equal(p->c.stop_code, 99);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_RESET_STREAM], 1);
+  assert_int_equal(p->s.resets, 1);
+  assert_int_equal(p->s.reset_code, 99);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, 1, 0),
+                   RUDP_ERR_STREAM_STATE);
+  assert_int_equal(p->s.rxlen[0], 1000);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* rudp_conn_stream_write_ref: the buffer is released exactly once, only
+ * after all of it is acknowledged, losses included. */
+static void test_rudp_conn_write_ref_released_once(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[50000];
+  static int marker;
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 11);
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write_ref(p->c.conn, id, data, sizeof(data), &marker, 1),
+      0);
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_STREAM;
+  p->rules[0].mask = (1u << 3) | (1u << 10);
+  p->nrules = 1;
+  pair_run(p, 50 * MS);
+  assert_int_equal(p->c.released, 0);
+  pair_run(p, 10 * SEC);
+  assert_int_equal(p->c.released, 1);
+  assert_ptr_equal(p->c.rel_data, data);
+  assert_int_equal(p->c.rel_len, sizeof(data));
+  assert_ptr_equal(p->c.rel_ref, &marker);
+  assert_int_equal(p->c.rel_id, id);
+  /* Released only once the server had every byte. */
+  assert_int_equal(p->c.peer_rxlen_at_release, sizeof(data));
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_memory_equal(p->s.rx[0], data, sizeof(data));
+  pair_del(p);
+}
+
+/* write_ref buffers are released by a reset, by their acknowledgement,
+ * and by rudp_conn_del when still held; each exactly once. */
+static void test_rudp_conn_write_ref_released_on_reset_and_del(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[3000];
+  static int ra, rb, rc;
+  int64_t a, b;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a), 0);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+  assert_int_equal(
+      rudp_conn_stream_write_ref(p->c.conn, a, data, sizeof(data), &ra, 0), 0);
+  assert_int_equal(rudp_conn_stream_reset(p->c.conn, a, 1), 0);
+  assert_int_equal(p->c.released, 1);
+  assert_int_equal(p->c.rel_id, a);
+  assert_ptr_equal(p->c.rel_ref, &ra);
+  assert_int_equal(
+      rudp_conn_stream_write_ref(p->c.conn, b, data, sizeof(data), &rb, 0), 0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[4], sizeof(data));
+  assert_int_equal(p->c.released, 2);
+  assert_ptr_equal(p->c.rel_ref, &rb);
+  /* A third buffer that never gets acknowledged: released by del. */
+  p->drop_all[0] = 1;
+  assert_int_equal(
+      rudp_conn_stream_write_ref(p->c.conn, b, data, sizeof(data), &rc, 0), 0);
+  pair_run(p, 100 * MS);
+  assert_int_equal(p->c.released, 2);
+  g_released = 0;
+  pair_del(p);
+  assert_int_equal(g_released, 1);
+}
+
+/* 10.5: a 1000-byte stream and connection window still moves 1 MB, by
+ * window updates, without a flow-control error. */
+static void test_rudp_conn_flow_control_tiny_window(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[1 << 20];
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 5);
+  p->ss.initial_max_stream_data = 1000;
+  p->ss.initial_max_data = 1000;
+  p->ss.max_stream_window = 1000;
+  p->ss.max_window = 1000;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run_until_flag(p, &p->s.rxfin[0], 600 * SEC);
+  assert_true(p->s.rxfin[0]);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_memory_equal(p->s.rx[0], data, sizeof(data));
+  assert_true(p->fcount[1][RUDP_FRAME_MAX_STREAM_DATA] >= 1000);
+  assert_true(p->fcount[1][RUDP_FRAME_MAX_DATA] >= 1000);
+  /* The windows stayed at their 1000-byte ceiling. */
+  assert_true(strm_of(&p->s, id)->rx_fc.window <= 1000);
+  assert_true(p->s.conn->rx_fc.window <= 1000);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 10.5: a receiver that does not read stops the sender at its window;
+ * the sender's buffer fills and writes return WOULDBLOCK; reading
+ * resumes everything. */
+static void test_rudp_conn_flow_control_receiver_stalls(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[200000];
+  rudp_ssize n;
+  size_t total;
+  int64_t id;
+  rudp_strm *ss;
+  (void)state;
+  fill_pattern(data, sizeof(data), 9);
+  p->cs.max_stream_send_buffer = 65536;
+  p->ss.initial_max_stream_data = 16384;
+  p->ss.max_stream_window = 16384;
+  pair_start(p);
+  pair_settle(p);
+  p->s.noread = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  n = rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1);
+  assert_int_equal(n, 65536);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data + n, 1000, 1),
+                   RUDP_ERR_WOULDBLOCK);
+  total = (size_t)n;
+  pair_run(p, 5 * SEC);
+  ss = strm_of(&p->s, id);
+  assert_non_null(ss);
+  /* Exactly the window arrived, and no more was sent. */
+  assert_int_equal(ss->rx_fc.highest, 16384);
+  assert_int_equal(strm_of(&p->c, id)->tx.sent, 16384);
+  assert_int_equal(p->s.rxlen[0], 0);
+  /* The 16384 acknowledged bytes left the send buffer. */
+  n = rudp_conn_stream_write(p->c.conn, id, data + total, sizeof(data), 1);
+  assert_true(n == 16384 || n == RUDP_ERR_WOULDBLOCK);
+  if (n > 0) {
+    total += (size_t)n;
+  }
+  /* Read: everything flows again. */
+  p->s.noread = 0;
+  read_all(&p->s, id);
+  while (total < sizeof(data)) {
+    pair_run(p, 100 * MS);
+    n = rudp_conn_stream_write(p->c.conn, id, data + total,
+                               sizeof(data) - total, 1);
+    if (n > 0) {
+      total += (size_t)n;
+    } else {
+      assert_int_equal(n, RUDP_ERR_WOULDBLOCK);
+    }
+    assert_true(p->now < T0 + 120 * SEC);
+  }
+  pair_run(p, 10 * SEC);
+  assert_true(p->c.writable >= 1);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_memory_equal(p->s.rx[0], data, sizeof(data));
+  assert_true(p->s.rxfin[0]);
+  pair_del(p);
+}
+
+/* ------------------------------------------------------------ datagrams */
+
+/* 3.19: datagrams arrive with their boundaries, each in one piece. */
+static void test_rudp_conn_datagram_boundaries(void **state) {
+  pair *p = pair_new();
+  static const size_t sizes[5] = {1, 37, 500, 1000, 1180};
+  uint8_t buf[1200];
+  rudp_conn_stats st;
+  size_t i;
+  (void)state;
+  pair_settle(p);
+  for (i = 0; i < 5; ++i) {
+    fill_pattern(buf, sizes[i], i);
+    assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, sizes[i]), 0);
+  }
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.ndgrams, 5);
+  for (i = 0; i < 5; ++i) {
+    fill_pattern(buf, sizes[i], i);
+    assert_int_equal(p->s.dglen[i], sizes[i]);
+    assert_memory_equal(p->s.dgdata[i], buf, sizes[i] < 64 ? sizes[i] : 64);
+  }
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.datagrams_sent, 5);
+  assert_int_equal(st.datagrams_dropped, 0);
+  rudp_conn_get_stats(p->s.conn, &st);
+  assert_int_equal(st.datagrams_recv, 5);
+  /* And the other way. */
+  assert_int_equal(rudp_conn_send_datagram(p->s.conn, (const uint8_t *)"s", 1),
+                   0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->c.ndgrams, 1);
+  assert_int_equal(p->c.dglen[0], 1);
+  assert_int_equal(p->c.dgdata[0][0], 's');
+  pair_del(p);
+}
+
+/* 10.7: a datagram must fit the peer's max_datagram_frame_size (the whole
+ * frame: type, length, data) and one packet. */
+static void test_rudp_conn_datagram_too_large(void **state) {
+  pair *p = pair_new();
+  static uint8_t buf[2000];
+  (void)state;
+  pair_settle(p);
+  /* 1200-byte packets: 17 bytes of header, packet number and CRC, 3 of
+   * frame header leave 1180. */
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 1181),
+                   RUDP_ERR_DATAGRAM_TOO_LARGE);
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 2000),
+                   RUDP_ERR_DATAGRAM_TOO_LARGE);
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 1180), 0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.ndgrams, 1);
+  assert_int_equal(p->s.dglen[0], 1180);
+  pair_del(p);
+
+  p = pair_new();
+  p->ss.max_datagram_frame_size = 100;
+  pair_settle(p);
+  /* Type (1) + length (2: 97 > 63) + 97 = 100. */
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 98),
+                   RUDP_ERR_DATAGRAM_TOO_LARGE);
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 97), 0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.ndgrams, 1);
+  assert_int_equal(p->s.dglen[0], 97);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 10.7: a peer that advertises 0 accepts no datagrams at all. */
+static void test_rudp_conn_datagram_peer_refuses(void **state) {
+  pair *p = pair_new();
+  (void)state;
+  p->ss.max_datagram_frame_size = 0;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, (const uint8_t *)"x", 1),
+                   RUDP_ERR_DATAGRAM_TOO_LARGE);
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, NULL, 0),
+                   RUDP_ERR_DATAGRAM_TOO_LARGE);
+  /* The other way still works. */
+  assert_int_equal(rudp_conn_send_datagram(p->s.conn, (const uint8_t *)"x", 1),
+                   0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->c.ndgrams, 1);
+  pair_del(p);
+}
+
+/* rudp_conn_send_datagram: a full queue drops the oldest. */
+static void test_rudp_conn_datagram_queue_overflow(void **state) {
+  pair *p = pair_alloc();
+  rudp_conn_stats st;
+  uint8_t i;
+  (void)state;
+  p->cs.datagram_queue_len = 4;
+  pair_start(p);
+  pair_settle(p);
+  for (i = 0; i < 10; ++i) {
+    assert_int_equal(rudp_conn_send_datagram(p->c.conn, &i, 1), 0);
+  }
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.datagrams_dropped, 6);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.ndgrams, 4);
+  for (i = 0; i < 4; ++i) {
+    assert_int_equal(p->s.dgdata[i][0], 6 + i);
+  }
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.datagrams_sent, 4);
+  pair_del(p);
+}
+
+/* 10.7: a lost DATAGRAM is never sent again. */
+static void test_rudp_conn_datagram_lost_not_retransmitted(void **state) {
+  pair *p = pair_new();
+  rudp_conn_stats st;
+  (void)state;
+  pair_settle(p);
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_DATAGRAM;
+  p->rules[0].mask = 0x1;
+  p->nrules = 1;
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, (const uint8_t *)"a", 1),
+                   0);
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATAGRAM], 1);
+  assert_int_equal(p->s.ndgrams, 0);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pkts_lost, 1);
+  assert_int_equal(st.datagrams_sent, 1);
+  /* The next one arrives. */
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, (const uint8_t *)"b", 1),
+                   0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATAGRAM], 2);
+  assert_int_equal(p->s.ndgrams, 1);
+  assert_int_equal(p->s.dgdata[0][0], 'b');
+  pair_del(p);
+}
+
+/* rudp_conn_stats.datagrams_dropped counts datagrams "queue full or
+ * lost". */
+static void test_rudp_conn_datagram_lost_counted(void **state) {
+  pair *p;
+  rudp_conn_stats st;
+  (void)state;
+  /* BUG: DATAGRAM frames are not recorded in the rtb (pkt_add_frame), so
+   * a lost one is not counted in datagrams_dropped. */
+  KNOWN_BUG();
+  p = pair_new();
+  pair_settle(p);
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_DATAGRAM;
+  p->rules[0].mask = 0x1;
+  p->nrules = 1;
+  assert_int_equal(rudp_conn_send_datagram(p->c.conn, (const uint8_t *)"a", 1),
+                   0);
+  pair_run(p, 5 * SEC);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pkts_lost, 1);
+  assert_int_equal(st.datagrams_dropped, 1);
+  pair_del(p);
+}
+
+/* ------------------------------------------------------------ hostile */
+
+/* 10.2: an ACK of a packet number never sent is a PROTOCOL_VIOLATION. */
+static void test_rudp_conn_hostile_ack_unsent(void **state) {
+  pair *p = pair_new();
+  rudp_frame fr;
+  rudp_range r;
+  (void)state;
+  pair_settle(p);
+  r.hi = r.lo = rudp_rtb_next_pkt_num(&p->s.conn->rtb) + 5;
+  memset(&fr, 0, sizeof(fr));
+  fr.ack.type = RUDP_FRAME_ACK;
+  fr.ack.ranges = &r;
+  fr.ack.nranges = 1;
+  assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+  expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION,
+                   RUDP_FRAME_ACK);
+  pair_del(p);
+}
+
+/* 10.5: STREAM data up to the stream's credit is fine, one byte beyond
+ * is a FLOW_CONTROL_ERROR. */
+static void test_rudp_conn_hostile_stream_credit(void **state) {
+  pair *p = pair_new();
+  uint64_t max;
+  (void)state;
+  pair_settle(p);
+  max = p->ss.initial_max_stream_data;
+  assert_int_equal(
+      inject_stream(p, &p->s, 0, max - 1, (const uint8_t *)"x", 1, 0), 0);
+  expect_alive(&p->s);
+  assert_int_equal(inject_stream(p, &p->s, 0, max, (const uint8_t *)"y", 1, 0),
+                   0);
+  expect_violation(p, &p->s, RUDP_ERR_FLOW_CONTROL, RUDP_FLOW_CONTROL_ERROR,
+                   RUDP_FRAME_STREAM);
+  pair_del(p);
+}
+
+/* 10.5: the sum of the highest offsets over all streams may not exceed
+ * the connection credit. */
+static void test_rudp_conn_hostile_conn_credit(void **state) {
+  pair *p = pair_alloc();
+  (void)state;
+  p->ss.initial_max_data = 10000;
+  p->ss.initial_max_stream_data = 8000;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(inject_stream(p, &p->s, 0, 7999, (const uint8_t *)"x", 1, 0),
+                   0);
+  assert_int_equal(inject_stream(p, &p->s, 4, 1999, (const uint8_t *)"x", 1, 0),
+                   0);
+  expect_alive(&p->s); /* exactly 10000 */
+  /* A retransmission below the highest offset costs nothing. */
+  assert_int_equal(inject_stream(p, &p->s, 4, 0, (const uint8_t *)"x", 1, 0),
+                   0);
+  expect_alive(&p->s);
+  assert_int_equal(inject_stream(p, &p->s, 8, 0, (const uint8_t *)"x", 1, 0),
+                   0);
+  expect_violation(p, &p->s, RUDP_ERR_FLOW_CONTROL, RUDP_FLOW_CONTROL_ERROR,
+                   RUDP_FRAME_STREAM);
+  pair_del(p);
+}
+
+/* 3.2: a stream beyond the granted limit is a STREAM_LIMIT_ERROR; one
+ * within it opens every lower stream of its type. */
+static void test_rudp_conn_hostile_stream_limit(void **state) {
+  pair *p = pair_alloc();
+  (void)state;
+  p->ss.max_streams_bidi = 3;
+  p->ss.max_streams_uni = 1;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(inject_stream(p, &p->s, 8, 0, (const uint8_t *)"x", 1, 0),
+                   0);
+  expect_alive(&p->s);
+  assert_int_equal(p->s.nopened, 3);
+  assert_int_equal(p->s.opened[0], 0);
+  assert_int_equal(p->s.opened[1], 4);
+  assert_int_equal(p->s.opened[2], 8);
+  assert_int_equal(inject_stream(p, &p->s, 2, 0, (const uint8_t *)"x", 1, 0),
+                   0);
+  expect_alive(&p->s);
+  assert_int_equal(inject_stream(p, &p->s, 12, 0, (const uint8_t *)"x", 1, 0),
+                   0);
+  expect_violation(p, &p->s, RUDP_ERR_STREAM_LIMIT, RUDP_STREAM_LIMIT_ERROR,
+                   RUDP_FRAME_STREAM);
+  pair_del(p);
+
+  p = pair_alloc();
+  p->ss.max_streams_uni = 1;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(inject_stream(p, &p->s, 6, 0, (const uint8_t *)"x", 1, 0),
+                   0);
+  expect_violation(p, &p->s, RUDP_ERR_STREAM_LIMIT, RUDP_STREAM_LIMIT_ERROR,
+                   RUDP_FRAME_STREAM);
+  pair_del(p);
+}
+
+/* 3.2: frames for streams in a state that forbids them. */
+static void test_rudp_conn_hostile_stream_state(void **state) {
+  int k;
+  (void)state;
+  for (k = 0; k < 6; ++k) {
+    pair *p = pair_new();
+    rudp_frame fr;
+    int64_t id;
+    uint8_t ftype;
+    pair_settle(p);
+    /* The server opens its unidirectional stream 3 and sends on it. */
+    assert_int_equal(rudp_conn_open_stream(p->s.conn, 0, &id), 0);
+    assert_int_equal(id, 3);
+    assert_int_equal(
+        rudp_conn_stream_write(p->s.conn, id, (const uint8_t *)"u", 1, 0), 1);
+    /* The client opens its unidirectional stream 2. */
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &id), 0);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"v", 1, 0), 1);
+    pair_run(p, 500 * MS);
+    memset(&fr, 0, sizeof(fr));
+    switch (k) {
+    case 0: /* STREAM on the server's own unidirectional stream */
+      fr.stream.type = RUDP_FRAME_STREAM;
+      fr.stream.stream_id = 3;
+      fr.stream.data = (const uint8_t *)"x";
+      fr.stream.datalen = 1;
+      break;
+    case 1: /* STREAM on a server-initiated stream it never opened */
+      fr.stream.type = RUDP_FRAME_STREAM;
+      fr.stream.stream_id = 1;
+      fr.stream.data = (const uint8_t *)"x";
+      fr.stream.datalen = 1;
+      break;
+    case 2: /* RESET_STREAM on the server's own unidirectional stream */
+      fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
+      fr.reset_stream.stream_id = 3;
+      break;
+    case 3: /* STREAM_DATA_BLOCKED on the server's own uni stream */
+      fr.stream_value.type = RUDP_FRAME_STREAM_DATA_BLOCKED;
+      fr.stream_value.stream_id = 3;
+      break;
+    case 4: /* STOP_SENDING on the client's unidirectional stream */
+      fr.stop_sending.type = RUDP_FRAME_STOP_SENDING;
+      fr.stop_sending.stream_id = 2;
+      break;
+    default: /* MAX_STREAM_DATA on the client's unidirectional stream */
+      fr.stream_value.type = RUDP_FRAME_MAX_STREAM_DATA;
+      fr.stream_value.stream_id = 2;
+      fr.stream_value.value = 1 << 30;
+      break;
+    }
+    ftype = fold_type(fr.type);
+    assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+    expect_violation(p, &p->s, RUDP_ERR_STREAM_STATE, RUDP_STREAM_STATE_ERROR,
+                     ftype);
+    pair_del(p);
+  }
+}
+
+/* 10.6: final size violations. */
+static void test_rudp_conn_hostile_final_size(void **state) {
+  int k;
+  (void)state;
+  for (k = 0; k < 5; ++k) {
+    pair *p = pair_new();
+    rudp_frame fr;
+    uint8_t ftype = RUDP_FRAME_STREAM;
+    pair_settle(p);
+    memset(&fr, 0, sizeof(fr));
+    fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
+    switch (k) {
+    case 0: /* FIN at 4, then FIN at 6 */
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcd", 4, 1), 0);
+      /* The same FIN again is a harmless retransmission. */
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcd", 4, 1), 0);
+      expect_alive(&p->s);
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcdef", 6, 1), 0);
+      break;
+    case 1: /* data beyond the final size */
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcd", 4, 1), 0);
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 4, (const uint8_t *)"e", 1, 0), 0);
+      break;
+    case 2: /* FIN below data already received */
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcdefghij", 10, 0),
+          0);
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcde", 5, 1), 0);
+      break;
+    case 3: /* RESET_STREAM with another final size than the FIN's */
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcd", 4, 1), 0);
+      fr.reset_stream.stream_id = 0;
+      fr.reset_stream.final_size = 3;
+      assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+      ftype = RUDP_FRAME_RESET_STREAM;
+      break;
+    default: /* FIN beyond RESET_STREAM's final size */
+      fr.reset_stream.stream_id = 0;
+      fr.reset_stream.final_size = 5;
+      assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+      expect_alive(&p->s);
+      assert_int_equal(p->s.resets, 1);
+      assert_int_equal(
+          inject_stream(p, &p->s, 0, 0, (const uint8_t *)"abcdef", 6, 1), 0);
+      break;
+    }
+    expect_violation(p, &p->s, RUDP_ERR_FINAL_SIZE, RUDP_FINAL_SIZE_ERROR,
+                     ftype);
+    pair_del(p);
+  }
+}
+
+/* 3.1: malformed frames are FRAME_ENCODING_ERRORs. */
+static void test_rudp_conn_hostile_malformed_frame(void **state) {
+  static const struct {
+    uint8_t b[12];
+    size_t len;
+  } cases[] = {
+      {{0x1f}, 1},                         /* unknown type */
+      {{0x03, 0x00, 0x00, 0x00, 0x00}, 5}, /* ACK with ECN: not in v1 */
+      {{0x18}, 1},                         /* NEW_CONNECTION_ID: not in v1 */
+      {{0x40, 0x01}, 2},                   /* PING, type not shortest */
+      {{0x10}, 1},                         /* MAX_DATA without its value */
+      {{0x02, 0x05, 0x00, 0x00, 0x06}, 5}, /* ACK range below 0 */
+      /* MAX_STREAMS above 2^60 */
+      {{0x12, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01}, 9},
+      /* CONNECTION_CLOSE with a reason running past the packet */
+      {{0x1c, 0x00, 0x00, 0x05, 'a'}, 5},
+  };
+  size_t k;
+  (void)state;
+  for (k = 0; k < sizeof(cases) / sizeof(cases[0]); ++k) {
+    pair *p = pair_new();
+    pair_settle(p);
+    assert_int_equal(inject(p, &p->s, RUDP_PKT_SHORT, cases[k].b, cases[k].len),
+                     0);
+    expect_violation(p, &p->s, RUDP_ERR_FRAME_ENCODING,
+                     RUDP_FRAME_ENCODING_ERROR, 0xff);
+    pair_del(p);
+  }
+}
+
+/* 2.8: STREAM in a long-header packet is a PROTOCOL_VIOLATION; a server
+ * still in ACCEPT_SENT closes with CONNECTION_CLOSE in an ACCEPT packet
+ * (9.1). */
+static void test_rudp_conn_hostile_stream_in_long_header(void **state) {
+  pair *p = pair_new();
+  uint8_t buf[64];
+  size_t n;
+  rudp_conn_close_info ci;
+  rudp_tstamp t[4];
+  (void)state;
+  p->drop_all[1] = 1; /* keep the server half-open */
+  pair_run_until(p, T0 + 15 * MS);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_ACCEPT_SENT);
+  n = enc_stream(buf, sizeof(buf), 0, 0, (const uint8_t *)"x", 1, 0);
+  assert_int_equal(inject(p, &p->s, RUDP_PKT_HANDSHAKE, buf, n), 0);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_CLOSING);
+  rudp_conn_get_close_info(p->s.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_PROTO);
+  assert_int_equal(ci.wire_error, RUDP_PROTOCOL_VIOLATION);
+  pair_run(p, 1 * SEC);
+  assert_true(
+      log_times(p, 1, RUDP_PKT_ACCEPT, RUDP_FRAME_CONNECTION_CLOSE, t, 4) >= 1);
+  assert_int_equal(p->lastclose[1].close_code, RUDP_PROTOCOL_VIOLATION);
+  assert_int_equal(p->lastclose[1].close_type, RUDP_FRAME_CONNECTION_CLOSE);
+  pair_del(p);
+}
+
+/* 7.2 step 6, 11: once confirmed, the client discards long-header packets
+ * (whatever they hold): dropped and counted, nothing else. */
+static void test_rudp_conn_hostile_long_header_after_confirmed(void **state) {
+  pair *p;
+  uint8_t buf[64];
+  size_t n;
+  uint64_t largest;
+  rudp_conn_stats before, after;
+  (void)state;
+  /* BUG: a confirmed client still processes long-header packets
+   * (conn_recv_pkt, client branch); 7.2 step 6: discard them. */
+  KNOWN_BUG();
+  p = pair_new();
+  pair_settle(p);
+  largest = p->c.conn->acktr.largest;
+  rudp_conn_get_stats(p->c.conn, &before);
+  buf[0] = RUDP_FRAME_PING;
+  assert_int_equal(inject(p, &p->c, RUDP_PKT_HANDSHAKE, buf, 1), 0);
+  n = enc_stream(buf, sizeof(buf), 1, 0, (const uint8_t *)"x", 1, 0);
+  assert_int_equal(inject(p, &p->c, RUDP_PKT_ACCEPT, buf, n), 0);
+  rudp_conn_get_stats(p->c.conn, &after);
+  assert_int_equal(after.pkts_dropped, before.pkts_dropped + 2);
+  assert_int_equal(after.pkts_recv, before.pkts_recv);
+  assert_int_equal(p->c.conn->acktr.largest, largest);
+  expect_alive(&p->c);
+  pair_del(p);
+}
+
+/* 3.9, 3.18: HANDSHAKE_DONE and NEW_TOKEN are server-only frames. */
+static void test_rudp_conn_hostile_server_only_frames(void **state) {
+  int k;
+  (void)state;
+  for (k = 0; k < 2; ++k) {
+    pair *p = pair_new();
+    rudp_frame fr;
+    static const uint8_t tok[3] = {1, 2, 3};
+    pair_settle(p);
+    memset(&fr, 0, sizeof(fr));
+    if (k == 0) {
+      fr.type = RUDP_FRAME_HANDSHAKE_DONE;
+    } else {
+      fr.new_token.type = RUDP_FRAME_NEW_TOKEN;
+      fr.new_token.token = tok;
+      fr.new_token.tokenlen = sizeof(tok);
+    }
+    assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+    expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION,
+                     k == 0 ? RUDP_FRAME_HANDSHAKE_DONE : RUDP_FRAME_NEW_TOKEN);
+    pair_del(p);
+  }
+}
+
+/* 4.4, 5.1: CRYPTO in a short packet, and an empty payload, are
+ * PROTOCOL_VIOLATIONs. */
+static void test_rudp_conn_hostile_crypto_short_and_empty(void **state) {
+  pair *p = pair_new();
+  rudp_frame fr;
+  (void)state;
+  pair_settle(p);
+  memset(&fr, 0, sizeof(fr));
+  fr.crypto.type = RUDP_FRAME_CRYPTO;
+  fr.crypto.data = (const uint8_t *)"params";
+  fr.crypto.datalen = 6;
+  assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+  expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION,
+                   RUDP_FRAME_CRYPTO);
+  pair_del(p);
+
+  p = pair_new();
+  pair_settle(p);
+  assert_int_equal(inject(p, &p->s, RUDP_PKT_SHORT, NULL, 0), 0);
+  expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION, 0xff);
+  pair_del(p);
+}
+
+/* 10.7: a DATAGRAM the receiver did not allow, or larger than it
+ * advertised (the whole frame counts), is a PROTOCOL_VIOLATION. */
+static void test_rudp_conn_hostile_datagram(void **state) {
+  static uint8_t data[200];
+  rudp_frame fr;
+  pair *p;
+  (void)state;
+  /* BUG: conn_recv_datagram compares the data length, not the whole
+   * frame (type + length + data), with max_datagram_frame_size. */
+  KNOWN_BUG();
+  p = pair_new();
+  p->ss.max_datagram_frame_size = 0;
+  pair_settle(p);
+  memset(&fr, 0, sizeof(fr));
+  fr.datagram.type = RUDP_FRAME_DATAGRAM_LEN;
+  fr.datagram.data = data;
+  fr.datagram.datalen = 1;
+  assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+  expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION,
+                   RUDP_FRAME_DATAGRAM);
+  pair_del(p);
+
+  p = pair_new();
+  p->ss.max_datagram_frame_size = 100;
+  pair_settle(p);
+  fr.datagram.datalen = 97; /* 1 + 2 + 97: a 100-byte frame */
+  assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+  expect_alive(&p->s);
+  assert_int_equal(p->s.ndgrams, 1);
+  fr.datagram.datalen = 98; /* 101 bytes */
+  assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+  expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION,
+                   RUDP_FRAME_DATAGRAM);
+  assert_int_equal(p->s.ndgrams, 1);
+  pair_del(p);
+}
+
+/* 2.6, 2.9: a packet failing its CRC is dropped and counted and changes
+ * nothing: not the packet-number window, not the idle timer. */
+static void test_rudp_conn_hostile_bad_crc(void **state) {
+  pair *p = pair_new();
+  uint8_t buf[128], payload[1] = {RUDP_FRAME_PING};
+  size_t n;
+  uint64_t largest;
+  rudp_tstamp last_recv;
+  rudp_conn_stats before, after;
+  (void)state;
+  pair_settle(p);
+  largest = p->s.conn->acktr.largest;
+  last_recv = p->s.conn->last_recv_ts;
+  rudp_conn_get_stats(p->s.conn, &before);
+  p->now += 100 * MS;
+  n = craft_to(p, &p->s, RUDP_PKT_SHORT, payload, 1, buf, sizeof(buf));
+  buf[n - 1] ^= 0x01; /* the CRC */
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, buf, n, p->now), 0);
+  buf[n - 1] ^= 0x01;
+  buf[n - 5] ^= 0x80; /* the payload */
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, buf, n, p->now), 0);
+  rudp_conn_get_stats(p->s.conn, &after);
+  assert_int_equal(after.pkts_dropped, before.pkts_dropped + 2);
+  assert_int_equal(after.pkts_bad_integrity, before.pkts_bad_integrity + 2);
+  assert_int_equal(after.pkts_recv, before.pkts_recv);
+  assert_int_equal(p->s.conn->acktr.largest, largest);
+  assert_int_equal(p->s.conn->last_recv_ts, last_recv);
+  expect_alive(&p->s);
+  /* The intact packet, same number, is taken. */
+  buf[n - 5] ^= 0x80;
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, buf, n, p->now), 0);
+  rudp_conn_get_stats(p->s.conn, &after);
+  assert_int_equal(after.pkts_recv, before.pkts_recv + 1);
+  assert_int_equal(after.pkts_bad_integrity, before.pkts_bad_integrity + 2);
+  assert_int_equal(p->s.conn->acktr.largest, largest + 1);
+  pair_del(p);
+}
+
+/* Filter: keep a copy of the first client datagram carrying STREAM. */
+static uint8_t g_saved[2048];
+static size_t g_savedlen;
+
+static int filter_save_stream(pair *p, int dir, uint8_t *data, size_t len) {
+  if (dir == 0 && has_frame(&p->cur, RUDP_FRAME_STREAM) && !g_savedlen &&
+      len <= sizeof(g_saved)) {
+    memcpy(g_saved, data, len);
+    g_savedlen = len;
+  }
+  return 1;
+}
+
+/* 1.5: a duplicate packet is dropped, counted, and its data not delivered
+ * twice. */
+static void test_rudp_conn_hostile_duplicate(void **state) {
+  pair *p = pair_new();
+  int64_t id;
+  rudp_conn_stats before, after;
+  (void)state;
+  pair_settle(p);
+  g_savedlen = 0;
+  p->filter = filter_save_stream;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"dup", 3, 0), 3);
+  pair_run(p, 1 * SEC);
+  assert_true(g_savedlen > 0);
+  assert_int_equal(p->s.rxlen[0], 3);
+  rudp_conn_get_stats(p->s.conn, &before);
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, g_saved, g_savedlen, p->now),
+                   0);
+  rudp_conn_get_stats(p->s.conn, &after);
+  assert_int_equal(after.pkts_dropped, before.pkts_dropped + 1);
+  assert_int_equal(after.pkts_duplicate, before.pkts_duplicate + 1);
+  assert_int_equal(after.pkts_recv, before.pkts_recv);
+  assert_int_equal(p->s.rxlen[0], 3);
+  /* No ACK is owed for it. */
+  pair_run(p, 1 * SEC);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 1.4, 2.9: a packet for another connection ID is dropped and counted. */
+static void test_rudp_conn_hostile_other_cid(void **state) {
+  pair *p = pair_new();
+  uint8_t buf[128], payload[1] = {RUDP_FRAME_HANDSHAKE_DONE};
+  size_t n;
+  rudp_cid other;
+  uint64_t largest;
+  rudp_conn_stats before, after;
+  (void)state;
+  pair_settle(p);
+  cid_make(&other, 42);
+  largest = p->s.conn->acktr.largest;
+  rudp_conn_get_stats(p->s.conn, &before);
+  /* A HANDSHAKE_DONE would close the server if it were processed. */
+  n = craft_pkt(buf, sizeof(buf), RUDP_PKT_SHORT, &other, NULL, next_pn(&p->s),
+                payload, 1);
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, buf, n, p->now), 0);
+  n = craft_pkt(buf, sizeof(buf), RUDP_PKT_HANDSHAKE, &other,
+                rudp_conn_get_scid(p->c.conn), next_pn(&p->s), payload, 1);
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, buf, n, p->now), 0);
+  rudp_conn_get_stats(p->s.conn, &after);
+  assert_int_equal(after.pkts_dropped, before.pkts_dropped + 2);
+  assert_int_equal(after.pkts_recv, before.pkts_recv);
+  assert_int_equal(p->s.conn->acktr.largest, largest);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 2.9: random datagrams (random bytes, and headers that decode but fail
+ * the CRC) never crash and never close an established connection; the
+ * connection still works afterwards. */
+static void test_rudp_conn_hostile_garbage(void **state) {
+  pair *p = pair_new();
+  rudp_test_rng rng;
+  static uint8_t buf[1500];
+  size_t i;
+  int dir;
+  int64_t id;
+  (void)state;
+  rudp_test_rng_init(&rng, 20261126);
+  pair_settle(p);
+  for (dir = 0; dir < 2; ++dir) {
+    side *to = dir == 0 ? &p->s : &p->c;
+    rudp_conn_stats before, after;
+    uint64_t largest = to->conn->acktr.largest;
+    rudp_conn_get_stats(to->conn, &before);
+    for (i = 0; i < 3000; ++i) {
+      size_t len = 1 + (size_t)rudp_test_rng_below(&rng, sizeof(buf));
+      uint64_t kind = rudp_test_rng_below(&rng, 4);
+      rudp_test_rng_fill(&rng, buf, len);
+      if (kind == 1 && len > 9) {
+        /* A short header to the right CID. */
+        buf[0] = (uint8_t)(0x40 | (buf[0] & 0x03));
+        memcpy(buf + 1, rudp_conn_get_scid(to->conn)->data, 8);
+      } else if (kind == 2 && len > 16) {
+        /* A v1 long header to the right CID. */
+        buf[0] = (uint8_t)(0xc0 | (buf[0] & 0x33));
+        buf[1] = 0x52;
+        buf[2] = 0x55;
+        buf[3] = 0x00;
+        buf[4] = 0x01;
+        buf[5] = 8;
+        memcpy(buf + 6, rudp_conn_get_scid(to->conn)->data, 8);
+        buf[14] = (uint8_t)(buf[14] & 0x0f);
+      }
+      assert_int_equal(rudp_conn_read_pkt(to->conn, buf, len, p->now), 0);
+      assert_int_equal(rudp_conn_get_state(to->conn),
+                       RUDP_CONN_STATE_ESTABLISHED);
+    }
+    rudp_conn_get_stats(to->conn, &after);
+    assert_int_equal(after.pkts_recv, before.pkts_recv);
+    assert_true(after.pkts_dropped >= before.pkts_dropped + 3000);
+    assert_int_equal(to->conn->acktr.largest, largest);
+  }
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"alive", 5, 1), 5);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[0], 5);
+  assert_true(p->s.rxfin[0]);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* 2.9, 5: random frame sequences in packets that pass the CRC either are
+ * accepted or close the connection with a transport error; never a crash
+ * or a fatal code. */
+static void test_rudp_conn_hostile_random_frames(void **state) {
+  static const uint8_t types[] = {0x00, 0x01, 0x02, 0x04, 0x05, 0x06, 0x07,
+                                  0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+                                  0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+                                  0x16, 0x17, 0x1c, 0x1d, 0x1e, 0x30, 0x31};
+  rudp_test_rng rng;
+  int k;
+  (void)state;
+  rudp_test_rng_init(&rng, 77);
+  for (k = 0; k < 120; ++k) {
+    pair *p = pair_new();
+    uint8_t buf[256];
+    size_t len = 1 + (size_t)rudp_test_rng_below(&rng, sizeof(buf) - 1), i;
+    side *to = (k & 1) ? &p->c : &p->s;
+    rudp_conn_state st;
+    pair_settle(p);
+    rudp_test_rng_fill(&rng, buf, len);
+    /* Mostly small varints after a known type, so frames decode. */
+    for (i = 0; i < len; ++i) {
+      if (rudp_test_rng_below(&rng, 3) == 0) {
+        buf[i] = types[rudp_test_rng_below(&rng, sizeof(types))];
+      } else if (rudp_test_rng_below(&rng, 2) == 0) {
+        buf[i] &= 0x3f;
+      }
+    }
+    buf[0] = types[rudp_test_rng_below(&rng, sizeof(types))];
+    assert_int_equal(inject(p, to, RUDP_PKT_SHORT, buf, len), 0);
+    st = rudp_conn_get_state(to->conn);
+    assert_true(st == RUDP_CONN_STATE_ESTABLISHED ||
+                st == RUDP_CONN_STATE_CLOSING ||
+                st == RUDP_CONN_STATE_DRAINING);
+    if (st == RUDP_CONN_STATE_CLOSING) {
+      rudp_conn_close_info ci;
+      rudp_conn_get_close_info(to->conn, &ci);
+      assert_true(
+          ci.error == RUDP_ERR_PROTO || ci.error == RUDP_ERR_FRAME_ENCODING ||
+          ci.error == RUDP_ERR_FLOW_CONTROL ||
+          ci.error == RUDP_ERR_STREAM_LIMIT ||
+          ci.error == RUDP_ERR_STREAM_STATE || ci.error == RUDP_ERR_FINAL_SIZE);
+      assert_true(ci.local);
+    }
+    pair_run(p, 3 * SEC);
+    pair_del(p);
+  }
+}
+
+/* ------------------------------------------------------------ stats */
+
+/* Without loss every datagram sent is received: the counters of the two
+ * sides agree with each other and with the link. */
+static void test_rudp_conn_stats_counts(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[100000];
+  rudp_conn_stats c, s;
+  uint64_t bytes[2] = {0, 0};
+  int64_t id;
+  size_t i;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 50 * MS);
+  assert_int_equal(rudp_conn_stream_write(p->s.conn, id, data, 50000, 1),
+                   50000);
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_int_equal(p->c.rxlen[0], 50000);
+  for (i = 0; i < p->nlog; ++i) {
+    bytes[p->log[i].dir] += p->log[i].len;
+  }
+  assert_true(p->nlog < MAXLOG);
+  rudp_conn_get_stats(p->c.conn, &c);
+  rudp_conn_get_stats(p->s.conn, &s);
+  assert_int_equal(c.pkts_sent, p->sent[0]);
+  assert_int_equal(s.pkts_sent, p->sent[1]);
+  assert_int_equal(s.pkts_recv, p->sent[0]);
+  assert_int_equal(c.pkts_recv, p->sent[1]);
+  assert_int_equal(c.bytes_sent, bytes[0]);
+  assert_int_equal(s.bytes_recv, bytes[0]);
+  assert_int_equal(s.bytes_sent, bytes[1]);
+  assert_int_equal(c.bytes_recv, bytes[1]);
+  assert_int_equal(c.pkts_dropped + s.pkts_dropped, 0);
+  assert_int_equal(c.pkts_lost + s.pkts_lost, 0);
+  assert_int_equal(c.bytes_retransmitted + s.bytes_retransmitted, 0);
+  assert_int_equal(c.pkts_retransmitted + s.pkts_retransmitted, 0);
+  assert_int_equal(c.spurious_losses + s.spurious_losses, 0);
+  assert_int_equal(c.bytes_in_flight, 0);
+  assert_int_equal(s.bytes_in_flight, 0);
+  assert_int_equal(c.streams_opened, 1);
+  assert_int_equal(s.streams_opened, 1);
+  assert_int_equal(c.congestion_events, 0);
+  pair_del(p);
+}
+
+/* 10.2: RTT estimates: min_rtt is the path's round trip exactly (the
+ * first sample has no ACK delay), srtt stays close to it because the
+ * reported ACK delay is subtracted. */
+static void test_rudp_conn_stats_rtt(void **state) {
+  static const rudp_duration delays[2] = {10 * MS, 50 * MS};
+  static uint8_t data[300000];
+  size_t k;
+  (void)state;
+  for (k = 0; k < 2; ++k) {
+    pair *p = pair_alloc();
+    rudp_conn_stats st;
+    int64_t id;
+    rudp_duration rtt = 2 * delays[k];
+    p->delay = delays[k];
+    pair_start(p);
+    pair_settle(p);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+        (rudp_ssize)sizeof(data));
+    pair_run(p, 20 * SEC);
+    assert_true(p->s.rxfin[0]);
+    rudp_conn_get_stats(p->c.conn, &st);
+    assert_int_equal(st.min_rtt, rtt);
+    assert_true(st.srtt >= rtt);
+    assert_true(st.srtt <= rtt + rtt / 20);
+    assert_true(st.latest_rtt >= rtt);
+    assert_true(st.latest_rtt <= rtt + 26 * MS);
+    rudp_conn_get_stats(p->s.conn, &st);
+    assert_int_equal(st.min_rtt, rtt);
+    pair_del(p);
+  }
+}
+
+/* Filter: lose about 1 in 20 datagrams either way (seeded). */
+static rudp_test_rng g_lossrng;
+
+static int filter_loss(pair *p, int dir, uint8_t *data, size_t len) {
+  (void)p;
+  (void)dir;
+  (void)data;
+  (void)len;
+  return rudp_test_rng_below(&g_lossrng, 20) != 0;
+}
+
+/* 10.3: losses are recovered; the counters show it. */
+static void test_rudp_conn_stats_retransmission(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[300000];
+  rudp_conn_stats st;
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 21);
+  pair_settle(p);
+  rudp_test_rng_init(&g_lossrng, 4);
+  p->filter = filter_loss;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run_until_flag(p, &p->s.rxfin[0], 60 * SEC);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_memory_equal(p->s.rx[0], data, sizeof(data));
+  assert_true(p->s.rxfin[0]);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_true(st.pkts_lost > 0);
+  assert_true(st.pkts_retransmitted > 0);
+  assert_true(st.bytes_retransmitted > 0);
+  assert_true(st.congestion_events > 0);
+  assert_true(st.bytes_sent > sizeof(data));
+  pair_del(p);
+}
+
+/* Filter: hold back the 5th STREAM datagram of the client by 12 ms. */
+static int filter_reorder(pair *p, int dir, uint8_t *data, size_t len) {
+  (void)data;
+  (void)len;
+  if (dir == 0 && has_frame(&p->cur, RUDP_FRAME_STREAM) &&
+      p->filter_state++ == 4) {
+    p->extra_delay = 12 * MS;
+  }
+  return 1;
+}
+
+/* 10.3: a packet overtaken by three later ones is declared lost; when its
+ * acknowledgement comes after all, the loss was spurious. */
+static void test_rudp_conn_stats_spurious_loss(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[30000];
+  rudp_conn_stats st;
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 8);
+  pair_settle(p);
+  p->filter = filter_reorder;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_memory_equal(p->s.rx[0], data, sizeof(data));
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pkts_lost, 1);
+  assert_int_equal(st.spurious_losses, 1);
+  assert_true(st.bytes_retransmitted > 0);
+  rudp_conn_get_stats(p->s.conn, &st);
+  assert_int_equal(st.pkts_dropped, 0);
+  pair_del(p);
+}
+
+/* ------------------------------------------------------------ more */
+
+/* 8.6, 8.8: the peer vanishes while data is in flight: the PTO backs off,
+ * and the idle timer (restarted by the first ack-eliciting packet sent
+ * after the last one received) still ends the connection. */
+static void test_rudp_conn_idle_timeout_data_in_flight(void **state) {
+  pair *p;
+  static uint8_t data[10000];
+  rudp_tstamp t_w;
+  rudp_conn_stats st;
+  int64_t id;
+  (void)state;
+  /* BUG: the idle timer is not restarted by the first ack-eliciting
+   * packet sent after the last receive (8.6): the client closes at
+   * last_rx + 2 s, 490 ms before t_w + 2 s. */
+  KNOWN_BUG();
+  p = pair_alloc();
+  p->cs.idle_timeout = 2 * SEC;
+  p->ss.idle_timeout = 2 * SEC;
+  pair_start(p);
+  pair_settle(p);
+  p->drop_all[0] = p->drop_all[1] = 1;
+  t_w = p->now;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 120 * SEC);
+  assert_true(p->s.closed);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->s.closed_at, p->s.last_rx + 2 * SEC);
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->c.closed_at, t_w + 2 * SEC);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_true(st.pto_count >= 3);
+  pair_del(p);
+}
+
+/* 9.1: the idle timeout also ends a connection in LINGER, silently,
+ * before a longer linger timeout. */
+static void test_rudp_conn_idle_timeout_during_linger(void **state) {
+  pair *p;
+  static uint8_t data[10000];
+  rudp_tstamp t_w;
+  int64_t id;
+  (void)state;
+  /* BUG: the idle timer is not restarted by the first ack-eliciting
+   * packet sent after the last receive (8.6): it fires at last_rx + 1 s. */
+  KNOWN_BUG();
+  p = pair_alloc();
+  p->cs.idle_timeout = 1 * SEC;
+  p->ss.idle_timeout = 1 * SEC;
+  p->cs.linger_timeout = 10 * SEC;
+  pair_start(p);
+  pair_settle(p);
+  p->drop_all[0] = p->drop_all[1] = 1;
+  t_w = p->now;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  pair_run(p, 30 * SEC);
+  assert_true(p->c.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->c.closed_at, t_w + 1 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  pair_del(p);
+}
+
+/* 10.6, 3.6: a reset stream's final size counts against the connection
+ * credit, and the receiver gives that credit back: a stream that filled
+ * the whole connection window and was reset does not block the next. */
+static void test_rudp_conn_flow_control_reset_returns_credit(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[10000];
+  int64_t a, b;
+  (void)state;
+  fill_pattern(data, sizeof(data), 1);
+  p->ss.initial_max_data = 10000;
+  p->ss.max_window = 10000;
+  p->ss.initial_max_stream_data = 10000;
+  p->ss.max_stream_window = 10000;
+  pair_start(p);
+  pair_settle(p);
+  p->s.noread = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, a, data, 10000, 0), 10000);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(strm_of(&p->s, a)->rx_fc.highest, 10000);
+  assert_int_equal(rudp_conn_stream_reset(p->c.conn, a, 1), 0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.resets, 1);
+  p->s.noread = 0;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, b, data, 9000, 1), 9000);
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->s.rxlen[b], 9000);
+  assert_memory_equal(p->s.rx[b], data, 9000);
+  assert_true(p->s.rxfin[b]);
+  pair_del(p);
+}
+
+/* 3.7, 10.5: data discarded after STOP_SENDING gives its connection
+ * credit back too. */
+static void
+test_rudp_conn_flow_control_stop_sending_returns_credit(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[10000];
+  int64_t a, b;
+  (void)state;
+  fill_pattern(data, sizeof(data), 2);
+  p->ss.initial_max_data = 10000;
+  p->ss.max_window = 10000;
+  p->ss.initial_max_stream_data = 10000;
+  p->ss.max_stream_window = 10000;
+  pair_start(p);
+  pair_settle(p);
+  p->s.noread = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, a, data, 10000, 0), 10000);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(rudp_conn_stream_stop_sending(p->s.conn, a, 3), 0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->c.stops, 1);
+  assert_int_equal(p->s.resets, 1);
+  assert_int_equal(p->s.reset_code, 3);
+  p->s.noread = 0;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, b, data, 9000, 1), 9000);
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->s.rxlen[b], 9000);
+  assert_memory_equal(p->s.rx[b], data, 9000);
+  assert_true(p->s.rxfin[b]);
+  pair_del(p);
+}
+
+/* 10.5, 3.14, 3.15: a sender blocked by a stream's credit sends
+ * STREAM_DATA_BLOCKED, by the connection's DATA_BLOCKED; once per
+ * limit. */
+static void test_rudp_conn_blocked_frames_sent(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[10000];
+  int64_t a, b;
+  (void)state;
+  p->ss.initial_max_stream_data = 4000;
+  p->ss.max_stream_window = 4000;
+  p->ss.initial_max_data = 6000;
+  p->ss.max_window = 6000;
+  pair_start(p);
+  pair_settle(p);
+  p->s.noread = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, a, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 1 * SEC);
+  assert_int_equal(strm_of(&p->s, a)->rx_fc.highest, 4000);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 1);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 0);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, b, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 1 * SEC);
+  assert_int_equal(strm_of(&p->s, b)->rx_fc.highest, 2000);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 1);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 1);
+  /* Still blocked a while later: nothing more is said. */
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 1);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 1);
+  expect_alive(&p->c);
+  pair_del(p);
+}
+
+/* 8.3, 8.4: a draining endpoint discards everything and answers only a
+ * CONNECTION_CLOSE, with one ACK; a closing one takes no stream data. */
+static void test_rudp_conn_draining_and_closing_discard(void **state) {
+  pair *p = pair_new();
+  rudp_frame fr;
+  size_t from;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_abort(p->c.conn, 1, NULL, p->now), 0);
+  pair_run(p, 15 * MS);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_DRAINING);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_CLOSING);
+  from = p->nlog;
+  assert_int_equal(inject_stream(p, &p->s, 0, 0, (const uint8_t *)"x", 1, 1),
+                   0);
+  pair_flush(p);
+  assert_int_equal(log_count_from(p, from, 1, 0xff), 0);
+  assert_int_equal(p->s.nopened, 0);
+  assert_int_equal(p->s.rxlen[0], 0);
+  memset(&fr, 0, sizeof(fr));
+  fr.connection_close.type = RUDP_FRAME_CONNECTION_CLOSE_APP;
+  fr.connection_close.error_code = 1;
+  assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+  pair_flush(p);
+  assert_int_equal(log_count_from(p, from, 1, 0xff), 1);
+  assert_int_equal(log_count_from(p, from, 1, RUDP_FRAME_ACK), 1);
+  assert_int_equal(p->log[p->nlog - 1].types, 1ULL << RUDP_FRAME_ACK);
+  /* The closing client takes no stream data from the server. */
+  assert_int_equal(inject_stream(p, &p->c, 1, 0, (const uint8_t *)"y", 1, 1),
+                   0);
+  assert_int_equal(p->c.nopened, 0);
+  assert_int_equal(p->c.rxlen[1], 0);
+  pair_run(p, 10 * SEC);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_PEER_CLOSED);
+  pair_del(p);
+}
+
+/* 4.3, 9.1: an ACCEPT with invalid transport parameters: the client
+ * closes with TRANSPORT_PARAMETER_ERROR, sent in a HANDSHAKE packet to the
+ * server's CID. */
+static void test_rudp_conn_accept_bad_transport_params(void **state) {
+  pair *p;
+  rudp_transport_params tp;
+  rudp_cid srv, wrong;
+  uint8_t tpbuf[RUDP_TP_MAXLEN], payload[512], buf[1024];
+  rudp_ssize tplen;
+  size_t n = 0, len;
+  rudp_frame fr;
+  rudp_conn_close_info ci;
+  rudp_pkt_hd hd;
+  (void)state;
+  /* BUG: the client closes in a padded CONNECT to its random DCID (conn_build
+   * type selection; conn->dcid is only set from a valid ACCEPT), not in a
+   * HANDSHAKE packet to the ACCEPT's SCID (9.1). */
+  KNOWN_BUG();
+  p = pair_new();
+  p->no_server = 1;
+  pair_run_until(p, T0 + 10 * MS);
+  cid_make(&srv, 3);
+  cid_make(&wrong, 8);
+  rudp_transport_params_default(&tp);
+  memcpy(tp.initial_scid, srv.data, 8);
+  tp.initial_scidlen = 8;
+  tp.initial_scid_present = 1;
+  memcpy(tp.original_dcid, wrong.data, 8); /* not the CONNECT's DCID */
+  tp.original_dcidlen = 8;
+  tp.original_dcid_present = 1;
+  tp.initial_max_data = 100000;
+  tplen = rudp_tp_encode(tpbuf, sizeof(tpbuf), &tp, 1);
+  assert_true(tplen > 0);
+  memset(&fr, 0, sizeof(fr));
+  fr.crypto.type = RUDP_FRAME_CRYPTO;
+  fr.crypto.data = tpbuf;
+  fr.crypto.datalen = (size_t)tplen;
+  enc(payload, sizeof(payload), &n, &fr);
+  len = craft_pkt(buf, sizeof(buf), RUDP_PKT_ACCEPT,
+                  rudp_conn_get_scid(p->c.conn), &srv, 0, payload, n);
+  assert_int_equal(rudp_conn_read_pkt(p->c.conn, buf, len, p->now), 0);
+  assert_false(p->c.established);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_CLOSING);
+  rudp_conn_get_close_info(p->c.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_TRANSPORT_PARAM);
+  assert_int_equal(ci.wire_error, RUDP_TRANSPORT_PARAMETER_ERROR);
+  pair_flush(p);
+  assert_int_equal(p->qlen[0], 1);
+  assert_int_equal(p->lastclose[0].close_code, RUDP_TRANSPORT_PARAMETER_ERROR);
+  assert_true(rudp_pkt_decode_hd(&hd, p->q[0][0]->data, p->q[0][0]->len, 8) >
+              0);
+  assert_int_equal(hd.type, RUDP_PKT_HANDSHAKE);
+  assert_true(rudp_cid_eq(&hd.dcid, &srv));
+  pair_del(p);
+}
+
+/* 4.3, 9.1: a CONNECT with undecodable transport parameters: the server
+ * closes with TRANSPORT_PARAMETER_ERROR in an ACCEPT packet. */
+static void test_rudp_conn_connect_bad_transport_params(void **state) {
+  pair *p = pair_alloc();
+  rudp_cid client, odcid, srv;
+  static const uint8_t garbage[3] = {0x01, 0x02, 0xff};
+  uint8_t payload[1200], buf[1400];
+  size_t n = 0, len;
+  rudp_frame fr;
+  rudp_conn_close_info ci;
+  (void)state;
+  cid_make(&client, 2);
+  cid_make(&odcid, 1);
+  cid_make(&srv, 3);
+  assert_int_equal(rudp_conn_server_new(&p->s.conn, &client, &odcid, &srv,
+                                        &p->ss, &callbacks, NULL, NULL, p->now),
+                   0);
+  memset(&fr, 0, sizeof(fr));
+  fr.crypto.type = RUDP_FRAME_CRYPTO;
+  fr.crypto.data = garbage;
+  fr.crypto.datalen = sizeof(garbage);
+  enc(payload, sizeof(payload), &n, &fr);
+  memset(payload + n, 0, 1100 - n); /* PADDING */
+  len = craft_pkt(buf, sizeof(buf), RUDP_PKT_CONNECT, &odcid, &client, 0,
+                  payload, 1100);
+  assert_true(len >= RUDP_MIN_UDP_PAYLOAD - 100);
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, buf, len, p->now), 0);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_CLOSING);
+  rudp_conn_get_close_info(p->s.conn, &ci);
+  assert_int_equal(ci.error, RUDP_ERR_TRANSPORT_PARAM);
+  assert_int_equal(ci.wire_error, RUDP_TRANSPORT_PARAMETER_ERROR);
+  pair_flush(p);
+  assert_int_equal(p->sent[1], 1);
+  assert_int_equal(p->log[0].ptype, RUDP_PKT_ACCEPT);
+  assert_int_equal(p->lastclose[1].close_code, RUDP_TRANSPORT_PARAMETER_ERROR);
+  assert_false(p->s.established);
+  pair_del(p);
+}
+
+/* 10.1: ACK timing: a lone ack-eliciting packet is acknowledged
+ * max_ack_delay (25 ms) after it arrived, the second of two at once; an
+ * idle connection sends nothing at all. */
+static void test_rudp_conn_ack_timing(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[2400];
+  rudp_tstamp t, times[4];
+  size_t from, i, k;
+  int64_t id;
+  (void)state;
+  pair_settle(p);
+  from = p->nlog;
+  pair_run(p, 10 * SEC);
+  assert_int_equal(p->nlog, from);
+  t = p->now;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, 100, 0), 100);
+  pair_run(p, 200 * MS);
+  for (i = from, k = 0; i < p->nlog && k < 4; ++i) {
+    if (p->log[i].dir == 1) {
+      times[k++] = p->log[i].at;
+    }
+  }
+  assert_int_equal(k, 1);
+  assert_int_equal(times[0], t + 10 * MS + 25 * MS);
+  from = p->nlog;
+  t = p->now;
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 200 * MS);
+  assert_int_equal(log_count_from(p, from, 0, RUDP_FRAME_STREAM), 3);
+  for (i = from, k = 0; i < p->nlog && k < 4; ++i) {
+    if (p->log[i].dir == 1) {
+      times[k++] = p->log[i].at;
+    }
+  }
+  /* Three packets arrive together: one ACK at once. */
+  assert_true(k >= 1);
+  assert_int_equal(times[0], t + 10 * MS);
+  pair_del(p);
+}
+
+/* 10.3: a lost last packet (no later ACK to reveal it) is sent again when
+ * the PTO expires. */
+static void test_rudp_conn_tail_loss_pto(void **state) {
+  pair *p;
+  rudp_tstamp t, times[4];
+  rudp_duration pto;
+  rudp_conn_stats st;
+  int64_t id;
+  (void)state;
+  /* BUG: bytes_retransmitted is counted in conn_on_frame_lost, which runs
+   * both for the PTO probe and again when the packet is declared lost: 8
+   * bytes counted for 4 sent twice. */
+  KNOWN_BUG();
+  p = pair_new();
+  pair_settle(p);
+  pto = base_pto(p->c.conn);
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_STREAM;
+  p->rules[0].mask = 0x1;
+  p->nrules = 1;
+  t = p->now;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"tail", 4, 1), 4);
+  pair_run(p, 2 * SEC);
+  assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_STREAM, times, 4), 2);
+  assert_int_equal(times[0], t);
+  assert_int_equal(times[1], t + pto);
+  assert_int_equal(p->s.rxlen[0], 4);
+  assert_memory_equal(p->s.rx[0], "tail", 4);
+  assert_true(p->s.rxfin[0]);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pto_count, 1);
+  assert_int_equal(st.bytes_retransmitted, 4);
+  pair_del(p);
+}
+
+/* 2.8 (b), 9.1: a server that aborts while half-open closes in an ACCEPT
+ * packet, with 0x1c APPLICATION_ERROR instead of its own code. */
+static void test_rudp_conn_abort_during_handshake(void **state) {
+  pair *p = pair_new();
+  rudp_conn_close_info ci;
+  rudp_tstamp t[4];
+  (void)state;
+  pair_run_until(p, T0 + 10 * MS - 1);
+  pair_step_until(p, T0 + 10 * MS); /* the CONNECT arrives */
+  assert_non_null(p->s.conn);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_ACCEPT_SENT);
+  assert_int_equal(rudp_conn_abort(p->s.conn, 42, "busy", p->now), 0);
+  pair_run(p, 30 * SEC);
+  assert_true(
+      log_times(p, 1, RUDP_PKT_ACCEPT, RUDP_FRAME_CONNECTION_CLOSE, t, 4) >= 1);
+  assert_int_equal(p->lastclose[1].close_type, RUDP_FRAME_CONNECTION_CLOSE);
+  assert_int_equal(p->lastclose[1].close_code, RUDP_APPLICATION_ERROR);
+  assert_true(p->c.closed);
+  assert_false(p->c.established);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_PEER_CLOSED);
+  rudp_conn_get_close_info(p->c.conn, &ci);
+  assert_int_equal(ci.wire_error, RUDP_APPLICATION_ERROR);
+  assert_false(ci.app);
+  assert_false(ci.local);
+  assert_true(p->s.closed);
+  pair_del(p);
+}
+
+/* 7.2 step 3: once established, ACCEPTs with another SCID are discarded
+ * (here one carrying CONNECTION_CLOSE, before the client is confirmed). */
+static void test_rudp_conn_hostile_accept_other_scid(void **state) {
+  pair *p;
+  uint8_t payload[64], buf[256];
+  size_t n = 0, len;
+  rudp_frame fr;
+  rudp_cid other;
+  rudp_conn_stats before, after;
+  (void)state;
+  /* BUG: an established client processes an ACCEPT from another SCID
+   * (here its CONNECTION_CLOSE); 7.2 step 3: discard it. */
+  KNOWN_BUG();
+  p = pair_new();
+  p->rules[0].dir = 1;
+  p->rules[0].ftype = RUDP_FRAME_HANDSHAKE_DONE;
+  p->rules[0].mask = ~(uint64_t)0;
+  p->nrules = 1;
+  pair_connect(p);
+  pair_run(p, 100 * MS);
+  assert_false(p->c.conn->flags & RUDP_CONN_FLAG_CONFIRMED);
+  rudp_conn_get_stats(p->c.conn, &before);
+  memset(&fr, 0, sizeof(fr));
+  fr.connection_close.type = RUDP_FRAME_CONNECTION_CLOSE;
+  fr.connection_close.error_code = RUDP_PROTOCOL_VIOLATION;
+  enc(payload, sizeof(payload), &n, &fr);
+  cid_make(&other, 66);
+  len = craft_pkt(buf, sizeof(buf), RUDP_PKT_ACCEPT,
+                  rudp_conn_get_scid(p->c.conn), &other, next_pn(&p->c),
+                  payload, n);
+  assert_int_equal(rudp_conn_read_pkt(p->c.conn, buf, len, p->now), 0);
+  expect_alive(&p->c);
+  rudp_conn_get_stats(p->c.conn, &after);
+  assert_int_equal(after.pkts_dropped, before.pkts_dropped + 1);
+  pair_del(p);
+}
+
+/* 3.10: a STREAM frame with no data and FIN opens and ends a stream. */
+static void test_rudp_conn_stream_empty_fin(void **state) {
+  pair *p = pair_new();
+  int64_t id;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, NULL, 0, 1), 0);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM], 1);
+  assert_int_equal(p->s.nopened, 1);
+  assert_int_equal(p->s.opened[0], id);
+  assert_int_equal(p->s.rxlen[0], 0);
+  assert_true(p->s.rxfin[0]);
+  pair_del(p);
+}
+
+/* Filter: keep a copy of the client's first CONNECT. */
+static int filter_save_connect(pair *p, int dir, uint8_t *data, size_t len) {
+  if (dir == 0 && p->cur.ptype == RUDP_PKT_CONNECT && !g_savedlen &&
+      len <= sizeof(g_saved)) {
+    memcpy(g_saved, data, len);
+    g_savedlen = len;
+  }
+  return 1;
+}
+
+/* 7.3: a late copy of the CONNECT reaching an established server is
+ * discarded: no second ACCEPT, no new state. */
+static void test_rudp_conn_late_connect_discarded(void **state) {
+  pair *p = pair_new();
+  rudp_conn_stats before, after;
+  size_t from;
+  (void)state;
+  g_savedlen = 0;
+  p->filter = filter_save_connect;
+  pair_settle(p);
+  assert_int_equal(g_savedlen, RUDP_MIN_UDP_PAYLOAD);
+  rudp_conn_get_stats(p->s.conn, &before);
+  from = p->nlog;
+  assert_int_equal(rudp_conn_read_pkt(p->s.conn, g_saved, g_savedlen, p->now),
+                   0);
+  pair_run(p, 2 * SEC);
+  rudp_conn_get_stats(p->s.conn, &after);
+  assert_int_equal(after.pkts_dropped, before.pkts_dropped + 1);
+  assert_int_equal(after.pkts_recv, before.pkts_recv);
+  assert_int_equal(log_count_from(p, from, 1, 0xff), 0);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* Callbacks may write: a server that echoes from inside
+ * stream_readable (called from rudp_conn_read_pkt) returns every byte. */
+static void test_rudp_conn_callback_echo(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[100000];
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 13);
+  pair_settle(p);
+  p->s.echo = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 10 * SEC);
+  assert_int_equal(p->s.rxlen[0], sizeof(data));
+  assert_int_equal(p->c.rxlen[0], sizeof(data));
+  assert_memory_equal(p->c.rx[0], data, sizeof(data));
+  assert_true(p->c.rxfin[0]);
+  assert_int_equal(p->c.streams_closed, 1);
+  assert_int_equal(p->s.streams_closed, 1);
+  pair_del(p);
+}
+
+/* A callback failure is fatal: the entry point returns
+ * RUDP_ERR_CALLBACK_FAILURE. */
+static void test_rudp_conn_callback_failure_is_fatal(void **state) {
+  pair *p = pair_new();
+  rudp_frame fr;
+  (void)state;
+  pair_settle(p);
+  p->s.fail_dgram = 1;
+  memset(&fr, 0, sizeof(fr));
+  fr.datagram.type = RUDP_FRAME_DATAGRAM_LEN;
+  fr.datagram.data = (const uint8_t *)"boom";
+  fr.datagram.datalen = 4;
+  assert_int_equal(inject_frame(p, &p->s, &fr), RUDP_ERR_CALLBACK_FAILURE);
+  assert_true(rudp_err_is_fatal(RUDP_ERR_CALLBACK_FAILURE));
+  pair_del(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_conn_handshake),
       cmocka_unit_test(test_rudp_conn_transfer_bidi),
       cmocka_unit_test(test_rudp_conn_graceful_close),
+      /* handshake */
+      cmocka_unit_test(test_rudp_conn_connect_lost),
+      cmocka_unit_test(test_rudp_conn_connect_timeout),
+      cmocka_unit_test(test_rudp_conn_connect_timeout_default),
+      cmocka_unit_test(test_rudp_conn_accept_lost_connect_retransmitted),
+      cmocka_unit_test(test_rudp_conn_accept_lost_server_pto),
+      cmocka_unit_test(test_rudp_conn_first_ack_lost),
+      cmocka_unit_test(test_rudp_conn_first_ack_lost_data_completes),
+      cmocka_unit_test(test_rudp_conn_handshake_done_lost),
+      cmocka_unit_test(test_rudp_conn_server_halfopen_expiry),
+      cmocka_unit_test(test_rudp_conn_open_stream_before_handshake),
+      cmocka_unit_test(test_rudp_conn_refused),
+      cmocka_unit_test(test_rudp_conn_version_negotiation),
+      cmocka_unit_test(test_rudp_conn_retry),
+      /* close */
+      cmocka_unit_test(test_rudp_conn_close_linger_recovers_losses),
+      cmocka_unit_test(test_rudp_conn_close_acked_once),
+      cmocka_unit_test(test_rudp_conn_close_lost),
+      cmocka_unit_test(test_rudp_conn_close_ack_lost),
+      cmocka_unit_test(test_rudp_conn_close_linger_timeout),
+      cmocka_unit_test(test_rudp_conn_abort_app_error),
+      cmocka_unit_test(test_rudp_conn_simultaneous_close),
+      cmocka_unit_test(test_rudp_conn_idle_timeout),
+      cmocka_unit_test(test_rudp_conn_idle_timeout_min_of_both),
+      cmocka_unit_test(test_rudp_conn_keepalive),
+      cmocka_unit_test(test_rudp_conn_api_after_close),
+      /* streams */
+      cmocka_unit_test(test_rudp_conn_stream_half_close),
+      cmocka_unit_test(test_rudp_conn_many_streams),
+      cmocka_unit_test(test_rudp_conn_stream_limit),
+      cmocka_unit_test(test_rudp_conn_streams_blocked_sent),
+      cmocka_unit_test(test_rudp_conn_uni_stream_directions),
+      cmocka_unit_test(test_rudp_conn_stream_reset),
+      cmocka_unit_test(test_rudp_conn_stream_reset_lost),
+      cmocka_unit_test(test_rudp_conn_stop_sending),
+      cmocka_unit_test(test_rudp_conn_write_ref_released_once),
+      cmocka_unit_test(test_rudp_conn_write_ref_released_on_reset_and_del),
+      cmocka_unit_test(test_rudp_conn_flow_control_tiny_window),
+      cmocka_unit_test(test_rudp_conn_flow_control_receiver_stalls),
+      /* datagrams */
+      cmocka_unit_test(test_rudp_conn_datagram_boundaries),
+      cmocka_unit_test(test_rudp_conn_datagram_too_large),
+      cmocka_unit_test(test_rudp_conn_datagram_peer_refuses),
+      cmocka_unit_test(test_rudp_conn_datagram_queue_overflow),
+      cmocka_unit_test(test_rudp_conn_datagram_lost_not_retransmitted),
+      cmocka_unit_test(test_rudp_conn_datagram_lost_counted),
+      /* hostile input */
+      cmocka_unit_test(test_rudp_conn_hostile_ack_unsent),
+      cmocka_unit_test(test_rudp_conn_hostile_stream_credit),
+      cmocka_unit_test(test_rudp_conn_hostile_conn_credit),
+      cmocka_unit_test(test_rudp_conn_hostile_stream_limit),
+      cmocka_unit_test(test_rudp_conn_hostile_stream_state),
+      cmocka_unit_test(test_rudp_conn_hostile_final_size),
+      cmocka_unit_test(test_rudp_conn_hostile_malformed_frame),
+      cmocka_unit_test(test_rudp_conn_hostile_stream_in_long_header),
+      cmocka_unit_test(test_rudp_conn_hostile_long_header_after_confirmed),
+      cmocka_unit_test(test_rudp_conn_hostile_server_only_frames),
+      cmocka_unit_test(test_rudp_conn_hostile_crypto_short_and_empty),
+      cmocka_unit_test(test_rudp_conn_hostile_datagram),
+      cmocka_unit_test(test_rudp_conn_hostile_bad_crc),
+      cmocka_unit_test(test_rudp_conn_hostile_duplicate),
+      cmocka_unit_test(test_rudp_conn_hostile_other_cid),
+      cmocka_unit_test(test_rudp_conn_hostile_garbage),
+      cmocka_unit_test(test_rudp_conn_hostile_random_frames),
+      /* statistics */
+      cmocka_unit_test(test_rudp_conn_stats_counts),
+      cmocka_unit_test(test_rudp_conn_stats_rtt),
+      cmocka_unit_test(test_rudp_conn_stats_retransmission),
+      cmocka_unit_test(test_rudp_conn_stats_spurious_loss),
+      /* more */
+      cmocka_unit_test(test_rudp_conn_idle_timeout_data_in_flight),
+      cmocka_unit_test(test_rudp_conn_idle_timeout_during_linger),
+      cmocka_unit_test(test_rudp_conn_flow_control_reset_returns_credit),
+      cmocka_unit_test(test_rudp_conn_flow_control_stop_sending_returns_credit),
+      cmocka_unit_test(test_rudp_conn_blocked_frames_sent),
+      cmocka_unit_test(test_rudp_conn_draining_and_closing_discard),
+      cmocka_unit_test(test_rudp_conn_accept_bad_transport_params),
+      cmocka_unit_test(test_rudp_conn_connect_bad_transport_params),
+      cmocka_unit_test(test_rudp_conn_ack_timing),
+      cmocka_unit_test(test_rudp_conn_tail_loss_pto),
+      cmocka_unit_test(test_rudp_conn_abort_during_handshake),
+      cmocka_unit_test(test_rudp_conn_hostile_accept_other_scid),
+      cmocka_unit_test(test_rudp_conn_stream_empty_fin),
+      cmocka_unit_test(test_rudp_conn_late_connect_discarded),
+      cmocka_unit_test(test_rudp_conn_callback_echo),
+      cmocka_unit_test(test_rudp_conn_callback_failure_is_fatal),
   };
+  /* Debugging aids: RUDP_CONN_TEST_FILTER=<glob> runs only the matching
+   * tests; RUDP_CONN_TEST_TRACE=1 prints every datagram. */
+  if (getenv("RUDP_CONN_TEST_FILTER")) {
+    cmocka_set_test_filter(getenv("RUDP_CONN_TEST_FILTER"));
+  }
+  g_trace = getenv("RUDP_CONN_TEST_TRACE") != NULL;
   return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
 }

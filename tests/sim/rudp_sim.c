@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rudp_frame.h"
+#include "rudp_pkt.h"
+
 /* rudp_sim_pkt is a copy of a datagram in flight. */
 struct rudp_sim_pkt {
   /* deliver_at is when it reaches the receiver. */
@@ -291,6 +294,15 @@ int rudp_sim_link_send(rudp_sim_link *link, const uint8_t *data, size_t len,
     }
   }
 
+  /* Forced drops draw nothing, so adding one leaves the random fate of
+   * every other datagram unchanged. */
+  if ((id < 64 && (p->drop_mask >> id) & 1) ||
+      (wire_at >= p->outage_start && wire_at < p->outage_end)) {
+    ++link->stats.lost_forced;
+    link_trace(link, now, "drop-forced", id, len, 0);
+    return 0;
+  }
+
   /* Gilbert-Elliott: the current state decides the loss, then the chain
    * moves on.  Independent random loss applies in both states. */
   lost = 0;
@@ -387,6 +399,7 @@ int rudp_sim_net_init(rudp_sim_net *net, const rudp_sim_link_params *p01,
   net->max_time = RUDP_SECONDS * 3600;
   net->max_events = 1000000;
   net->max_burst = 100000;
+  net->max_timer_repeats = 1000;
   return 0;
 }
 
@@ -422,6 +435,8 @@ const char *rudp_sim_result_str(int result) {
     return "event limit reached";
   case RUDP_SIM_BURST_LIMIT:
     return "a node never stopped writing";
+  case RUDP_SIM_TIMER_LOOP:
+    return "a node's timer stays due (busy loop)";
   default:
     return result < 0 ? rudp_strerror(result) : "unknown result";
   }
@@ -446,8 +461,8 @@ static int net_flush(rudp_sim_net *net, int i) {
     if (len == 0) {
       return 0;
     }
-    rv = rudp_sim_link_send(&net->link[i], net->buf, (size_t)len, tag,
-                            net->now);
+    rv =
+        rudp_sim_link_send(&net->link[i], net->buf, (size_t)len, tag, net->now);
     if (rv != 0) {
       return rv;
     }
@@ -503,6 +518,10 @@ int rudp_sim_net_run(rudp_sim_net *net) {
     /* A timer already overdue runs now: time never goes backwards. */
     if (best > net->now) {
       net->now = best;
+      net->timer_repeats = 0;
+    }
+    if (kind == 1 && ++net->timer_repeats > net->max_timer_repeats) {
+      return RUDP_SIM_TIMER_LOOP;
     }
     if (kind == 0) {
       rv = rudp_sim_link_recv(&net->link[1 - node], net->now, net->buf,
@@ -510,8 +529,7 @@ int rudp_sim_net_run(rudp_sim_net *net) {
       if (rv < 0) {
         return rv;
       }
-      rv = net->ops[node]->read(net->node[node], net->buf, d.len, &d,
-                                net->now);
+      rv = net->ops[node]->read(net->node[node], net->buf, d.len, &d, net->now);
     } else {
       if (net->trace) {
         fprintf(net->trace, "%s node%d expiry\n",
@@ -527,4 +545,137 @@ int rudp_sim_net_run(rudp_sim_net *net) {
       return rv;
     }
   }
+}
+
+/* ------------------------------------------------------------ dissector */
+
+static const char *pkt_type_name(rudp_pkt_type type) {
+  switch (type) {
+  case RUDP_PKT_CONNECT:
+    return "CONNECT";
+  case RUDP_PKT_ACCEPT:
+    return "ACCEPT";
+  case RUDP_PKT_HANDSHAKE:
+    return "HANDSHAKE";
+  case RUDP_PKT_RETRY:
+    return "RETRY";
+  case RUDP_PKT_VERSION_NEGOTIATION:
+    return "VN";
+  case RUDP_PKT_SHORT:
+    return "1RTT";
+  }
+  return "?";
+}
+
+/* dissect_frames prints the frames of one packet payload. */
+static void dissect_frames(FILE *f, const uint8_t *p, size_t len) {
+  rudp_frame fr;
+  rudp_frame_ack_iter it;
+  rudp_range r;
+  rudp_ssize n;
+  const char *sep = "";
+  int shown;
+
+  fputs(" [", f);
+  while (len > 0) {
+    n = rudp_frame_decode(&fr, p, len);
+    if (n < 0) {
+      fprintf(f, "%sundecodable(%s)", sep, rudp_strerror((int)n));
+      break;
+    }
+    fprintf(f, "%s%s", sep, rudp_frame_type_name(fr.type));
+    switch (fr.type) {
+    case RUDP_FRAME_PADDING:
+      fprintf(f, " %zu", fr.padding.len);
+      break;
+    case RUDP_FRAME_ACK:
+      rudp_frame_ack_iter_init(&it, &fr.ack);
+      for (shown = 0; shown < 4 && rudp_frame_ack_iter_next(&it, &r); ++shown) {
+        fprintf(f, "%s%" PRIu64 "..%" PRIu64, shown ? "," : " ", r.lo, r.hi);
+      }
+      if (fr.ack.range_count + 1 > 4) {
+        fprintf(f, ",+%" PRIu64, fr.ack.range_count + 1 - 4);
+      }
+      break;
+    case RUDP_FRAME_CRYPTO:
+      fprintf(f, " %" PRIu64 "+%zu", fr.crypto.offset, fr.crypto.datalen);
+      break;
+    case RUDP_FRAME_MAX_DATA:
+    case RUDP_FRAME_MAX_STREAMS_BIDI:
+    case RUDP_FRAME_MAX_STREAMS_UNI:
+    case RUDP_FRAME_DATA_BLOCKED:
+    case RUDP_FRAME_STREAMS_BLOCKED_BIDI:
+    case RUDP_FRAME_STREAMS_BLOCKED_UNI:
+      fprintf(f, " %" PRIu64, fr.value.value);
+      break;
+    case RUDP_FRAME_MAX_STREAM_DATA:
+    case RUDP_FRAME_STREAM_DATA_BLOCKED:
+      fprintf(f, " %" PRIu64 ":%" PRIu64, fr.stream_value.stream_id,
+              fr.stream_value.value);
+      break;
+    case RUDP_FRAME_RESET_STREAM:
+      fprintf(f, " %" PRIu64 " code %" PRIu64 " final %" PRIu64,
+              fr.reset_stream.stream_id, fr.reset_stream.app_error_code,
+              fr.reset_stream.final_size);
+      break;
+    case RUDP_FRAME_STOP_SENDING:
+      fprintf(f, " %" PRIu64 " code %" PRIu64, fr.stop_sending.stream_id,
+              fr.stop_sending.app_error_code);
+      break;
+    case RUDP_FRAME_CONNECTION_CLOSE:
+    case RUDP_FRAME_CONNECTION_CLOSE_APP:
+      fprintf(f, " 0x%" PRIx64, fr.connection_close.error_code);
+      break;
+    case RUDP_FRAME_DATAGRAM:
+    case RUDP_FRAME_DATAGRAM_LEN:
+      fprintf(f, " %zu", fr.datagram.datalen);
+      break;
+    default:
+      if ((fr.type & ~7u) == RUDP_FRAME_STREAM) {
+        fprintf(f, " %" PRIu64 "@%" PRIu64 "+%zu%s", fr.stream.stream_id,
+                fr.stream.offset, fr.stream.datalen,
+                fr.stream.fin ? " fin" : "");
+      }
+      break;
+    }
+    sep = ", ";
+    p += n;
+    len -= (size_t)n;
+  }
+  fputc(']', f);
+}
+
+void rudp_sim_dissect(FILE *f, const uint8_t *data, size_t len) {
+  rudp_pkt_hd hd;
+  rudp_ssize hdlen;
+  size_t end;
+  const char *sep = "";
+
+  while (len > 0) {
+    hdlen = rudp_pkt_decode_hd(&hd, data, len, RUDP_DEFAULT_CIDLEN);
+    if (hdlen < 0) {
+      fprintf(f, "%sundecodable header (%s)", sep, rudp_strerror((int)hdlen));
+      break;
+    }
+    fprintf(f, "%s%s", sep, pkt_type_name(hd.type));
+    if (hd.type == RUDP_PKT_RETRY || hd.type == RUDP_PKT_VERSION_NEGOTIATION) {
+      break;
+    }
+    end = (hd.flags & RUDP_PKT_FLAG_LONG_FORM) ? hd.pktlen : len;
+    fprintf(f, " pn=%" PRIu64, hd.pkt_num);
+    if (end < (size_t)hdlen + RUDP_PKT_CRCLEN) {
+      fputs(" (too short)", f);
+      break;
+    }
+    /* The CRC covers the full packet number, which the trace does not
+     * know; a small one (the common case in tests) checks as is. */
+    if (rudp_pkt_verify_crc_pn(data, end, hd.pkt_num) != 0) {
+      fputs(" crc?", f);
+    }
+    dissect_frames(f, data + hdlen, end - (size_t)hdlen - RUDP_PKT_CRCLEN);
+    data += end;
+    len -= end;
+    sep = " + ";
+  }
+  fputc('\n', f);
 }

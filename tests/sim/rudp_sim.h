@@ -9,8 +9,9 @@
  * A link (rudp_sim_link) models, in the order a datagram meets them:
  *
  *   sender -> drop-tail queue -> bottleneck (rate) -> wire -> receiver
- *                (queue_limit)    (serialization)     loss (random and
- *                                                     Gilbert-Elliott
+ *                (queue_limit)    (serialization)     forced drops (mask,
+ *                                                     outage), loss (random
+ *                                                     and Gilbert-Elliott
  *                                                     bursts), duplication,
  *                                                     corruption, delay,
  *                                                     jitter, reordering
@@ -48,7 +49,7 @@
 #define RUDP_SIM_PPM 1000000u
 /* RUDP_SIM_PERCENT converts a percentage (a constant, may be fractional)
  * to parts per million. */
-#define RUDP_SIM_PERCENT(pct) ((uint32_t)((pct) * 10000.0 + 0.5))
+#define RUDP_SIM_PERCENT(pct) ((uint32_t)((pct)*10000.0 + 0.5))
 
 /* RUDP_SIM_MAX_DGRAM is the largest datagram a link carries. */
 #define RUDP_SIM_MAX_DGRAM 65536
@@ -92,6 +93,16 @@ typedef struct rudp_sim_link_params {
    * (waiting or being serialized); a packet that does not fit is dropped
    * (drop-tail).  0 means unlimited.  Ignored when rate is 0. */
   size_t queue_limit;
+  /* drop_mask drops, deterministically, each datagram whose id (its
+   * number among the datagrams given to the link, from 0) is below 64 and
+   * has its bit set: precise fault injection, e.g. "lose the first two
+   * ACCEPTs". */
+  uint64_t drop_mask;
+  /* outage_start and outage_end: every datagram that reaches the wire in
+   * [outage_start, outage_end) is lost (a link outage or a vanished
+   * peer).  Equal values (e.g. both 0) mean no outage. */
+  rudp_tstamp outage_start;
+  rudp_tstamp outage_end;
 } rudp_sim_link_params;
 
 /* Flags of a delivered packet: bitwise OR of zero or more of these. */
@@ -132,6 +143,8 @@ typedef struct rudp_sim_link_stats {
   /* lost counts random losses, lost_burst losses in the bad state. */
   uint64_t lost;
   uint64_t lost_burst;
+  /* lost_forced counts datagrams dropped by drop_mask or an outage. */
+  uint64_t lost_forced;
   /* duplicated counts extra copies made; corrupted copies with a flipped
    * bit; reordered packets held back. */
   uint64_t duplicated;
@@ -279,7 +292,11 @@ typedef enum rudp_sim_result {
   RUDP_SIM_EVENT_LIMIT = 3,
   /* A node wrote more than max_burst datagrams without an event between:
    * it never stops sending. */
-  RUDP_SIM_BURST_LIMIT = 4
+  RUDP_SIM_BURST_LIMIT = 4,
+  /* A node's timer ran more than max_timer_repeats times without the
+   * clock moving: its expiry stays due after handle_expiry, which is a
+   * busy loop for any real event loop. */
+  RUDP_SIM_TIMER_LOOP = 5
 } rudp_sim_result;
 
 /*
@@ -304,6 +321,10 @@ typedef struct rudp_sim_net {
   /* max_burst bounds the datagrams one write round may produce (default
    * 100000). */
   uint64_t max_burst;
+  /* max_timer_repeats bounds the timer events at one instant (default
+   * 1000); timer_repeats counts them. */
+  uint64_t max_timer_repeats;
+  uint64_t timer_repeats;
   /* trace, if not NULL, receives a line per event and per packet. */
   FILE *trace;
   /* buf holds the datagram being moved. */
@@ -338,6 +359,15 @@ int rudp_sim_net_run(rudp_sim_net *net);
 
 /* rudp_sim_result_str names a result of rudp_sim_net_run. */
 const char *rudp_sim_result_str(int result);
+
+/*
+ * rudp_sim_dissect prints a one-line summary of the rudp datagram at
+ * |data| (|len| bytes) to |f|: each coalesced packet's type and number and
+ * its frames, e.g. "ACCEPT pn=0 [ack 0..0, crypto 0+71]".  Short headers
+ * are decoded with RUDP_DEFAULT_CIDLEN-byte DCIDs; the CRC is not checked
+ * (the line says "badcrc" when it fails).  For traces only.
+ */
+void rudp_sim_dissect(FILE *f, const uint8_t *data, size_t len);
 
 /* rudp_sim_fmt_time formats |t| as "seconds.nanoseconds" in |buf| (at
  * least 32 bytes) and returns |buf|. */
