@@ -555,6 +555,7 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   conn->max_tx_payload = RUDP_MIN_UDP_PAYLOAD;
   conn->created_ts = now;
   conn->last_recv_ts = now;
+  conn->idle_start_ts = now;
   conn->loss_time = RUDP_TSTAMP_MAX;
   conn->first_rtt_sample_ts = RUDP_TSTAMP_MAX;
   conn->linger_deadline = RUDP_TSTAMP_MAX;
@@ -754,12 +755,22 @@ static void conn_on_frame_acked(rudp_conn *conn, const rudp_rtb_frame *f) {
   case RUDP_FRAME_CONNECTION_CLOSE_APP:
     conn->flags |= RUDP_CONN_FLAG_CLOSE_ACKED;
     break;
+  case RUDP_FRAME_HANDSHAKE_DONE:
+    conn->flags |= RUDP_CONN_FLAG_HANDSHAKE_DONE_ACKED;
+    conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_HANDSHAKE_DONE;
+    break;
   default:
     break;
   }
 }
 
-static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f) {
+/*
+ * conn_on_frame_lost queues the content of a lost frame to be sent again.
+ * |probe| is nonzero when a PTO re-sends the content of a packet not (yet)
+ * declared lost: the same requeueing, but nothing is counted as lost.
+ */
+static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f,
+                               int probe) {
   rudp_strm *strm;
   switch (f->type) {
   case RUDP_FRAME_CRYPTO:
@@ -774,7 +785,6 @@ static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f) {
       /* NOBUF/NOMEM leave the range unmarked; the PTO probe re-sends the
        * oldest data later, so nothing is lost for good. */
       rudp_sbuf_on_lost(&strm->tx, f->offset, (size_t)f->len);
-      conn->stats.bytes_retransmitted += f->len;
     }
     if (f->fin && !(strm->flags & RUDP_STRM_FLAG_TX_FIN_ACKED)) {
       strm->flags &= ~RUDP_STRM_FLAG_TX_FIN_SENT;
@@ -785,7 +795,7 @@ static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f) {
     break;
   case RUDP_FRAME_RESET_STREAM:
     strm = rudp_map_find(&conn->streams, f->stream_id);
-    if (strm) {
+    if (strm && !(strm->flags & RUDP_STRM_FLAG_TX_RESET_ACKED)) {
       ctrlq_push(conn, strm, RUDP_STRM_CTRL_RESET_STREAM);
     }
     break;
@@ -813,11 +823,19 @@ static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f) {
     conn->ctrl |= RUDP_CONN_CTRL_MAX_STREAMS_UNI;
     break;
   case RUDP_FRAME_HANDSHAKE_DONE:
-    conn->ctrl |= RUDP_CONN_CTRL_HANDSHAKE_DONE;
+    if (!(conn->flags & RUDP_CONN_FLAG_HANDSHAKE_DONE_ACKED)) {
+      conn->ctrl |= RUDP_CONN_CTRL_HANDSHAKE_DONE;
+    }
+    break;
+  case RUDP_FRAME_DATAGRAM_LEN:
+    /* Never retransmitted; a lost one is counted as dropped. */
+    if (!probe) {
+      ++conn->stats.datagrams_dropped;
+    }
     break;
   default:
-    /* PING, ACK, DATAGRAM, *_BLOCKED: not retransmitted (blocked frames
-     * are regenerated while still blocked). */
+    /* PING, ACK, *_BLOCKED: not retransmitted (blocked frames are
+     * regenerated while still blocked). */
     break;
   }
 }
@@ -835,7 +853,7 @@ static void rtb_lost_cb(const rudp_rtb_pkt *pkt, void *user_data) {
   const rudp_rtb_frame *f;
   ++conn->stats.pkts_lost;
   for (f = pkt->frames; f; f = f->next) {
-    conn_on_frame_lost(conn, f);
+    conn_on_frame_lost(conn, f, 0);
   }
 }
 
@@ -1179,6 +1197,14 @@ static void conn_recv_connection_close(rudp_conn *conn,
   } else {
     ci->error = RUDP_ERR_PEER_CLOSED;
   }
+  if (conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+    /* Refused (or closed) before any state of ours exists at the server:
+     * abandon the attempt at once, sending nothing (docs/PROTOCOL.md 7.7),
+     * like a SYN answered by RST. */
+    conn->acktr.immediate = 0;
+    conn_enter_closed(conn);
+    return;
+  }
   conn->state = RUDP_CONN_STATE_DRAINING;
   conn->ctrl = 0;
   conn->close_deadline =
@@ -1187,9 +1213,14 @@ static void conn_recv_connection_close(rudp_conn *conn,
 }
 
 static int conn_recv_datagram(rudp_conn *conn, const rudp_frame_datagram *fr) {
+  /* The limit is on the whole frame: type, length field and data
+   * (RFC 9221 §3). */
+  size_t framelen = 1 + fr->datalen +
+                    (fr->type == RUDP_FRAME_DATAGRAM_LEN
+                         ? rudp_varint_len(fr->datalen)
+                         : 0);
   if (conn->settings.max_datagram_frame_size == 0 ||
-      fr->datalen + 3 > conn->settings.max_datagram_frame_size + 3 ||
-      fr->datalen > conn->settings.max_datagram_frame_size) {
+      framelen > conn->settings.max_datagram_frame_size) {
     return RUDP_ERR_PROTO;
   }
   ++conn->stats.datagrams_recv;
@@ -1393,6 +1424,11 @@ static void conn_recv_retry(rudp_conn *conn, const rudp_pkt_hd *hd,
   rudp_rtb_discard_all(&conn->rtb, NULL);
   rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
   conn->last_connect_ts = RUDP_TSTAMP_MAX;
+  /* The CONNECT answering a RETRY is not a retransmission: it does not use
+   * up a retry, and its timer starts afresh (docs/PROTOCOL.md 7.5). */
+  if (conn->connect_sends > 0) {
+    --conn->connect_sends;
+  }
 }
 
 static void conn_recv_version_negotiation(rudp_conn *conn,
@@ -1478,7 +1514,15 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
   } else {
     if (hd.type == RUDP_PKT_CONNECT ||
         (hd.type == RUDP_PKT_SHORT &&
-         conn->state == RUDP_CONN_STATE_CONNECT_SENT)) {
+         conn->state == RUDP_CONN_STATE_CONNECT_SENT) ||
+        /* Once confirmed, long-header packets are stale (7.2 step 6). */
+        (hd.type != RUDP_PKT_SHORT &&
+         (conn->flags & RUDP_CONN_FLAG_CONFIRMED)) ||
+        /* After the first valid ACCEPT, only its SCID is the server (7.2
+         * step 3). */
+        (hd.type != RUDP_PKT_SHORT &&
+         (conn->flags & RUDP_CONN_FLAG_ACCEPT_SEEN) &&
+         !rudp_cid_eq(&hd.scid, &conn->dcid))) {
       ++conn->stats.pkts_dropped;
       return (rudp_ssize)hd.pktlen;
     }
@@ -1510,7 +1554,16 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
      * half-open connection answers; no new state). */
     rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
   }
+  if (!conn->server && hd.type == RUDP_PKT_ACCEPT &&
+      !(conn->flags & RUDP_CONN_FLAG_ACCEPT_SEEN)) {
+    /* The first valid ACCEPT names the server's CID: everything goes
+     * there from now on, a close of a failed handshake included. */
+    conn->flags |= RUDP_CONN_FLAG_ACCEPT_SEEN;
+    conn->dcid = hd.scid;
+  }
   conn->last_recv_ts = now;
+  conn->idle_start_ts = now;
+  conn->flags &= ~(uint32_t)RUDP_CONN_FLAG_ELICITING_SINCE_RECV;
   if (conn->server && !(conn->flags & RUDP_CONN_FLAG_VALIDATED)) {
     conn->bytes_recv_unvalidated += hd.pktlen;
   }
@@ -1542,17 +1595,14 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
   if (!conn->server && conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
       hd.type == RUDP_PKT_ACCEPT) {
     if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
-      conn->dcid = hd.scid;
       /* Acknowledge ACCEPT at once: it completes the server's side. */
       conn->acktr.immediate = 1;
       rv = conn_complete_handshake(conn, now);
       if (rv != 0) {
         return rv;
       }
-    } else if (conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
-      /* ACCEPT without the server's parameters cannot complete. */
-      conn->dcid = hd.scid;
     }
+    /* An ACCEPT without the server's parameters cannot complete. */
   } else if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
              (hd.type == RUDP_PKT_SHORT ||
               (conn->crypto_tx.written > 0 &&
@@ -1657,8 +1707,7 @@ static int pkt_add_frame(rudp_conn *conn, conn_pkt *pkt, const rudp_frame *fr,
   if (n < 0) {
     return RUDP_ERR_INTERNAL;
   }
-  if (fr->type != RUDP_FRAME_PADDING && fr->type != RUDP_FRAME_PING &&
-      fr->type != RUDP_FRAME_DATAGRAM && fr->type != RUDP_FRAME_DATAGRAM_LEN) {
+  if (fr->type != RUDP_FRAME_PADDING && fr->type != RUDP_FRAME_PING) {
     f = pkt_record(conn, pkt, fr->type);
     if (!f) {
       return RUDP_ERR_NOMEM;
@@ -1780,6 +1829,26 @@ static int conn_write_ctrl(rudp_conn *conn, conn_pkt *pkt, rudp_tstamp now) {
     }
     if (rv == 1) {
       conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_MAX_STREAMS_UNI;
+    }
+  }
+  if (conn->ctrl & RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI) {
+    rv = conn_write_value(conn, pkt, RUDP_FRAME_STREAMS_BLOCKED_BIDI,
+                          conn->remote_max_streams[0]);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 1) {
+      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI;
+    }
+  }
+  if (conn->ctrl & RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI) {
+    rv = conn_write_value(conn, pkt, RUDP_FRAME_STREAMS_BLOCKED_UNI,
+                          conn->remote_max_streams[1]);
+    if (rv < 0) {
+      return rv;
+    }
+    if (rv == 1) {
+      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI;
     }
   }
   if (conn->ctrl & RUDP_CONN_CTRL_DATA_BLOCKED) {
@@ -1963,6 +2032,7 @@ static int conn_write_strm(rudp_conn *conn, conn_pkt *pkt, rudp_strm *strm) {
   pkt->ack_eliciting = 1;
   if (retrans) {
     pkt->retransmits = 1;
+    conn->stats.bytes_retransmitted += n;
   } else if (end > strm->tx.sent) {
     rudp_fc_tx_consume(&conn->tx_fc, end - strm->tx.sent);
     if (end > strm->tx_fc.used) {
@@ -2119,7 +2189,7 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   hd.pkt_num = pn;
   hd.pkt_numlen = rudp_pkt_num_len(pn, conn->rtb.largest_acked);
   if (closing || draining
-          ? !conn->server && !(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)
+          ? !conn->server && !(conn->flags & RUDP_CONN_FLAG_ACCEPT_SEEN)
           : conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
     hd.type = RUDP_PKT_CONNECT;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
@@ -2130,6 +2200,12 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
                  ? conn->server && !(conn->flags & RUDP_CONN_FLAG_CONFIRMED)
                  : conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
     hd.type = RUDP_PKT_ACCEPT;
+    hd.flags = RUDP_PKT_FLAG_LONG_FORM;
+  } else if ((closing || draining) && !conn->server &&
+             !(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
+    /* The client saw an ACCEPT but the handshake failed (bad parameters):
+     * a HANDSHAKE packet to the server's CID (docs/PROTOCOL.md 9.1). */
+    hd.type = RUDP_PKT_HANDSHAKE;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
   } else {
     hd.type = RUDP_PKT_SHORT;
@@ -2172,7 +2248,8 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
     pkt.ack_eliciting = 1;
     ++conn->close_sends;
     conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_CLOSE;
-    conn->close_next_ts = now + conn_pto(conn);
+    conn->close_next_ts =
+        now + rudp_rtt_pto(&conn->rtt, conn->remote_params.max_ack_delay, 0);
     if (conn->close_next_ts > conn->close_deadline) {
       conn->close_deadline = conn->close_next_ts;
     }
@@ -2297,6 +2374,12 @@ finish:
   }
   if (pkt.ack_eliciting) {
     conn->last_eliciting_sent_ts = now;
+    if (!(conn->flags & RUDP_CONN_FLAG_ELICITING_SINCE_RECV)) {
+      /* RFC 9000 §10.1: the first ack-eliciting packet after a receive
+       * restarts the idle timer too. */
+      conn->flags |= RUDP_CONN_FLAG_ELICITING_SINCE_RECV;
+      conn->idle_start_ts = now;
+    }
   }
   if (hd.type == RUDP_PKT_CONNECT && !closing) {
     ++conn->connect_sends;
@@ -2406,7 +2489,7 @@ rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
   idle = conn->state >= RUDP_CONN_STATE_ESTABLISHED ? conn_idle_timeout(conn)
                                                      : 0;
   if (idle) {
-    t = rudp_min(t, conn->last_recv_ts + idle);
+    t = rudp_min(t, conn->idle_start_ts + idle);
   }
   if (conn_keepalive_armed(conn)) {
     t = rudp_min(t, conn_keepalive_deadline(conn));
@@ -2444,7 +2527,7 @@ static void conn_on_pto(rudp_conn *conn, rudp_tstamp now) {
   oldest = rudp_rtb_oldest_unacked(&conn->rtb);
   if (oldest) {
     for (f = oldest->frames; f; f = f->next) {
-      conn_on_frame_lost(conn, f);
+      conn_on_frame_lost(conn, f, 1);
     }
   }
   if (conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
@@ -2478,7 +2561,7 @@ int rudp_conn_handle_expiry(rudp_conn *conn, rudp_tstamp now) {
     idle = conn->state >= RUDP_CONN_STATE_ESTABLISHED
                ? conn_idle_timeout(conn)
                : 0;
-    if (idle && now >= conn->last_recv_ts + idle) {
+    if (idle && now >= conn->idle_start_ts + idle) {
       conn_close_silently(conn, RUDP_ERR_IDLE_CLOSE);
       break;
     }

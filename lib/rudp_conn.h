@@ -46,6 +46,13 @@
 #define RUDP_CONN_FLAG_CLOSE_ACKED 0x0010u
 /* The closed callback has been called. */
 #define RUDP_CONN_FLAG_CLOSED_CALLED 0x0020u
+/* Client: a valid ACCEPT fixed the server's CID (conn->dcid). */
+#define RUDP_CONN_FLAG_ACCEPT_SEEN 0x0040u
+/* Server: HANDSHAKE_DONE was acknowledged. */
+#define RUDP_CONN_FLAG_HANDSHAKE_DONE_ACKED 0x0080u
+/* An ack-eliciting packet was sent since the last packet received (the
+ * idle timer restarts only on the first, RFC 9000 §10.1). */
+#define RUDP_CONN_FLAG_ELICITING_SINCE_RECV 0x0100u
 
 /* RUDP_CONN_CLOSE_MAX_SENDS bounds CONNECTION_CLOSE transmissions. */
 #define RUDP_CONN_CLOSE_MAX_SENDS 12
@@ -147,6 +154,8 @@ struct rudp_conn {
   /* Timers. */
   rudp_tstamp created_ts;
   rudp_tstamp last_recv_ts;
+  /* idle_start_ts: when the idle timer last restarted. */
+  rudp_tstamp idle_start_ts;
   rudp_tstamp last_eliciting_sent_ts;
   rudp_tstamp linger_deadline;
   rudp_tstamp close_deadline;

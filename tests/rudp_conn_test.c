@@ -9,8 +9,7 @@
  * can assert the exact instants the protocol prescribes.
  *
  * Debugging: RUDP_CONN_TEST_FILTER=<glob> runs only the matching tests,
- * RUDP_CONN_TEST_TRACE=1 prints every datagram sent (and its ACK ranges),
- * RUDP_CONN_TEST_BUGS=1 runs the tests skipped for known bugs.
+ * RUDP_CONN_TEST_TRACE=1 prints every datagram sent (and its ACK ranges).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,7 +54,7 @@ typedef struct scan {
   int ptype;
   size_t npkts;
   /* types has bit t set for each frame type t present (STREAM types
-   * folded into 0x08, DATAGRAM into 0x30). */
+   * folded into 0x08, DATAGRAM into 0x30, CONNECTION_CLOSE into 0x1c). */
   uint64_t types;
   /* The last CONNECTION_CLOSE seen: its wire type, code, frame type. */
   int has_close;
@@ -162,18 +161,6 @@ typedef struct pair {
 } pair;
 
 static pair *P; /* for callbacks */
-
-/*
- * KNOWN_BUG skips a test that fails because of a bug reported against
- * lib/rudp_conn.c (described in a BUG comment in the test), unless
- * RUDP_CONN_TEST_BUGS is set.  Remove it once the bug is fixed.
- */
-#define KNOWN_BUG()                                                            \
-  do {                                                                         \
-    if (!getenv("RUDP_CONN_TEST_BUGS")) {                                      \
-      skip();                                                                  \
-    }                                                                          \
-  } while (0)
 
 /* g_trace prints every datagram sent (set RUDP_CONN_TEST_TRACE). */
 static int g_trace;
@@ -1115,10 +1102,9 @@ static void test_rudp_conn_handshake_done_lost(void **state) {
   pair *p;
   rudp_tstamp t[8];
   (void)state;
-  /* BUG: conn_on_frame_lost re-queues HANDSHAKE_DONE when the first copy
+  /* Regression (fixed): conn_on_frame_lost re-queues HANDSHAKE_DONE when the first copy
    * is declared lost although the ACK that declares it also acknowledged
    * the second copy: a third copy goes out at 135 ms. */
-  KNOWN_BUG();
   p = pair_new();
   p->rules[0].dir = 1;
   p->rules[0].ftype = RUDP_FRAME_HANDSHAKE_DONE;
@@ -1170,15 +1156,18 @@ static void test_rudp_conn_open_stream_before_handshake(void **state) {
   pair *p;
   int64_t id = -1;
   (void)state;
-  /* BUG: rudp_conn_open_stream returns RUDP_ERR_STREAM_LIMIT until the
-   * peer's parameters arrived, contrary to its contract. */
-  KNOWN_BUG();
+  /* Until the handshake delivers the peer's limits, opening a stream
+   * returns RUDP_ERR_STREAM_LIMIT (the header's contract); right after it,
+   * streams_available fires and the stream opens. */
   p = pair_new();
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id),
+                   RUDP_ERR_STREAM_LIMIT);
+  assert_int_equal(id, -1);
+  pair_connect(p);
   assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
   assert_int_equal(id, 0);
   assert_int_equal(
       rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"early", 5, 1), 5);
-  pair_connect(p);
   pair_run(p, 1 * SEC);
   assert_int_equal(p->s.rxlen[0], 5);
   assert_memory_equal(p->s.rx[0], "early", 5);
@@ -1196,10 +1185,9 @@ static void test_rudp_conn_refused(void **state) {
   rudp_cid rnd;
   rudp_conn_close_info ci;
   (void)state;
-  /* BUG: after a refusal the client drains and acknowledges it with a
+  /* Regression (fixed): after a refusal the client drains and acknowledges it with a
    * 1200-byte CONNECT carrying an ACK (conn_recv_connection_close,
    * conn_build DRAINING); 7.7: it abandons the attempt at once. */
-  KNOWN_BUG();
   p = pair_new();
   p->no_server = 1;
   pair_run_until(p, T0 + 10 * MS);
@@ -1269,10 +1257,9 @@ static void test_rudp_conn_retry(void **state) {
   rudp_pkt_hd hd;
   rudp_conn_stats st;
   (void)state;
-  /* BUG: the CONNECT sent for a RETRY increments connect_sends
+  /* Regression (fixed): the CONNECT sent for a RETRY increments connect_sends
    * (conn_build), so the timer doubles (next CONNECT at 220 ms, not
    * 120 ms) and one retransmission of the budget is lost. */
-  KNOWN_BUG();
   p = pair_alloc();
   p->cs.connect_retries = 2;
   p->cs.connect_timeout = 100 * MS;
@@ -1487,10 +1474,9 @@ static void test_rudp_conn_close_linger_timeout(void **state) {
   int64_t id;
   size_t i;
   (void)state;
-  /* BUG: CONNECTION_CLOSE is repeated every conn_pto(), which includes
+  /* Regression (fixed): CONNECTION_CLOSE is repeated every conn_pto(), which includes
    * the PTO backoff of LINGER (1360 ms apart instead of 85 ms); 8.3:
    * without backoff. */
-  KNOWN_BUG();
   p = pair_alloc();
   p->cs.linger_timeout = 2 * SEC;
   pair_start(p);
@@ -1829,9 +1815,8 @@ static void test_rudp_conn_streams_blocked_sent(void **state) {
   pair *p;
   int64_t a;
   (void)state;
-  /* BUG: rudp_conn_open_stream sets RUDP_CONN_CTRL_STREAMS_BLOCKED_* but
+  /* Regression (fixed): rudp_conn_open_stream sets RUDP_CONN_CTRL_STREAMS_BLOCKED_* but
    * conn_write_ctrl never writes nor clears them. */
-  KNOWN_BUG();
   p = pair_alloc();
   p->ss.max_streams_bidi = 1;
   pair_start(p);
@@ -2289,9 +2274,8 @@ static void test_rudp_conn_datagram_lost_counted(void **state) {
   pair *p;
   rudp_conn_stats st;
   (void)state;
-  /* BUG: DATAGRAM frames are not recorded in the rtb (pkt_add_frame), so
+  /* Regression (fixed): DATAGRAM frames are not recorded in the rtb (pkt_add_frame), so
    * a lost one is not counted in datagrams_dropped. */
-  KNOWN_BUG();
   p = pair_new();
   pair_settle(p);
   p->rules[0].dir = 0;
@@ -2591,9 +2575,8 @@ static void test_rudp_conn_hostile_long_header_after_confirmed(void **state) {
   uint64_t largest;
   rudp_conn_stats before, after;
   (void)state;
-  /* BUG: a confirmed client still processes long-header packets
+  /* Regression (fixed): a confirmed client still processes long-header packets
    * (conn_recv_pkt, client branch); 7.2 step 6: discard them. */
-  KNOWN_BUG();
   p = pair_new();
   pair_settle(p);
   largest = p->c.conn->acktr.largest;
@@ -2664,9 +2647,8 @@ static void test_rudp_conn_hostile_datagram(void **state) {
   rudp_frame fr;
   pair *p;
   (void)state;
-  /* BUG: conn_recv_datagram compares the data length, not the whole
+  /* Regression (fixed): conn_recv_datagram compares the data length, not the whole
    * frame (type + length + data), with max_datagram_frame_size. */
-  KNOWN_BUG();
   p = pair_new();
   p->ss.max_datagram_frame_size = 0;
   pair_settle(p);
@@ -3079,10 +3061,9 @@ static void test_rudp_conn_idle_timeout_data_in_flight(void **state) {
   rudp_conn_stats st;
   int64_t id;
   (void)state;
-  /* BUG: the idle timer is not restarted by the first ack-eliciting
+  /* Regression (fixed): the idle timer is not restarted by the first ack-eliciting
    * packet sent after the last receive (8.6): the client closes at
    * last_rx + 2 s, 490 ms before t_w + 2 s. */
-  KNOWN_BUG();
   p = pair_alloc();
   p->cs.idle_timeout = 2 * SEC;
   p->ss.idle_timeout = 2 * SEC;
@@ -3113,9 +3094,8 @@ static void test_rudp_conn_idle_timeout_during_linger(void **state) {
   rudp_tstamp t_w;
   int64_t id;
   (void)state;
-  /* BUG: the idle timer is not restarted by the first ack-eliciting
+  /* Regression (fixed): the idle timer is not restarted by the first ack-eliciting
    * packet sent after the last receive (8.6): it fires at last_rx + 1 s. */
-  KNOWN_BUG();
   p = pair_alloc();
   p->cs.idle_timeout = 1 * SEC;
   p->ss.idle_timeout = 1 * SEC;
@@ -3293,10 +3273,9 @@ static void test_rudp_conn_accept_bad_transport_params(void **state) {
   rudp_conn_close_info ci;
   rudp_pkt_hd hd;
   (void)state;
-  /* BUG: the client closes in a padded CONNECT to its random DCID (conn_build
+  /* Regression (fixed): the client closes in a padded CONNECT to its random DCID (conn_build
    * type selection; conn->dcid is only set from a valid ACCEPT), not in a
    * HANDSHAKE packet to the ACCEPT's SCID (9.1). */
-  KNOWN_BUG();
   p = pair_new();
   p->no_server = 1;
   pair_run_until(p, T0 + 10 * MS);
@@ -3425,10 +3404,9 @@ static void test_rudp_conn_tail_loss_pto(void **state) {
   rudp_conn_stats st;
   int64_t id;
   (void)state;
-  /* BUG: bytes_retransmitted is counted in conn_on_frame_lost, which runs
+  /* Regression (fixed): bytes_retransmitted is counted in conn_on_frame_lost, which runs
    * both for the PTO probe and again when the packet is declared lost: 8
    * bytes counted for 4 sent twice. */
-  KNOWN_BUG();
   p = pair_new();
   pair_settle(p);
   pto = base_pto(p->c.conn);
@@ -3491,9 +3469,8 @@ static void test_rudp_conn_hostile_accept_other_scid(void **state) {
   rudp_cid other;
   rudp_conn_stats before, after;
   (void)state;
-  /* BUG: an established client processes an ACCEPT from another SCID
+  /* Regression (fixed): an established client processes an ACCEPT from another SCID
    * (here its CONNECTION_CLOSE); 7.2 step 3: discard it. */
-  KNOWN_BUG();
   p = pair_new();
   p->rules[0].dir = 1;
   p->rules[0].ftype = RUDP_FRAME_HANDSHAKE_DONE;

@@ -238,10 +238,10 @@ static void test_rudp_iset_remove_split(void **state) {
 
 static void test_rudp_iset_remove_trim_and_span(void **state) {
   rudp_iset s;
-  static const rudp_ival in[] = {{10, 20}, {30, 40}, {50, 60}, {70, 80},
-                                 {90, 100}};
-  static const rudp_ival exp1[] = {{12, 20}, {30, 40}, {50, 60}, {70, 80},
-                                   {90, 97}};
+  static const rudp_ival in[] = {
+      {10, 20}, {30, 40}, {50, 60}, {70, 80}, {90, 100}};
+  static const rudp_ival exp1[] = {
+      {12, 20}, {30, 40}, {50, 60}, {70, 80}, {90, 97}};
   static const rudp_ival exp2[] = {{12, 20}, {30, 35}, {75, 80}, {90, 97}};
   static const rudp_ival exp3[] = {{12, 20}, {90, 97}};
   static const rudp_ival exp4[] = {{90, 97}};
@@ -383,9 +383,8 @@ static void test_rudp_iset_uint64_max(void **state) {
   rudp_iset s;
   const uint64_t M = UINT64_MAX;
   static const rudp_ival exp2[] = {{0, 1}, {UINT64_MAX - 10, UINT64_MAX}};
-  static const rudp_ival exp3[] = {{0, 1},
-                                   {UINT64_MAX - 10, UINT64_MAX - 5},
-                                   {UINT64_MAX - 4, UINT64_MAX}};
+  static const rudp_ival exp3[] = {
+      {0, 1}, {UINT64_MAX - 10, UINT64_MAX - 5}, {UINT64_MAX - 4, UINT64_MAX}};
   static const rudp_ival exp4[] = {{0, UINT64_MAX}};
   static const rudp_ival exp5[] = {{0, UINT64_MAX - 1}};
   (void)state;

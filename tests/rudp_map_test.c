@@ -347,8 +347,10 @@ static void test_rudp_map_collisions_wrap(void **state) {
   rudp_map map;
   int order;
   size_t i, j;
-  static const size_t orders[][6] = {{0, 1, 2, 3, 4, 5}, {5, 4, 3, 2, 1, 0},
-                                     {1, 3, 5, 0, 2, 4}, {2, 0, 4, 1, 5, 3},
+  static const size_t orders[][6] = {{0, 1, 2, 3, 4, 5},
+                                     {5, 4, 3, 2, 1, 0},
+                                     {1, 3, 5, 0, 2, 4},
+                                     {2, 0, 4, 1, 5, 3},
                                      {3, 5, 1, 4, 0, 2}};
   (void)state;
 

@@ -1477,6 +1477,47 @@ static void test_rudp_pkt_fuzz(void **state) {
   }
 }
 
+/* docs/PROTOCOL.md appendix B.1: the CRC of a numbered packet covers its
+ * full packet number. */
+static void test_rudp_pkt_crc_pn_spec_vector(void **state) {
+  static const uint8_t want[] = {0x40, 0x01, 0x23, 0x45, 0x67,
+                                 0x89, 0xab, 0xcd, 0xef, 0x05,
+                                 0x01, 0xae, 0xec, 0x65, 0xbd};
+  uint8_t pkt[sizeof(want)];
+  (void)state;
+  memcpy(pkt, want, 11);
+  assert_int_equal(rudp_pkt_seal_crc_pn(pkt, 11, 5), sizeof(want));
+  assert_memory_equal(pkt, want, sizeof(want));
+  assert_int_equal(rudp_pkt_verify_crc_pn(want, sizeof(want), 5), 0);
+}
+
+/* A packet checked against any other packet number fails: a wrongly
+ * expanded number (a 1-byte number delayed by 256 packets) is caught, as
+ * are bit flips. */
+static void test_rudp_pkt_crc_pn_wrong_number(void **state) {
+  uint8_t pkt[64];
+  size_t i, n;
+  (void)state;
+  for (i = 0; i < 40; ++i) {
+    pkt[i] = (uint8_t)(i * 37 + 1);
+  }
+  n = rudp_pkt_seal_crc_pn(pkt, 40, 47);
+  assert_int_equal(n, 44);
+  assert_int_equal(rudp_pkt_verify_crc_pn(pkt, n, 47), 0);
+  assert_int_equal(rudp_pkt_verify_crc_pn(pkt, n, 47 + 256),
+                   RUDP_ERR_INTEGRITY);
+  assert_int_equal(rudp_pkt_verify_crc_pn(pkt, n, 303), RUDP_ERR_INTEGRITY);
+  assert_int_equal(rudp_pkt_verify_crc_pn(pkt, n, 0), RUDP_ERR_INTEGRITY);
+  /* The plain CRC differs from the numbered one. */
+  assert_int_equal(rudp_pkt_verify_crc(pkt, n), RUDP_ERR_INTEGRITY);
+  for (i = 0; i < 8 * n; ++i) {
+    pkt[i / 8] ^= (uint8_t)(1u << (i % 8));
+    assert_int_equal(rudp_pkt_verify_crc_pn(pkt, n, 47), RUDP_ERR_INTEGRITY);
+    pkt[i / 8] ^= (uint8_t)(1u << (i % 8));
+  }
+  assert_int_equal(rudp_pkt_verify_crc_pn(pkt, 3, 47), RUDP_ERR_TRUNCATED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_pkt_cid_init_eq),
@@ -1512,6 +1553,8 @@ int main(void) {
       cmocka_unit_test(test_rudp_pkt_pkt_num_expansion_property),
       cmocka_unit_test(test_rudp_pkt_coalesced),
       cmocka_unit_test(test_rudp_pkt_fuzz),
+      cmocka_unit_test(test_rudp_pkt_crc_pn_spec_vector),
+      cmocka_unit_test(test_rudp_pkt_crc_pn_wrong_number),
   };
 
   return cmocka_run_group_tests_name("pkt", tests, NULL, NULL);

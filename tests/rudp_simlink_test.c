@@ -93,8 +93,8 @@ static void test_rudp_simlink_delay_exact(void **state) {
     assert_int_equal(RUDP_SIM_PKT_FLAG_NONE, d.flags);
   }
   assert_true(rudp_sim_link_next(&link) == RUDP_TSTAMP_MAX);
-  assert_int_equal(0, rudp_sim_link_recv(&link, UINT64_MAX - 1, in,
-                                         sizeof(in), &d));
+  assert_int_equal(
+      0, rudp_sim_link_recv(&link, UINT64_MAX - 1, in, sizeof(in), &d));
   assert_int_equal(3, link.stats.sent);
   assert_int_equal(3, link.stats.delivered);
   assert_int_equal(50 + 51 + 52, link.stats.bytes_sent);
@@ -119,21 +119,19 @@ static void test_rudp_simlink_invalid(void **state) {
   (void)state;
   memset(&p, 0, sizeof(p));
   p.loss = RUDP_SIM_PPM + 1;
-  assert_int_equal(RUDP_ERR_INVALID_ARGUMENT,
-                   rudp_sim_link_init(&link, &p, 1));
+  assert_int_equal(RUDP_ERR_INVALID_ARGUMENT, rudp_sim_link_init(&link, &p, 1));
   memset(&p, 0, sizeof(p));
   p.reorder = 1;
-  assert_int_equal(RUDP_ERR_INVALID_ARGUMENT,
-                   rudp_sim_link_init(&link, &p, 1));
+  assert_int_equal(RUDP_ERR_INVALID_ARGUMENT, rudp_sim_link_init(&link, &p, 1));
 
   memset(&p, 0, sizeof(p));
   p.loss = RUDP_SIM_PPM; /* certain loss is valid */
   assert_int_equal(0, rudp_sim_link_init(&link, &p, 1));
   assert_int_equal(RUDP_ERR_INVALID_ARGUMENT,
                    rudp_sim_link_send(&link, buf, 0, 0, 0));
-  assert_int_equal(RUDP_ERR_INVALID_ARGUMENT,
-                   rudp_sim_link_send(&link, buf, RUDP_SIM_MAX_DGRAM + 1, 0,
-                                      0));
+  assert_int_equal(
+      RUDP_ERR_INVALID_ARGUMENT,
+      rudp_sim_link_send(&link, buf, RUDP_SIM_MAX_DGRAM + 1, 0, 0));
   assert_int_equal(0, rudp_sim_link_send(&link, buf, 10, 0, 0));
   assert_int_equal(1, link.stats.lost);
   assert_int_equal(0, rudp_sim_link_inflight(&link));
@@ -165,8 +163,7 @@ static void test_rudp_simlink_fifo_with_jitter(void **state) {
   assert_int_equal(0, rudp_sim_link_init(&link, &p, 42));
   for (i = 0; i < n; ++i) {
     make_pkt(out, sizeof(out), i);
-    assert_int_equal(0,
-                     rudp_sim_link_send(&link, out, sizeof(out), 0, i * MS));
+    assert_int_equal(0, rudp_sim_link_send(&link, out, sizeof(out), 0, i * MS));
   }
   while (rudp_sim_link_inflight(&link) > 0) {
     t = recv_one(&link, in, sizeof(in), &d);
@@ -300,8 +297,7 @@ static uint64_t count_inversions(const rudp_sim_link_params *p, uint64_t n,
   assert_int_equal(0, rudp_sim_link_init(&link, p, 5));
   for (i = 0; i < n; ++i) {
     put_id(out, i);
-    assert_int_equal(0,
-                     rudp_sim_link_send(&link, out, sizeof(out), 0, i * MS));
+    assert_int_equal(0, rudp_sim_link_send(&link, out, sizeof(out), 0, i * MS));
   }
   while (rudp_sim_link_inflight(&link) > 0) {
     recv_one(&link, in, sizeof(in), &d);
@@ -520,28 +516,26 @@ static void test_rudp_simlink_queue_droptail(void **state) {
   /* At 2.5 ms two have left: 3000 bytes queued, room for 2000. */
   assert_int_equal(3000, rudp_sim_link_backlog(&link, 2 * MS + 500 * US));
   put_id(buf, 8);
-  assert_int_equal(0, rudp_sim_link_send(&link, buf, 1000, 0,
-                                         2 * MS + 500 * US));
+  assert_int_equal(0,
+                   rudp_sim_link_send(&link, buf, 1000, 0, 2 * MS + 500 * US));
   put_id(buf, 9);
-  assert_int_equal(0, rudp_sim_link_send(&link, buf, 999, 0,
-                                         2 * MS + 500 * US));
+  assert_int_equal(0,
+                   rudp_sim_link_send(&link, buf, 999, 0, 2 * MS + 500 * US));
   assert_int_equal(3, link.stats.dropped_queue);
   /* 4999 queued: one byte more fits, two do not. */
   put_id(buf, 10);
   assert_int_equal(0, rudp_sim_link_send(&link, buf, 2, 0, 2 * MS + 500 * US));
   assert_int_equal(4, link.stats.dropped_queue);
   put_id(buf, 11);
-  assert_int_equal(0,
-                   rudp_sim_link_send(&link, buf, 1, 0, 2 * MS + 500 * US));
+  assert_int_equal(0, rudp_sim_link_send(&link, buf, 1, 0, 2 * MS + 500 * US));
   assert_int_equal(4, link.stats.dropped_queue);
   assert_int_equal(5000, rudp_sim_link_backlog(&link, 2 * MS + 500 * US));
 
   /* Delivered back to back: ids 0..4, 8, 9, 11. */
   {
     static const uint64_t ids[] = {0, 1, 2, 3, 4, 8, 9};
-    static const rudp_tstamp at[] = {1000 * US, 2000 * US, 3000 * US,
-                                     4000 * US, 5000 * US, 6000 * US,
-                                     6999 * US};
+    static const rudp_tstamp at[] = {1000 * US, 2000 * US, 3000 * US, 4000 * US,
+                                     5000 * US, 6000 * US, 6999 * US};
     for (i = 0; i < 7; ++i) {
       assert_int_equal(at[i], recv_one(&link, buf, sizeof(buf), &d));
       assert_int_equal(ids[i], get_id(buf));
@@ -590,8 +584,8 @@ static uint64_t trace_digest(uint64_t seed) {
   assert_int_equal(0, rudp_sim_link_init(&link, &p, seed));
   for (i = 0; i < 3000; ++i) {
     make_pkt(buf, 100 + i % 200, i);
-    assert_int_equal(0, rudp_sim_link_send(&link, buf, 100 + i % 200, 0,
-                                           i * 10 * US));
+    assert_int_equal(
+        0, rudp_sim_link_send(&link, buf, 100 + i % 200, 0, i * 10 * US));
   }
   while (rudp_sim_link_inflight(&link) > 0) {
     h = (h ^ recv_one(&link, in, sizeof(in), &d)) * 1099511628211ULL;
@@ -610,9 +604,58 @@ static uint64_t trace_digest(uint64_t seed) {
    * plus the duplicates. */
   assert_int_equal(link.stats.sent + link.stats.duplicated,
                    link.stats.delivered + link.stats.lost +
-                       link.stats.lost_burst + link.stats.dropped_queue);
+                       link.stats.lost_burst + link.stats.lost_forced +
+                       link.stats.dropped_queue);
   rudp_sim_link_free(&link);
   return h;
+}
+
+static void test_rudp_simlink_forced_drops(void **state) {
+  rudp_sim_link_params p;
+  rudp_sim_link link;
+  rudp_sim_delivery d;
+  uint8_t buf[1000] = {0};
+  uint64_t i, got[80], ngot = 0;
+
+  (void)state;
+  /* Exactly the masked ids and those on the wire during the outage are
+   * dropped. */
+  memset(&p, 0, sizeof(p));
+  p.drop_mask = (1ULL << 0) | (1ULL << 3) | (1ULL << 63);
+  p.outage_start = 70 * MS;
+  p.outage_end = 75 * MS;
+  p.delay = 1 * MS;
+  assert_int_equal(0, rudp_sim_link_init(&link, &p, 1));
+  for (i = 0; i < 80; ++i) {
+    put_id(buf, i);
+    assert_int_equal(0, rudp_sim_link_send(&link, buf, 8, 0, i * MS));
+  }
+  while (rudp_sim_link_inflight(&link) > 0) {
+    recv_one(&link, buf, sizeof(buf), &d);
+    got[ngot++] = get_id(buf);
+  }
+  assert_int_equal(80 - 3 - 5, ngot);
+  assert_int_equal(8, link.stats.lost_forced);
+  for (i = 0; i < ngot; ++i) {
+    assert_true(got[i] != 0 && got[i] != 3 && got[i] != 63);
+    assert_true(got[i] < 70 || got[i] >= 75);
+  }
+  rudp_sim_link_free(&link);
+
+  /* The outage applies to the wire time, after the bottleneck: with 1 ms
+   * of serialization per packet, those sent at 0..4 ms leave at 1..5 ms. */
+  memset(&p, 0, sizeof(p));
+  p.rate = 8000000;
+  p.outage_start = 3 * MS;
+  p.outage_end = 5 * MS;
+  assert_int_equal(0, rudp_sim_link_init(&link, &p, 1));
+  for (i = 0; i < 5; ++i) {
+    put_id(buf, i);
+    assert_int_equal(0, rudp_sim_link_send(&link, buf, 1000, 0, 0));
+  }
+  assert_int_equal(2, link.stats.lost_forced); /* wire at 3 and 4 ms */
+  assert_int_equal(3, rudp_sim_link_inflight(&link));
+  rudp_sim_link_free(&link);
 }
 
 static void test_rudp_simlink_deterministic(void **state) {
@@ -637,6 +680,8 @@ typedef struct pp_node {
   /* never_done keeps the node from finishing; chatty makes it write
    * forever. */
   int never_done, chatty;
+  /* stuck_at, if set, is an expiry that handling never clears. */
+  rudp_tstamp stuck_at;
   rudp_tstamp start;
 } pp_node;
 
@@ -685,6 +730,9 @@ static int pp_read(void *node, const uint8_t *data, size_t len,
 
 static rudp_tstamp pp_expiry(void *node) {
   pp_node *p = node;
+  if (p->stuck_at) {
+    return p->stuck_at;
+  }
   return (p->idx == 0 && p->sent < p->n) ? p->next : RUDP_TSTAMP_MAX;
 }
 
@@ -771,6 +819,18 @@ static void test_rudp_simlink_net_run(void **state) {
   assert_int_equal(51, net->nevents);
   rudp_sim_net_free(net);
 
+  /* A timer that stays due: node 0's expiry never moves past 5 ms. */
+  assert_int_equal(0, rudp_sim_net_init(net, &p, &p, 1));
+  memset(&a, 0, sizeof(a));
+  a.n = 1000;
+  a.stuck_at = 5 * MS;
+  rudp_sim_net_set_node(net, 0, &pp_ops, &a);
+  rudp_sim_net_set_node(net, 1, &pp_ops, &b);
+  assert_int_equal(RUDP_SIM_TIMER_LOOP, rudp_sim_net_run(net));
+  assert_int_equal(5 * MS, net->now);
+  assert_int_equal(1001, net->timer_repeats);
+  rudp_sim_net_free(net);
+
   /* A node that never stops writing. */
   assert_int_equal(0, rudp_sim_net_init(net, &p, &p, 1));
   memset(&a, 0, sizeof(a));
@@ -796,6 +856,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_simlink_corruption_one_bit),
       cmocka_unit_test(test_rudp_simlink_bandwidth_exact),
       cmocka_unit_test(test_rudp_simlink_queue_droptail),
+      cmocka_unit_test(test_rudp_simlink_forced_drops),
       cmocka_unit_test(test_rudp_simlink_deterministic),
       cmocka_unit_test(test_rudp_simlink_net_run),
   };

@@ -1,0 +1,352 @@
+/*
+ * Tests for the fixed-size object pool (lib/rudp_pool.c).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rudp_pool.h"
+#include "rudp_macro.h"
+#include "rudp_test_helper.h"
+
+/* ---------------------------------------------------------- allocators */
+
+typedef struct counting_mem {
+  size_t nmalloc, ncalloc, nrealloc, nfree;
+  /* fail makes every allocation return NULL. */
+  int fail;
+} counting_mem;
+
+static void *cm_malloc(size_t size, void *user_data) {
+  counting_mem *cm = user_data;
+  if (cm->fail) {
+    return NULL;
+  }
+  ++cm->nmalloc;
+  return malloc(size);
+}
+
+static void cm_free(void *ptr, void *user_data) {
+  counting_mem *cm = user_data;
+  if (ptr != NULL) {
+    ++cm->nfree;
+  }
+  free(ptr);
+}
+
+static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
+  counting_mem *cm = user_data;
+  if (cm->fail) {
+    return NULL;
+  }
+  ++cm->ncalloc;
+  return calloc(nmemb, size);
+}
+
+static void *cm_realloc(void *ptr, size_t size, void *user_data) {
+  counting_mem *cm = user_data;
+  if (cm->fail) {
+    return NULL;
+  }
+  ++cm->nrealloc;
+  return realloc(ptr, size);
+}
+
+static void counting_mem_init(rudp_mem *mem, counting_mem *cm) {
+  memset(cm, 0, sizeof(*cm));
+  mem->user_data = cm;
+  mem->malloc = cm_malloc;
+  mem->free = cm_free;
+  mem->calloc = cm_calloc;
+  mem->realloc = cm_realloc;
+}
+
+/* cm_nalloc counts successful allocations of any kind. */
+static size_t cm_nalloc(const counting_mem *cm) {
+  return cm->nmalloc + cm->ncalloc + cm->nrealloc;
+}
+
+/* cmp_ptr orders pointers for qsort. */
+static int cmp_ptr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (void *const *)a;
+  uintptr_t y = (uintptr_t) * (void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* -------------------------------------------------------------- tests */
+
+static void test_rudp_pool_init(void **state) {
+  rudp_pool pool;
+  rudp_mem mem;
+  counting_mem cm;
+  (void)state;
+
+  counting_mem_init(&mem, &cm);
+  rudp_pool_init(&pool, 40, 8, &mem);
+  /* Rounded up to the alignment; nothing allocated yet. */
+  assert_int_equal(48, pool.objsize);
+  assert_int_equal(8, pool.perblock);
+  assert_int_equal(0, pool.nblocks);
+  assert_int_equal(0, pool.nused);
+  assert_ptr_equal(&mem, pool.mem);
+  assert_int_equal(0, cm_nalloc(&cm));
+  rudp_pool_free(&pool);
+  assert_int_equal(0, cm.nfree);
+  rudp_pool_free(NULL);
+
+  /* Tiny objects still hold the free-list link. */
+  rudp_pool_init(&pool, 1, 1, NULL);
+  assert_int_equal(16, pool.objsize);
+  assert_non_null(pool.mem);
+  rudp_pool_free(&pool);
+  rudp_pool_init(&pool, 16, 4, NULL);
+  assert_int_equal(16, pool.objsize);
+  rudp_pool_init(&pool, 17, 4, NULL);
+  assert_int_equal(32, pool.objsize);
+}
+
+static void test_rudp_pool_distinct_aligned(void **state) {
+  static const size_t sizes[] = {1, 8, 24, 100, 333};
+  void *objs[100];
+  rudp_pool pool;
+  size_t s, i, n = rudp_arraylen(objs);
+  (void)state;
+
+  for (s = 0; s < rudp_arraylen(sizes); ++s) {
+    rudp_pool_init(&pool, sizes[s], 7, NULL);
+    for (i = 0; i < n; ++i) {
+      objs[i] = rudp_pool_get(&pool);
+      assert_non_null(objs[i]);
+      assert_int_equal(0, (uintptr_t)objs[i] % 16);
+      /* The whole object is usable (AddressSanitizer checks the bounds). */
+      memset(objs[i], (int)i, sizes[s]);
+    }
+    assert_int_equal(n, pool.nused);
+    assert_int_equal((n + 6) / 7, pool.nblocks);
+    /* No two objects overlap, and none was corrupted by another. */
+    for (i = 0; i < n; ++i) {
+      assert_int_equal((unsigned char)i, ((unsigned char *)objs[i])[0]);
+      assert_int_equal((unsigned char)i,
+                       ((unsigned char *)objs[i])[sizes[s] - 1]);
+    }
+    qsort(objs, n, sizeof(objs[0]), cmp_ptr);
+    for (i = 1; i < n; ++i) {
+      assert_true((uintptr_t)objs[i] - (uintptr_t)objs[i - 1] >= sizes[s]);
+    }
+    rudp_pool_free(&pool);
+  }
+}
+
+static void test_rudp_pool_reuse(void **state) {
+  void *objs[20], *again[20];
+  rudp_pool pool;
+  rudp_mem mem;
+  counting_mem cm;
+  size_t i, round, n = rudp_arraylen(objs), nalloc;
+  (void)state;
+
+  counting_mem_init(&mem, &cm);
+  rudp_pool_init(&pool, 64, 8, &mem);
+  for (i = 0; i < n; ++i) {
+    objs[i] = rudp_pool_get(&pool);
+    assert_non_null(objs[i]);
+  }
+  nalloc = cm_nalloc(&cm);
+  assert_int_equal(3, nalloc);
+  assert_int_equal(3, pool.nblocks);
+
+  /* The last object released is the next handed out. */
+  rudp_pool_put(&pool, objs[5]);
+  assert_ptr_equal(objs[5], rudp_pool_get(&pool));
+
+  /* Release all, take them again, many times: the same objects, no block. */
+  for (round = 0; round < 100; ++round) {
+    for (i = 0; i < n; ++i) {
+      rudp_pool_put(&pool, objs[i]);
+    }
+    assert_int_equal(0, pool.nused);
+    for (i = 0; i < n; ++i) {
+      again[i] = rudp_pool_get(&pool);
+    }
+    assert_int_equal(n, pool.nused);
+    qsort(objs, n, sizeof(objs[0]), cmp_ptr);
+    qsort(again, n, sizeof(again[0]), cmp_ptr);
+    assert_memory_equal(objs, again, sizeof(objs));
+  }
+  assert_int_equal(nalloc, cm_nalloc(&cm));
+  assert_int_equal(3, pool.nblocks);
+  assert_int_equal(0, cm.nfree);
+  rudp_pool_free(&pool);
+  assert_int_equal(3, cm.nfree);
+}
+
+static void test_rudp_pool_nused(void **state) {
+  void *a, *b, *c;
+  rudp_pool pool;
+  (void)state;
+
+  rudp_pool_init(&pool, 32, 2, NULL);
+  a = rudp_pool_get(&pool);
+  assert_int_equal(1, pool.nused);
+  b = rudp_pool_get(&pool);
+  c = rudp_pool_get(&pool);
+  assert_int_equal(3, pool.nused);
+  assert_int_equal(2, pool.nblocks);
+  rudp_pool_put(&pool, b);
+  assert_int_equal(2, pool.nused);
+  /* Putting NULL is a no-op. */
+  rudp_pool_put(&pool, NULL);
+  assert_int_equal(2, pool.nused);
+  rudp_pool_put(&pool, a);
+  rudp_pool_put(&pool, c);
+  assert_int_equal(0, pool.nused);
+  assert_int_equal(2, pool.nblocks);
+  a = rudp_pool_get(&pool);
+  assert_int_equal(1, pool.nused);
+  rudp_pool_free(&pool);
+  assert_int_equal(0, pool.nused);
+  assert_int_equal(0, pool.nblocks);
+  (void)a;
+}
+
+static void test_rudp_pool_free_releases_all(void **state) {
+  rudp_pool pool;
+  rudp_mem mem;
+  counting_mem cm;
+  size_t i;
+  void *obj;
+  (void)state;
+
+  counting_mem_init(&mem, &cm);
+  rudp_pool_init(&pool, 200, 3, &mem);
+  for (i = 0; i < 31; ++i) {
+    obj = rudp_pool_get(&pool);
+    assert_non_null(obj);
+    /* Some back on the free list, some still out, at free time. */
+    if (i % 4 == 0) {
+      rudp_pool_put(&pool, obj);
+    }
+  }
+  assert_int_equal(pool.nblocks, cm_nalloc(&cm));
+  assert_true(pool.nblocks >= 8);
+  rudp_pool_free(&pool);
+  assert_int_equal(cm_nalloc(&cm), cm.nfree);
+  assert_null(pool.blocks);
+  assert_null(pool.freelist);
+  assert_int_equal(0, pool.nblocks);
+  assert_int_equal(0, pool.nused);
+  /* Freed twice: nothing more is released. */
+  rudp_pool_free(&pool);
+  assert_int_equal(cm_nalloc(&cm), cm.nfree);
+
+  /* The pool can be used again after free. */
+  obj = rudp_pool_get(&pool);
+  assert_non_null(obj);
+  assert_int_equal(1, pool.nused);
+  rudp_pool_free(&pool);
+  assert_int_equal(cm_nalloc(&cm), cm.nfree);
+}
+
+static void test_rudp_pool_get_nomem(void **state) {
+  void *objs[4];
+  rudp_pool pool;
+  rudp_mem mem;
+  counting_mem cm;
+  size_t i;
+  (void)state;
+
+  counting_mem_init(&mem, &cm);
+  rudp_pool_init(&pool, 24, 4, &mem);
+  cm.fail = 1;
+  assert_null(rudp_pool_get(&pool));
+  assert_int_equal(0, pool.nused);
+  assert_int_equal(0, pool.nblocks);
+
+  /* A block's worth of objects needs no allocation. */
+  cm.fail = 0;
+  objs[0] = rudp_pool_get(&pool);
+  assert_non_null(objs[0]);
+  cm.fail = 1;
+  for (i = 1; i < 4; ++i) {
+    objs[i] = rudp_pool_get(&pool);
+    assert_non_null(objs[i]);
+  }
+  assert_null(rudp_pool_get(&pool));
+  assert_int_equal(4, pool.nused);
+  assert_int_equal(1, pool.nblocks);
+
+  /* A released object is available even while allocation fails. */
+  rudp_pool_put(&pool, objs[2]);
+  assert_ptr_equal(objs[2], rudp_pool_get(&pool));
+  assert_null(rudp_pool_get(&pool));
+  assert_int_equal(4, pool.nused);
+
+  cm.fail = 0;
+  assert_non_null(rudp_pool_get(&pool));
+  assert_int_equal(5, pool.nused);
+  assert_int_equal(2, pool.nblocks);
+  rudp_pool_free(&pool);
+  assert_int_equal(2, cm.nfree);
+
+  /* Sizes whose block would overflow size_t fail without allocating. */
+  counting_mem_init(&mem, &cm);
+  rudp_pool_init(&pool, SIZE_MAX, 1, &mem);
+  assert_null(rudp_pool_get(&pool));
+  rudp_pool_init(&pool, SIZE_MAX - 20, 1, &mem);
+  assert_null(rudp_pool_get(&pool));
+  rudp_pool_init(&pool, 1024, SIZE_MAX / 512, &mem);
+  assert_null(rudp_pool_get(&pool));
+  assert_int_equal(0, pool.nused);
+  assert_int_equal(0, pool.nblocks);
+  assert_int_equal(0, cm_nalloc(&cm));
+}
+
+static void test_rudp_pool_random_churn(void **state) {
+  void *live[64];
+  rudp_pool pool;
+  rudp_test_rng rng;
+  size_t n = 0, i, k, peak = 0;
+  (void)state;
+
+  rudp_test_rng_init(&rng, 7);
+  rudp_pool_init(&pool, 48, 5, NULL);
+  for (i = 0; i < 20000; ++i) {
+    if (n < rudp_arraylen(live) && (n == 0 || rudp_test_rng_below(&rng, 2))) {
+      live[n] = rudp_pool_get(&pool);
+      assert_non_null(live[n]);
+      /* Stamp the object so overlap with a live one would show. */
+      memset(live[n], (int)(uintptr_t)live[n] & 0xff, 48);
+      ++n;
+    } else {
+      k = (size_t)rudp_test_rng_below(&rng, n);
+      assert_int_equal((uintptr_t)live[k] & 0xff,
+                       ((unsigned char *)live[k])[47]);
+      rudp_pool_put(&pool, live[k]);
+      live[k] = live[--n];
+    }
+    assert_int_equal(n, pool.nused);
+    peak = rudp_max(peak, n);
+  }
+  /* Blocks track the peak, not the number of gets. */
+  assert_int_equal((peak + 4) / 5, pool.nblocks);
+  rudp_pool_free(&pool);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_rudp_pool_init),
+      cmocka_unit_test(test_rudp_pool_distinct_aligned),
+      cmocka_unit_test(test_rudp_pool_reuse),
+      cmocka_unit_test(test_rudp_pool_nused),
+      cmocka_unit_test(test_rudp_pool_free_releases_all),
+      cmocka_unit_test(test_rudp_pool_get_nomem),
+      cmocka_unit_test(test_rudp_pool_random_churn),
+  };
+
+  return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+}
