@@ -33,3 +33,53 @@ int rudp_cc_in_recovery(const rudp_cc *cc, rudp_tstamp sent_ts) {
    * loss or acknowledgement must not change the window again. */
   return cc->recovery_start != UINT64_MAX && sent_ts <= cc->recovery_start;
 }
+
+/* muldiv returns a * b / c (c > 0) rounded down, without intermediate
+ * overflow, or UINT64_MAX if the result does not fit. */
+static uint64_t muldiv(uint64_t a, uint64_t b, uint64_t c) {
+  uint64_t q = a / c, r = a % c, hi, lo;
+  double d;
+
+  if (b == 0) {
+    return 0;
+  }
+  if (q > UINT64_MAX / b) {
+    return UINT64_MAX;
+  }
+  hi = q * b;
+  if (r <= UINT64_MAX / b) {
+    lo = r * b / c;
+  } else {
+    /* Only for an RTT of seconds and a huge multiplier: the remainder
+     * term is below b, so a double's rounding is negligible. */
+    d = (double)r * (double)b / (double)c;
+    lo = (uint64_t)d;
+  }
+  return hi > UINT64_MAX - lo ? UINT64_MAX : hi + lo;
+}
+
+uint64_t rudp_cc_pacing_rate(const rudp_cc *cc, const rudp_rtt *rtt) {
+  rudp_duration srtt;
+  uint64_t rate, floor;
+
+  if (cc->ops && cc->ops->pacing_rate) {
+    return cc->ops->pacing_rate(cc, rtt);
+  }
+
+  /* Before the first sample rudp_rtt_init left the initial RTT in
+   * smoothed, which is the estimate every timer uses then too. */
+  srtt = rudp_max(rtt->smoothed, 1);
+  if (cc->cwnd < cc->ssthresh) {
+    /* Slow start doubles the window each round: pacing at the window's
+     * own rate would cap it at half of that. */
+    rate = muldiv(cc->cwnd, 2 * RUDP_SECONDS, srtt);
+  } else {
+    /* RFC 9002 §7.7: N = 1.25 leaves room for ACK clock jitter without
+     * bursting the window. */
+    rate = muldiv(cc->cwnd, 5 * RUDP_SECONDS / 4, srtt);
+  }
+  /* One datagram per RTT keeps a collapsed window moving; and 0 would
+   * read as "unpaced" to the pacer. */
+  floor = muldiv(cc->max_udp_payload_size, RUDP_SECONDS, srtt);
+  return rudp_max(rudp_max(rate, floor), 1);
+}

@@ -59,6 +59,10 @@ typedef struct rudp_cc_ops {
   void (*on_spurious_loss)(rudp_cc *cc, rudp_tstamp now);
   /* reset: return to the initial state (e.g. after a path change). */
   void (*reset)(rudp_cc *cc, rudp_tstamp now);
+  /* pacing_rate: the rate packets should leave at, in bytes per second
+   * (optional; NULL means rudp_cc_pacing_rate's default 1.25 cwnd/srtt,
+   * more in slow start). */
+  uint64_t (*pacing_rate)(const rudp_cc *cc, const rudp_rtt *rtt);
 } rudp_cc_ops;
 
 /* rudp_cc is the state every algorithm shares; algorithms embed it first. */
@@ -98,12 +102,74 @@ uint64_t rudp_cc_min_window(uint64_t max_udp_payload_size);
  */
 int rudp_cc_in_recovery(const rudp_cc *cc, rudp_tstamp sent_ts);
 
+/*
+ * rudp_hystart is HyStart++ (RFC 9406): it ends slow start when the RTT
+ * rises by a clear margin over a round (the queue is building), before the
+ * loss that plain slow start waits for, via a Conservative Slow Start
+ * phase.  Both algorithms use it, only in the first slow start (while
+ * ssthresh is still UINT64_MAX, RFC 9406 §4.3); the struct is embedded in
+ * each.
+ */
+typedef struct rudp_hystart {
+  /* round_start: a round ends when an ACK arrives for a packet sent at or
+   * after it (the send-time form of RFC 9406's windowEnd); the next round
+   * then starts at the ACK's time. */
+  rudp_tstamp round_start;
+  /* last_round_min_rtt, current_round_min_rtt: the minimum RTT samples of
+   * the previous and current rounds (UINT64_MAX: none). */
+  rudp_duration last_round_min_rtt;
+  rudp_duration current_round_min_rtt;
+  /* rtt_sample_count counts samples in the current round. */
+  uint32_t rtt_sample_count;
+  /* css_rounds counts round ends seen in Conservative Slow Start. */
+  uint32_t css_rounds;
+  /* in_css is nonzero in Conservative Slow Start. */
+  int in_css;
+  /* css_baseline_min_rtt is the round minimum that started CSS
+   * (UINT64_MAX: not in CSS). */
+  rudp_duration css_baseline_min_rtt;
+  /* exits counts how often HyStart++ ended slow start (tests, stats). */
+  uint64_t exits;
+} rudp_hystart;
+
+/* RUDP_HYSTART_N_RTT_SAMPLE: samples a round needs before it decides. */
+#define RUDP_HYSTART_N_RTT_SAMPLE 8
+/* RUDP_HYSTART_MIN_RTT_THRESH, RUDP_HYSTART_MAX_RTT_THRESH clamp the RTT
+ * rise that counts as a queue: lastRoundMinRTT / 8 within [4, 16] ms. */
+#define RUDP_HYSTART_MIN_RTT_THRESH (4 * RUDP_MILLISECONDS)
+#define RUDP_HYSTART_MAX_RTT_THRESH (16 * RUDP_MILLISECONDS)
+#define RUDP_HYSTART_MIN_RTT_DIVISOR 8
+/* RUDP_HYSTART_CSS_GROWTH_DIVISOR divides growth in CSS. */
+#define RUDP_HYSTART_CSS_GROWTH_DIVISOR 4
+/* RUDP_HYSTART_CSS_ROUNDS: CSS rounds before slow start ends. */
+#define RUDP_HYSTART_CSS_ROUNDS 5
+
+/* rudp_hystart_init resets |hs| at the start of a slow start; the first
+ * round starts at |now|. */
+void rudp_hystart_init(rudp_hystart *hs, rudp_tstamp now);
+
+/*
+ * rudp_hystart_on_ack feeds one ACK taken in slow start: |ack| and the RTT
+ * estimator |rtt| (rtt->latest is the newest sample; nothing is sampled
+ * while rtt->nsamples is 0), for a window |cc|.  Returns the growth
+ * divisor to apply to bytes acknowledged: 1 in slow start,
+ * RUDP_HYSTART_CSS_GROWTH_DIVISOR (4) in Conservative Slow Start, or 0
+ * when slow start must end now (the caller sets ssthresh = cwnd; exits is
+ * incremented).  Growth is not capped per ACK (RFC 9406's L is infinite
+ * because the connection paces).
+ */
+unsigned rudp_hystart_on_ack(rudp_hystart *hs, rudp_cc *cc,
+                             const rudp_cc_ack *ack, const rudp_rtt *rtt,
+                             rudp_tstamp now);
+
 /* rudp_cc_reno is NewReno (RFC 9002 §7, RFC 6582). */
 typedef struct rudp_cc_reno {
   rudp_cc cc;
   /* bytes_acked accumulates acknowledged bytes in congestion avoidance;
    * the window grows by one datagram per window's worth acknowledged. */
   uint64_t bytes_acked;
+  /* hystart is HyStart++ for the first slow start. */
+  rudp_hystart hystart;
 } rudp_cc_reno;
 
 /* rudp_cc_reno_ops is NewReno's table. */
@@ -115,5 +181,68 @@ extern const rudp_cc_ops rudp_cc_reno_ops;
  */
 void rudp_cc_reno_init(rudp_cc_reno *reno, uint64_t max_udp_payload_size,
                        rudp_tstamp now);
+
+/*
+ * rudp_cc_pacing_rate returns the rate to pace at, bytes per second: the
+ * algorithm's own pacing_rate if it has one, else N * cwnd / smoothed RTT
+ * with N = 2 in slow start (the window doubles each round: a lower rate
+ * would hold it back) and 1.25 afterwards (RFC 9002 §7.7), never below one
+ * datagram per RTT.  With no RTT sample yet the initial RTT stands in.
+ */
+uint64_t rudp_cc_pacing_rate(const rudp_cc *cc, const rudp_rtt *rtt);
+
+
+/* rudp_cc_cubic is CUBIC (RFC 9438) with HyStart++. */
+typedef struct rudp_cc_cubic {
+  rudp_cc cc;
+  /* w_max: the window before the last reduction (bytes; after slow
+   * start ends without loss, or after persistent congestion, the window at
+   * the start of congestion avoidance, RFC 9438 §4.8, §4.10). */
+  uint64_t w_max;
+  /* k: the time (ns) the cubic function takes to climb back to w_max. */
+  rudp_duration k;
+  /* epoch_start: the start of the current congestion-avoidance epoch, set
+   * by its first ACK (UINT64_MAX: none). */
+  rudp_tstamp epoch_start;
+  /* w_est: the Reno-friendly estimate (bytes, §4.3). */
+  uint64_t w_est;
+  /* w_est_acked: bytes acknowledged times 17 * alpha_cubic not yet turned
+   * into a datagram of w_est (alpha_cubic is 9/17 for beta 0.7). */
+  uint64_t w_est_acked;
+  /* cwnd_prior: the window at the last congestion event. */
+  uint64_t cwnd_prior;
+  /* acked_bytes: bytes acknowledged not yet turned into a datagram of
+   * cubic growth. */
+  uint64_t acked_bytes;
+  /* idle_start: when the last ACK emptied the network (UINT64_MAX: not
+   * idle); the next send shifts epoch_start by the idle time (§5.8). */
+  rudp_tstamp idle_start;
+  /* Saved state for undo on a spurious loss (§4.9). */
+  uint64_t prior_w_max;
+  rudp_duration prior_k;
+  rudp_tstamp prior_epoch_start;
+  uint64_t prior_w_est;
+  uint64_t prior_cwnd_prior;
+  /* hystart is HyStart++ for the first slow start. */
+  rudp_hystart hystart;
+} rudp_cc_cubic;
+
+/* rudp_cc_cubic_ops is CUBIC's table. */
+extern const rudp_cc_ops rudp_cc_cubic_ops;
+
+/*
+ * rudp_cc_cubic_init initialises |cubic| for datagrams of
+ * |max_udp_payload_size| bytes: cwnd = initial window, slow start.
+ */
+void rudp_cc_cubic_init(rudp_cc_cubic *cubic, uint64_t max_udp_payload_size,
+                        rudp_tstamp now);
+
+/*
+ * rudp_cc_cubic_w_cubic returns W_cubic(t) = C (t - K)^3 + W_max in bytes
+ * for |t| nanoseconds into the epoch (RFC 9438 §4.2, C = 0.4 in segments
+ * per second cubed, so in bytes: C * mss * (t - K)^3 with t in seconds),
+ * never below 0.  Exposed for the tests.
+ */
+uint64_t rudp_cc_cubic_w_cubic(const rudp_cc_cubic *cubic, rudp_duration t);
 
 #endif /* RUDP_CC_H */

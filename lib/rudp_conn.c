@@ -345,6 +345,23 @@ static int conn_sweep(rudp_conn *conn) {
   return rv;
 }
 
+/* conn_pacing_rate: TEMPORARY until rudp_cc_pacing_rate lands. */
+static uint64_t conn_pacing_rate(const rudp_conn *conn) {
+  const rudp_cc *cc = conn->cc;
+  rudp_duration srtt = conn->rtt.smoothed ? conn->rtt.smoothed : 1;
+  uint64_t n = cc->cwnd < cc->ssthresh ? 8 : 5; /* x2 or x1.25, in 1/4 */
+  return (uint64_t)((unsigned __int128)cc->cwnd * n * RUDP_SECONDS / 4 /
+                    srtt);
+}
+
+/* conn_cc_init (re)starts congestion control and pacing for datagrams of
+ * max_tx_payload bytes. */
+static void conn_cc_init(rudp_conn *conn, rudp_tstamp now) {
+  rudp_cc_reno_init(&conn->reno, conn->max_tx_payload, now);
+  conn->cc = &conn->reno.cc;
+  rudp_pacer_init(&conn->pacer, conn->max_tx_payload, now);
+}
+
 static rudp_strm *strm_new(rudp_conn *conn, uint64_t id, rudp_tstamp now) {
   conn_strm_alloc *a;
   rudp_strm *strm;
@@ -572,8 +589,7 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   rudp_sbuf_init(&conn->crypto_tx, &conn->chunks, NULL, NULL, mem);
   rudp_map_init(&conn->streams, mem);
   rudp_rtt_init(&conn->rtt, settings->initial_rtt);
-  rudp_cc_reno_init(&conn->reno, conn->max_tx_payload, now);
-  conn->cc = &conn->reno.cc;
+  conn_cc_init(conn, now);
   rudp_fc_tx_init(&conn->tx_fc, 0);
   rudp_fc_rx_init(&conn->rx_fc, settings->initial_max_data,
                   rudp_max(settings->max_window, settings->initial_max_data),
@@ -941,6 +957,7 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
     ack.app_limited = res.app_limited;
     conn->cc->ops->on_ack(conn->cc, &ack, &conn->rtt, now);
   }
+  rudp_pacer_set_rate(&conn->pacer, conn_pacing_rate(conn), now);
   /* RFC 9002 §6.2.1: an acknowledgement resets the PTO backoff (the
    * client keeps it while the handshake is unconfirmed). */
   if (conn->server || (conn->flags & RUDP_CONN_FLAG_CONFIRMED) ||
@@ -1374,8 +1391,11 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
 
 /* conn_complete_handshake moves to ESTABLISHED. */
 static int conn_complete_handshake(rudp_conn *conn, rudp_tstamp now) {
-  (void)now;
   conn->state = RUDP_CONN_STATE_ESTABLISHED;
+  /* Count the window in the datagrams we will actually send. */
+  if (conn->max_tx_payload != conn->cc->max_udp_payload_size) {
+    conn_cc_init(conn, now);
+  }
   conn->flags |= RUDP_CONN_FLAG_VALIDATED;
   conn->pto_count = 0;
   /* The handshake packets still in flight are obsolete: the peer has what
@@ -2270,8 +2290,9 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   /* Congestion control: only ACKs (not counted in flight) beyond the
    * window, except for PTO probes. */
   probe = conn->probes > 0;
-  cc_ok = probe || conn->rtb.bytes_in_flight + cap <= conn->cc->cwnd ||
-          conn->rtb.bytes_in_flight == 0;
+  cc_ok = probe || ((conn->rtb.bytes_in_flight + cap <= conn->cc->cwnd ||
+                     conn->rtb.bytes_in_flight == 0) &&
+                    rudp_pacer_next(&conn->pacer, cap, now) <= now);
 
   /* An ACK goes out when one is due, and rides along (piggybacks) on any
    * other packet whenever there is something new to report.  A piggyback
@@ -2369,8 +2390,11 @@ finish:
   if (rv != 0) {
     return rv;
   }
-  if ((flags & RUDP_RTB_FLAG_IN_FLIGHT) && conn->cc->ops->on_packet_sent) {
-    conn->cc->ops->on_packet_sent(conn->cc, pkt.len, now);
+  if (flags & RUDP_RTB_FLAG_IN_FLIGHT) {
+    if (conn->cc->ops->on_packet_sent) {
+      conn->cc->ops->on_packet_sent(conn->cc, pkt.len, now);
+    }
+    rudp_pacer_on_sent(&conn->pacer, pkt.len, now);
   }
   if (pkt.ack_eliciting) {
     conn->last_eliciting_sent_ts = now;
@@ -2482,6 +2506,13 @@ rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
   }
   t = rudp_min(t, conn->loss_time);
   t = rudp_min(t, conn_pto_deadline(conn));
+  /* Pacing: data waits for tokens (only when the window has room: the
+   * timer must not come due with nothing it may send, a busy loop). */
+  if (conn->state >= RUDP_CONN_STATE_ESTABLISHED && conn_has_pending(conn) &&
+      conn->rtb.bytes_in_flight + conn->max_tx_payload <= conn->cc->cwnd) {
+    t = rudp_min(t, rudp_pacer_next(&conn->pacer, conn->max_tx_payload,
+                                    conn->pacer.last_ts));
+  }
   d = rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay);
   if (d != RUDP_TSTAMP_MAX) {
     t = rudp_min(t, d);

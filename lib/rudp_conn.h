@@ -13,6 +13,7 @@
 #include "rudp_cc.h"
 #include "rudp_fc.h"
 #include "rudp_map.h"
+#include "rudp_pacer.h"
 #include "rudp_pool.h"
 #include "rudp_rob.h"
 #include "rudp_rtb.h"
@@ -101,6 +102,8 @@ struct rudp_conn {
   rudp_rtt rtt;
   rudp_cc_reno reno;
   rudp_cc *cc;
+  /* pacer spreads each window over the RTT (rudp_cc_pacing_rate). */
+  rudp_pacer pacer;
   /* first_rtt_sample_ts is when the first RTT sample was taken. */
   rudp_tstamp first_rtt_sample_ts;
   /* loss_time is the loss-detection timer (RUDP_TSTAMP_MAX: unarmed). */
