@@ -1786,157 +1786,123 @@ static int conn_write_crypto(rudp_conn *conn, conn_pkt *pkt) {
   return rudp_sbuf_on_sent(&conn->crypto_tx, 0, n);
 }
 
-static int conn_write_value(rudp_conn *conn, conn_pkt *pkt, uint8_t type,
-                            uint64_t value) {
-  rudp_frame fr;
-  memset(&fr, 0, sizeof(fr));
-  fr.value.type = type;
-  fr.value.value = value;
-  return pkt_add_frame(conn, pkt, &fr, 0, value, 0);
+/* Connection-level control frames, in the order they are written. */
+static const struct {
+  uint32_t flag;
+  uint8_t type;
+} conn_ctrl_frames[] = {
+    {RUDP_CONN_CTRL_HANDSHAKE_DONE, RUDP_FRAME_HANDSHAKE_DONE},
+    {RUDP_CONN_CTRL_MAX_DATA, RUDP_FRAME_MAX_DATA},
+    {RUDP_CONN_CTRL_MAX_STREAMS_BIDI, RUDP_FRAME_MAX_STREAMS_BIDI},
+    {RUDP_CONN_CTRL_MAX_STREAMS_UNI, RUDP_FRAME_MAX_STREAMS_UNI},
+    {RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI, RUDP_FRAME_STREAMS_BLOCKED_BIDI},
+    {RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI, RUDP_FRAME_STREAMS_BLOCKED_UNI},
+    {RUDP_CONN_CTRL_DATA_BLOCKED, RUDP_FRAME_DATA_BLOCKED},
+};
+
+/* conn_ctrl_value is the value a connection-level control frame carries
+ * now (0 for HANDSHAKE_DONE, which has none). */
+static uint64_t conn_ctrl_value(rudp_conn *conn, uint8_t type,
+                                rudp_tstamp now) {
+  switch (type) {
+  case RUDP_FRAME_MAX_DATA:
+    return rudp_fc_rx_update(&conn->rx_fc, conn->rtt.smoothed, now);
+  case RUDP_FRAME_MAX_STREAMS_BIDI:
+    return conn->local_max_streams[0];
+  case RUDP_FRAME_MAX_STREAMS_UNI:
+    return conn->local_max_streams[1];
+  case RUDP_FRAME_STREAMS_BLOCKED_BIDI:
+    return conn->remote_max_streams[0];
+  case RUDP_FRAME_STREAMS_BLOCKED_UNI:
+    return conn->remote_max_streams[1];
+  case RUDP_FRAME_DATA_BLOCKED:
+    return conn->tx_fc.max;
+  default:
+    return 0;
+  }
 }
 
-static int conn_write_stream_value(rudp_conn *conn, conn_pkt *pkt,
-                                   uint8_t type, uint64_t id, uint64_t value) {
+/*
+ * conn_write_strm_ctrl writes the control frame |flag| (one of
+ * RUDP_STRM_CTRL_*) of |strm|.  Returns 1 if written (the flag is then
+ * cleared), 0 if it did not fit, or a negative error.
+ */
+static int conn_write_strm_ctrl(rudp_conn *conn, conn_pkt *pkt,
+                                rudp_strm *strm, uint32_t flag,
+                                rudp_tstamp now) {
   rudp_frame fr;
+  uint64_t offset = 0, len = 0;
+  int rv;
   memset(&fr, 0, sizeof(fr));
-  fr.stream_value.type = type;
-  fr.stream_value.stream_id = id;
-  fr.stream_value.value = value;
-  return pkt_add_frame(conn, pkt, &fr, id, value, 0);
+  switch (flag) {
+  case RUDP_STRM_CTRL_RESET_STREAM:
+    fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
+    fr.reset_stream.stream_id = strm->id;
+    fr.reset_stream.app_error_code = len = strm->tx_reset_code;
+    fr.reset_stream.final_size = offset = strm->tx_final;
+    break;
+  case RUDP_STRM_CTRL_STOP_SENDING:
+    fr.stop_sending.type = RUDP_FRAME_STOP_SENDING;
+    fr.stop_sending.stream_id = strm->id;
+    fr.stop_sending.app_error_code = len = strm->rx_stop_code;
+    break;
+  case RUDP_STRM_CTRL_MAX_STREAM_DATA:
+    if (rudp_strm_rx_done(strm) || (strm->flags & RUDP_STRM_FLAG_RX_FIN)) {
+      /* The peer sends nothing more: no credit to give. */
+      strm->ctrl &= ~flag;
+      return 1;
+    }
+    fr.stream_value.type = RUDP_FRAME_MAX_STREAM_DATA;
+    fr.stream_value.stream_id = strm->id;
+    fr.stream_value.value = offset =
+        rudp_fc_rx_update(&strm->rx_fc, conn->rtt.smoothed, now);
+    break;
+  default: /* RUDP_STRM_CTRL_STREAM_DATA_BLOCKED */
+    fr.stream_value.type = RUDP_FRAME_STREAM_DATA_BLOCKED;
+    fr.stream_value.stream_id = strm->id;
+    fr.stream_value.value = offset = strm->tx_fc.max;
+    break;
+  }
+  rv = pkt_add_frame(conn, pkt, &fr, strm->id, offset, len);
+  if (rv == 1) {
+    strm->ctrl &= ~flag;
+  }
+  return rv;
 }
 
 /* conn_write_ctrl writes pending connection and stream control frames. */
 static int conn_write_ctrl(rudp_conn *conn, conn_pkt *pkt, rudp_tstamp now) {
+  static const uint32_t strm_ctrls[] = {
+      RUDP_STRM_CTRL_RESET_STREAM, RUDP_STRM_CTRL_STOP_SENDING,
+      RUDP_STRM_CTRL_MAX_STREAM_DATA, RUDP_STRM_CTRL_STREAM_DATA_BLOCKED};
   rudp_strm **pp;
+  size_t i;
   int rv;
 
-  if (conn->ctrl & RUDP_CONN_CTRL_HANDSHAKE_DONE) {
+  for (i = 0; i < rudp_arraylen(conn_ctrl_frames); ++i) {
     rudp_frame fr;
-    fr.type = RUDP_FRAME_HANDSHAKE_DONE;
-    rv = pkt_add_frame(conn, pkt, &fr, 0, 0, 0);
+    if (!(conn->ctrl & conn_ctrl_frames[i].flag)) {
+      continue;
+    }
+    memset(&fr, 0, sizeof(fr));
+    fr.value.type = conn_ctrl_frames[i].type;
+    fr.value.value = conn_ctrl_value(conn, fr.value.type, now);
+    rv = pkt_add_frame(conn, pkt, &fr, 0, fr.value.value, 0);
     if (rv < 0) {
       return rv;
     }
     if (rv == 1) {
-      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_HANDSHAKE_DONE;
-    }
-  }
-  if (conn->ctrl & RUDP_CONN_CTRL_MAX_DATA) {
-    uint64_t max = rudp_fc_rx_update(&conn->rx_fc, conn->rtt.smoothed, now);
-    rv = conn_write_value(conn, pkt, RUDP_FRAME_MAX_DATA, max);
-    if (rv < 0) {
-      return rv;
-    }
-    if (rv == 1) {
-      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_MAX_DATA;
-    }
-  }
-  if (conn->ctrl & RUDP_CONN_CTRL_MAX_STREAMS_BIDI) {
-    rv = conn_write_value(conn, pkt, RUDP_FRAME_MAX_STREAMS_BIDI,
-                          conn->local_max_streams[0]);
-    if (rv < 0) {
-      return rv;
-    }
-    if (rv == 1) {
-      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_MAX_STREAMS_BIDI;
-    }
-  }
-  if (conn->ctrl & RUDP_CONN_CTRL_MAX_STREAMS_UNI) {
-    rv = conn_write_value(conn, pkt, RUDP_FRAME_MAX_STREAMS_UNI,
-                          conn->local_max_streams[1]);
-    if (rv < 0) {
-      return rv;
-    }
-    if (rv == 1) {
-      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_MAX_STREAMS_UNI;
-    }
-  }
-  if (conn->ctrl & RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI) {
-    rv = conn_write_value(conn, pkt, RUDP_FRAME_STREAMS_BLOCKED_BIDI,
-                          conn->remote_max_streams[0]);
-    if (rv < 0) {
-      return rv;
-    }
-    if (rv == 1) {
-      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI;
-    }
-  }
-  if (conn->ctrl & RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI) {
-    rv = conn_write_value(conn, pkt, RUDP_FRAME_STREAMS_BLOCKED_UNI,
-                          conn->remote_max_streams[1]);
-    if (rv < 0) {
-      return rv;
-    }
-    if (rv == 1) {
-      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI;
-    }
-  }
-  if (conn->ctrl & RUDP_CONN_CTRL_DATA_BLOCKED) {
-    rv = conn_write_value(conn, pkt, RUDP_FRAME_DATA_BLOCKED,
-                          conn->tx_fc.max);
-    if (rv < 0) {
-      return rv;
-    }
-    if (rv == 1) {
-      conn->ctrl &= ~(uint32_t)RUDP_CONN_CTRL_DATA_BLOCKED;
+      conn->ctrl &= ~conn_ctrl_frames[i].flag;
     }
   }
   for (pp = &conn->ctrlq_head; *pp;) {
     rudp_strm *strm = *pp;
-    rudp_frame fr;
-    if (strm->ctrl & RUDP_STRM_CTRL_RESET_STREAM) {
-      memset(&fr, 0, sizeof(fr));
-      fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
-      fr.reset_stream.stream_id = strm->id;
-      fr.reset_stream.app_error_code = strm->tx_reset_code;
-      fr.reset_stream.final_size = strm->tx_final;
-      rv = pkt_add_frame(conn, pkt, &fr, strm->id, strm->tx_final,
-                         strm->tx_reset_code);
-      if (rv < 0) {
-        return rv;
-      }
-      if (rv == 1) {
-        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_RESET_STREAM;
-      }
-    }
-    if (strm->ctrl & RUDP_STRM_CTRL_STOP_SENDING) {
-      memset(&fr, 0, sizeof(fr));
-      fr.stop_sending.type = RUDP_FRAME_STOP_SENDING;
-      fr.stop_sending.stream_id = strm->id;
-      fr.stop_sending.app_error_code = strm->rx_stop_code;
-      rv = pkt_add_frame(conn, pkt, &fr, strm->id, 0, strm->rx_stop_code);
-      if (rv < 0) {
-        return rv;
-      }
-      if (rv == 1) {
-        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_STOP_SENDING;
-      }
-    }
-    if (strm->ctrl & RUDP_STRM_CTRL_MAX_STREAM_DATA) {
-      if (rudp_strm_rx_done(strm) ||
-          (strm->flags & RUDP_STRM_FLAG_RX_FIN)) {
-        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_MAX_STREAM_DATA;
-      } else {
-        uint64_t max =
-            rudp_fc_rx_update(&strm->rx_fc, conn->rtt.smoothed, now);
-        rv = conn_write_stream_value(conn, pkt, RUDP_FRAME_MAX_STREAM_DATA,
-                                     strm->id, max);
+    for (i = 0; i < rudp_arraylen(strm_ctrls); ++i) {
+      if (strm->ctrl & strm_ctrls[i]) {
+        rv = conn_write_strm_ctrl(conn, pkt, strm, strm_ctrls[i], now);
         if (rv < 0) {
           return rv;
         }
-        if (rv == 1) {
-          strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_MAX_STREAM_DATA;
-        }
-      }
-    }
-    if (strm->ctrl & RUDP_STRM_CTRL_STREAM_DATA_BLOCKED) {
-      rv = conn_write_stream_value(conn, pkt, RUDP_FRAME_STREAM_DATA_BLOCKED,
-                                   strm->id, strm->tx_fc.max);
-      if (rv < 0) {
-        return rv;
-      }
-      if (rv == 1) {
-        strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_STREAM_DATA_BLOCKED;
       }
     }
     if (strm->ctrl == 0) {
