@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "rudp_acktr.h"
@@ -85,34 +84,6 @@ static void add_eliciting(rudp_acktr *a, const uint64_t *pns, size_t n,
   }
 }
 
-/* ---------------------------------------------------------- allocators */
-
-typedef struct counting_mem {
-  size_t nalloc, nfree;
-} counting_mem;
-
-static void *cm_malloc(size_t size, void *user_data) {
-  ++((counting_mem *)user_data)->nalloc;
-  return malloc(size);
-}
-
-static void cm_free(void *ptr, void *user_data) {
-  if (ptr != NULL) {
-    ++((counting_mem *)user_data)->nfree;
-  }
-  free(ptr);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
-  ++((counting_mem *)user_data)->nalloc;
-  return calloc(nmemb, size);
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *user_data) {
-  ++((counting_mem *)user_data)->nalloc;
-  return realloc(ptr, size);
-}
-
 /* -------------------------------------------------------------- tests */
 
 static void test_rudp_acktr_init(void **state) {
@@ -144,21 +115,16 @@ static void test_rudp_acktr_init(void **state) {
 
 static void test_rudp_acktr_custom_mem_no_steady_alloc(void **state) {
   rudp_acktr a;
-  rudp_mem mem;
-  counting_mem cm = {0, 0};
+  rudp_test_mem cm;
   rudp_frame_ack fr;
   rudp_range buf[4];
   uint64_t pn;
   (void)state;
 
-  mem.user_data = &cm;
-  mem.malloc = cm_malloc;
-  mem.free = cm_free;
-  mem.calloc = cm_calloc;
-  mem.realloc = cm_realloc;
+  rudp_test_mem_init(&cm);
 
-  assert_int_equal(0, rudp_acktr_init(&a, 4, 2, &mem));
-  assert_int_equal(1, cm.nalloc);
+  assert_int_equal(0, rudp_acktr_init(&a, 4, 2, &cm.mem));
+  assert_int_equal(1, rudp_test_mem_nalloc(&cm));
   /* Per-packet work allocates nothing: in order, gaps, evictions, fills,
    * acks of acks. */
   for (pn = 0; pn < 300; pn += (pn % 7 == 0) ? 2 : 1) {
@@ -171,7 +137,7 @@ static void test_rudp_acktr_custom_mem_no_steady_alloc(void **state) {
       rudp_acktr_on_ack_acked(&a, pn / 2);
     }
   }
-  assert_int_equal(1, cm.nalloc);
+  assert_int_equal(1, rudp_test_mem_nalloc(&cm));
   rudp_acktr_free(&a);
   assert_int_equal(1, cm.nfree);
 }

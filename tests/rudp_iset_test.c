@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "rudp_iset.h"
@@ -37,74 +36,16 @@ static void add_all(rudp_iset *s, const rudp_ival *iv, size_t n) {
   }
 }
 
-/* ---------------------------------------------------------- allocators */
-
-typedef struct counting_mem {
-  size_t nmalloc, ncalloc, nrealloc, nfree;
-  /* fail makes every allocation return NULL. */
-  int fail;
-} counting_mem;
-
-static void *cm_malloc(size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nmalloc;
-  return malloc(size);
-}
-
-static void cm_free(void *ptr, void *user_data) {
-  counting_mem *cm = user_data;
-  if (ptr != NULL) {
-    ++cm->nfree;
-  }
-  free(ptr);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->ncalloc;
-  return calloc(nmemb, size);
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nrealloc;
-  return realloc(ptr, size);
-}
-
-static void counting_mem_init(rudp_mem *mem, counting_mem *cm) {
-  memset(cm, 0, sizeof(*cm));
-  mem->user_data = cm;
-  mem->malloc = cm_malloc;
-  mem->free = cm_free;
-  mem->calloc = cm_calloc;
-  mem->realloc = cm_realloc;
-}
-
-/* cm_nalloc counts successful allocations of any kind. */
-static size_t cm_nalloc(const counting_mem *cm) {
-  return cm->nmalloc + cm->ncalloc + cm->nrealloc;
-}
-
 /* -------------------------------------------------------------- tests */
 
 static void test_rudp_iset_empty(void **state) {
   rudp_iset s;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_iset_init(&s, 0, &mem);
-  assert_ptr_equal(&mem, s.mem);
+  rudp_test_mem_init(&cm);
+  rudp_iset_init(&s, 0, &cm.mem);
+  assert_ptr_equal(&cm.mem, s.mem);
   assert_int_equal(1, rudp_iset_check(&s));
   assert_int_equal(0, rudp_iset_len(&s));
   assert_int_equal(0, rudp_iset_contains(&s, 0));
@@ -116,7 +57,7 @@ static void test_rudp_iset_empty(void **state) {
   assert_int_equal(0, rudp_iset_remove(&s, 0, 100));
   rudp_iset_remove_below(&s, 1000);
   rudp_iset_clear(&s);
-  assert_int_equal(0, cm_nalloc(&cm));
+  assert_int_equal(0, rudp_test_mem_nalloc(&cm));
   rudp_iset_free(&s);
   rudp_iset_free(&s);
   rudp_iset_free(NULL);
@@ -468,15 +409,14 @@ static void test_rudp_iset_bounded(void **state) {
 
 static void test_rudp_iset_nomem(void **state) {
   rudp_iset s;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint64_t k;
   size_t cap;
   static const rudp_ival exp1[] = {{0, 100}};
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_iset_init(&s, 0, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_iset_init(&s, 0, &cm.mem);
   /* The first range needs the first allocation. */
   cm.fail = 1;
   assert_int_equal(RUDP_ERR_NOMEM, rudp_iset_add(&s, 10, 20));
@@ -515,15 +455,15 @@ static void test_rudp_iset_nomem(void **state) {
   assert_int_equal(cap + 1, rudp_iset_len(&s));
   assert_int_equal(1, rudp_iset_check(&s));
   rudp_iset_free(&s);
-  assert_int_equal(cm_nalloc(&cm) - cm.nrealloc, cm.nfree);
+  assert_int_equal(rudp_test_mem_nalloc(&cm) - cm.nrealloc, cm.nfree);
 
   /*
    * The tail is full and one slot is free at the front: appending would
    * rather grow than shift every range, but when growing fails the front
    * slot is used, so NOMEM only means there is really no room.
    */
-  counting_mem_init(&mem, &cm);
-  rudp_iset_init(&s, 0, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_iset_init(&s, 0, &cm.mem);
   for (k = 0; s.len == 0 || s.len < s.cap || s.cap < 8; ++k) {
     assert_int_equal(0, rudp_iset_add(&s, 10 * k, 10 * k + 5));
   }
@@ -545,19 +485,18 @@ static void test_rudp_iset_nomem(void **state) {
 
 static void test_rudp_iset_compacts_before_growing(void **state) {
   rudp_iset s;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint64_t k;
   size_t cap, n;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_iset_init(&s, 0, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_iset_init(&s, 0, &cm.mem);
   for (k = 0; s.len == 0 || s.len < s.cap; ++k) {
     assert_int_equal(0, rudp_iset_add(&s, 10 * k, 10 * k + 5));
   }
   cap = s.cap;
-  n = cm_nalloc(&cm);
+  n = rudp_test_mem_nalloc(&cm);
   /* Delivered in order: the front half goes. */
   rudp_iset_remove_below(&s, 10 * (cap / 2));
   assert_int_equal(cap - cap / 2, rudp_iset_len(&s));
@@ -565,7 +504,7 @@ static void test_rudp_iset_compacts_before_growing(void **state) {
   for (; s.len < s.cap; ++k) {
     assert_int_equal(0, rudp_iset_add(&s, 10 * k, 10 * k + 5));
   }
-  assert_int_equal(n, cm_nalloc(&cm));
+  assert_int_equal(n, rudp_test_mem_nalloc(&cm));
   assert_int_equal(cap, s.cap);
   assert_int_equal(0, s.head);
   assert_int_equal(1, rudp_iset_check(&s));
@@ -605,8 +544,7 @@ static void churn(rudp_iset *s, uint64_t *next, size_t live, size_t iters,
 
 static void test_rudp_iset_churn_no_allocation(void **state) {
   rudp_iset s;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint64_t next;
   size_t n, live, cap;
   int front_remove;
@@ -614,14 +552,14 @@ static void test_rudp_iset_churn_no_allocation(void **state) {
 
   for (front_remove = 0; front_remove <= 1; ++front_remove) {
     for (live = 1; live <= 200; live = live * 3 + 1) {
-      counting_mem_init(&mem, &cm);
-      rudp_iset_init(&s, 0, &mem);
+      rudp_test_mem_init(&cm);
+      rudp_iset_init(&s, 0, &cm.mem);
       next = 0;
       churn(&s, &next, live, 4 * live + 16, front_remove);
-      n = cm_nalloc(&cm);
+      n = rudp_test_mem_nalloc(&cm);
       cap = s.cap;
       churn(&s, &next, live, 20000, front_remove);
-      assert_int_equal(n, cm_nalloc(&cm));
+      assert_int_equal(n, rudp_test_mem_nalloc(&cm));
       assert_int_equal(cap, s.cap);
       /* Memory stays proportional to what is live. */
       assert_true(s.cap <= 4 * (live + 1) + 4);
@@ -633,31 +571,30 @@ static void test_rudp_iset_churn_no_allocation(void **state) {
   }
 
   /* Bounded: the array never needs more than twice the bound. */
-  counting_mem_init(&mem, &cm);
-  rudp_iset_init(&s, 50, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_iset_init(&s, 50, &cm.mem);
   next = 0;
   churn(&s, &next, 49, 216, 0);
-  n = cm_nalloc(&cm);
+  n = rudp_test_mem_nalloc(&cm);
   churn(&s, &next, 49, 20000, 0);
-  assert_int_equal(n, cm_nalloc(&cm));
+  assert_int_equal(n, rudp_test_mem_nalloc(&cm));
   assert_true(s.cap <= 100);
   rudp_iset_free(&s);
 }
 
 static void test_rudp_iset_clear_keeps_memory(void **state) {
   rudp_iset s;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint64_t k;
   size_t n;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_iset_init(&s, 0, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_iset_init(&s, 0, &cm.mem);
   for (k = 0; k < 20; ++k) {
     assert_int_equal(0, rudp_iset_add(&s, 4 * k, 4 * k + 2));
   }
-  n = cm_nalloc(&cm);
+  n = rudp_test_mem_nalloc(&cm);
   rudp_iset_clear(&s);
   assert_ivals(&s, NULL, 0);
   assert_int_equal(0, rudp_iset_contains(&s, 0));
@@ -665,7 +602,7 @@ static void test_rudp_iset_clear_keeps_memory(void **state) {
     assert_int_equal(0, rudp_iset_add(&s, 4 * k + 1, 4 * k + 3));
   }
   assert_int_equal(20, rudp_iset_len(&s));
-  assert_int_equal(n, cm_nalloc(&cm));
+  assert_int_equal(n, rudp_test_mem_nalloc(&cm));
   assert_int_equal(0, cm.nfree);
   rudp_iset_free(&s);
   assert_int_equal(1, cm.nfree);

@@ -7,69 +7,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "rudp_map.h"
 #include "rudp_macro.h"
 #include "rudp_test_helper.h"
-
-/* ---------------------------------------------------------- allocators */
-
-typedef struct counting_mem {
-  size_t nmalloc, ncalloc, nrealloc, nfree;
-  /* fail makes every allocation return NULL. */
-  int fail;
-} counting_mem;
-
-static void *cm_malloc(size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nmalloc;
-  return malloc(size);
-}
-
-static void cm_free(void *ptr, void *user_data) {
-  counting_mem *cm = user_data;
-  if (ptr != NULL) {
-    ++cm->nfree;
-  }
-  free(ptr);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->ncalloc;
-  return calloc(nmemb, size);
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nrealloc;
-  return realloc(ptr, size);
-}
-
-static void counting_mem_init(rudp_mem *mem, counting_mem *cm) {
-  memset(cm, 0, sizeof(*cm));
-  mem->user_data = cm;
-  mem->malloc = cm_malloc;
-  mem->free = cm_free;
-  mem->calloc = cm_calloc;
-  mem->realloc = cm_realloc;
-}
-
-/* cm_nalloc counts successful allocations of any kind. */
-static size_t cm_nalloc(const counting_mem *cm) {
-  return cm->nmalloc + cm->ncalloc + cm->nrealloc;
-}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -118,21 +60,20 @@ static size_t home_of(uint64_t key) {
 
 static void test_rudp_map_empty(void **state) {
   rudp_map map;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   size_t n = 0;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_map_init(&map, &mem);
-  assert_ptr_equal(&mem, map.mem);
+  rudp_test_mem_init(&cm);
+  rudp_map_init(&map, &cm.mem);
+  assert_ptr_equal(&cm.mem, map.mem);
   assert_int_equal(0, rudp_map_len(&map));
   assert_null(rudp_map_find(&map, 0));
   assert_null(rudp_map_find(&map, UINT64_MAX));
   assert_null(rudp_map_remove(&map, 4));
   rudp_map_each(&map, count_each, &n);
   assert_int_equal(0, n);
-  assert_int_equal(0, cm_nalloc(&cm));
+  assert_int_equal(0, rudp_test_mem_nalloc(&cm));
   rudp_map_free(&map);
   rudp_map_free(&map);
   rudp_map_free(NULL);
@@ -196,13 +137,12 @@ static void test_rudp_map_insert_errors(void **state) {
 static void test_rudp_map_growth(void **state) {
   static int vals[20000];
   rudp_map map;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   size_t i, cap = 0, ngrow = 0;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_map_init(&map, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_map_init(&map, &cm.mem);
   /* Client-initiated bidirectional stream IDs: 0, 4, 8, ... */
   for (i = 0; i < rudp_arraylen(vals); ++i) {
     assert_int_equal(0, rudp_map_insert(&map, 4 * (uint64_t)i, &vals[i]));
@@ -221,7 +161,7 @@ static void test_rudp_map_growth(void **state) {
     assert_null(rudp_map_find(&map, 4 * (uint64_t)i + 1));
   }
   /* One table per size, every old one released. */
-  assert_int_equal(ngrow, cm_nalloc(&cm));
+  assert_int_equal(ngrow, rudp_test_mem_nalloc(&cm));
   assert_int_equal(ngrow - 1, cm.nfree);
 
   /* Removing everything and refilling allocates nothing. */
@@ -233,7 +173,7 @@ static void test_rudp_map_growth(void **state) {
   for (i = 0; i < rudp_arraylen(vals); ++i) {
     assert_int_equal(0, rudp_map_insert(&map, 4 * (uint64_t)i + 1, &vals[i]));
   }
-  assert_int_equal(ngrow, cm_nalloc(&cm));
+  assert_int_equal(ngrow, rudp_test_mem_nalloc(&cm));
   assert_int_equal(cap, map.cap);
   rudp_map_free(&map);
   assert_int_equal(ngrow, cm.nfree);
@@ -291,14 +231,13 @@ static void test_rudp_map_each(void **state) {
 static void test_rudp_map_nomem(void **state) {
   static int vals[64];
   rudp_map map;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   size_t i, k, cap;
   rudp_map_entry *slots;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_map_init(&map, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_map_init(&map, &cm.mem);
   cm.fail = 1;
   assert_int_equal(RUDP_ERR_NOMEM, rudp_map_insert(&map, 0, &vals[0]));
   assert_int_equal(0, rudp_map_len(&map));
@@ -335,7 +274,7 @@ static void test_rudp_map_nomem(void **state) {
     assert_ptr_equal(&vals[k], rudp_map_find(&map, 4 * (uint64_t)k));
   }
   rudp_map_free(&map);
-  assert_int_equal(cm_nalloc(&cm), cm.nfree);
+  assert_int_equal(rudp_test_mem_nalloc(&cm), cm.nfree);
 }
 
 static void test_rudp_map_collisions_wrap(void **state) {
@@ -468,8 +407,7 @@ static void test_rudp_map_property(void **state) {
   static const size_t pools[] = {12, 200, NKEYS};
   rudp_test_rng rng;
   rudp_map map;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint64_t seed;
   size_t npool, i, k, op, len, n;
   int rv, dup;
@@ -510,8 +448,8 @@ static void test_rudp_map_property(void **state) {
     }
     memset(present, 0, sizeof(present));
     len = 0;
-    counting_mem_init(&mem, &cm);
-    rudp_map_init(&map, &mem);
+    rudp_test_mem_init(&cm);
+    rudp_map_init(&map, &cm.mem);
 
     for (op = 0; op < 10000; ++op) {
       k = (size_t)rudp_test_rng_below(&rng, npool);
@@ -563,7 +501,7 @@ static void test_rudp_map_property(void **state) {
                        rudp_map_find(&map, keys[i]));
     }
     rudp_map_free(&map);
-    assert_int_equal(cm_nalloc(&cm), cm.nfree);
+    assert_int_equal(rudp_test_mem_nalloc(&cm), cm.nfree);
   }
 }
 

@@ -14,63 +14,6 @@
 #include "rudp_macro.h"
 #include "rudp_test_helper.h"
 
-/* ---------------------------------------------------------- allocators */
-
-typedef struct counting_mem {
-  size_t nmalloc, ncalloc, nrealloc, nfree;
-  /* fail makes every allocation return NULL. */
-  int fail;
-} counting_mem;
-
-static void *cm_malloc(size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nmalloc;
-  return malloc(size);
-}
-
-static void cm_free(void *ptr, void *user_data) {
-  counting_mem *cm = user_data;
-  if (ptr != NULL) {
-    ++cm->nfree;
-  }
-  free(ptr);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->ncalloc;
-  return calloc(nmemb, size);
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nrealloc;
-  return realloc(ptr, size);
-}
-
-static void counting_mem_init(rudp_mem *mem, counting_mem *cm) {
-  memset(cm, 0, sizeof(*cm));
-  mem->user_data = cm;
-  mem->malloc = cm_malloc;
-  mem->free = cm_free;
-  mem->calloc = cm_calloc;
-  mem->realloc = cm_realloc;
-}
-
-/* cm_nalloc counts successful allocations of any kind. */
-static size_t cm_nalloc(const counting_mem *cm) {
-  return cm->nmalloc + cm->ncalloc + cm->nrealloc;
-}
-
 /* cmp_ptr orders pointers for qsort. */
 static int cmp_ptr(const void *a, const void *b) {
   uintptr_t x = (uintptr_t) * (void *const *)a;
@@ -82,19 +25,18 @@ static int cmp_ptr(const void *a, const void *b) {
 
 static void test_rudp_pool_init(void **state) {
   rudp_pool pool;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_pool_init(&pool, 40, 8, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_pool_init(&pool, 40, 8, &cm.mem);
   /* Rounded up to the alignment; nothing allocated yet. */
   assert_int_equal(48, pool.objsize);
   assert_int_equal(8, pool.perblock);
   assert_int_equal(0, pool.nblocks);
   assert_int_equal(0, pool.nused);
-  assert_ptr_equal(&mem, pool.mem);
-  assert_int_equal(0, cm_nalloc(&cm));
+  assert_ptr_equal(&cm.mem, pool.mem);
+  assert_int_equal(0, rudp_test_mem_nalloc(&cm));
   rudp_pool_free(&pool);
   assert_int_equal(0, cm.nfree);
   rudp_pool_free(NULL);
@@ -145,18 +87,17 @@ static void test_rudp_pool_distinct_aligned(void **state) {
 static void test_rudp_pool_reuse(void **state) {
   void *objs[20], *again[20];
   rudp_pool pool;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   size_t i, round, n = rudp_arraylen(objs), nalloc;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_pool_init(&pool, 64, 8, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_pool_init(&pool, 64, 8, &cm.mem);
   for (i = 0; i < n; ++i) {
     objs[i] = rudp_pool_get(&pool);
     assert_non_null(objs[i]);
   }
-  nalloc = cm_nalloc(&cm);
+  nalloc = rudp_test_mem_nalloc(&cm);
   assert_int_equal(3, nalloc);
   assert_int_equal(3, pool.nblocks);
 
@@ -178,7 +119,7 @@ static void test_rudp_pool_reuse(void **state) {
     qsort(again, n, sizeof(again[0]), cmp_ptr);
     assert_memory_equal(objs, again, sizeof(objs));
   }
-  assert_int_equal(nalloc, cm_nalloc(&cm));
+  assert_int_equal(nalloc, rudp_test_mem_nalloc(&cm));
   assert_int_equal(3, pool.nblocks);
   assert_int_equal(0, cm.nfree);
   rudp_pool_free(&pool);
@@ -216,14 +157,13 @@ static void test_rudp_pool_nused(void **state) {
 
 static void test_rudp_pool_free_releases_all(void **state) {
   rudp_pool pool;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   size_t i;
   void *obj;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_pool_init(&pool, 200, 3, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_pool_init(&pool, 200, 3, &cm.mem);
   for (i = 0; i < 31; ++i) {
     obj = rudp_pool_get(&pool);
     assert_non_null(obj);
@@ -232,36 +172,35 @@ static void test_rudp_pool_free_releases_all(void **state) {
       rudp_pool_put(&pool, obj);
     }
   }
-  assert_int_equal(pool.nblocks, cm_nalloc(&cm));
+  assert_int_equal(pool.nblocks, rudp_test_mem_nalloc(&cm));
   assert_true(pool.nblocks >= 8);
   rudp_pool_free(&pool);
-  assert_int_equal(cm_nalloc(&cm), cm.nfree);
+  assert_int_equal(rudp_test_mem_nalloc(&cm), cm.nfree);
   assert_null(pool.blocks);
   assert_null(pool.freelist);
   assert_int_equal(0, pool.nblocks);
   assert_int_equal(0, pool.nused);
   /* Freed twice: nothing more is released. */
   rudp_pool_free(&pool);
-  assert_int_equal(cm_nalloc(&cm), cm.nfree);
+  assert_int_equal(rudp_test_mem_nalloc(&cm), cm.nfree);
 
   /* The pool can be used again after free. */
   obj = rudp_pool_get(&pool);
   assert_non_null(obj);
   assert_int_equal(1, pool.nused);
   rudp_pool_free(&pool);
-  assert_int_equal(cm_nalloc(&cm), cm.nfree);
+  assert_int_equal(rudp_test_mem_nalloc(&cm), cm.nfree);
 }
 
 static void test_rudp_pool_get_nomem(void **state) {
   void *objs[4];
   rudp_pool pool;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   size_t i;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_pool_init(&pool, 24, 4, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_pool_init(&pool, 24, 4, &cm.mem);
   cm.fail = 1;
   assert_null(rudp_pool_get(&pool));
   assert_int_equal(0, pool.nused);
@@ -294,16 +233,16 @@ static void test_rudp_pool_get_nomem(void **state) {
   assert_int_equal(2, cm.nfree);
 
   /* Sizes whose block would overflow size_t fail without allocating. */
-  counting_mem_init(&mem, &cm);
-  rudp_pool_init(&pool, SIZE_MAX, 1, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_pool_init(&pool, SIZE_MAX, 1, &cm.mem);
   assert_null(rudp_pool_get(&pool));
-  rudp_pool_init(&pool, SIZE_MAX - 20, 1, &mem);
+  rudp_pool_init(&pool, SIZE_MAX - 20, 1, &cm.mem);
   assert_null(rudp_pool_get(&pool));
-  rudp_pool_init(&pool, 1024, SIZE_MAX / 512, &mem);
+  rudp_pool_init(&pool, 1024, SIZE_MAX / 512, &cm.mem);
   assert_null(rudp_pool_get(&pool));
   assert_int_equal(0, pool.nused);
   assert_int_equal(0, pool.nblocks);
-  assert_int_equal(0, cm_nalloc(&cm));
+  assert_int_equal(0, rudp_test_mem_nalloc(&cm));
 }
 
 static void test_rudp_pool_random_churn(void **state) {

@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "rudp_ranges.h"
@@ -36,58 +35,6 @@ static void add_all(rudp_ranges *r, const uint64_t *pns, size_t n) {
   for (i = 0; i < n; ++i) {
     assert_int_equal(1, rudp_ranges_add(r, pns[i]));
   }
-}
-
-/* ---------------------------------------------------------- allocators */
-
-typedef struct counting_mem {
-  size_t nmalloc, ncalloc, nrealloc, nfree;
-  /* fail makes every allocation return NULL. */
-  int fail;
-} counting_mem;
-
-static void *cm_malloc(size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nmalloc;
-  return malloc(size);
-}
-
-static void cm_free(void *ptr, void *user_data) {
-  counting_mem *cm = user_data;
-  if (ptr != NULL) {
-    ++cm->nfree;
-  }
-  free(ptr);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->ncalloc;
-  return calloc(nmemb, size);
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nrealloc;
-  return realloc(ptr, size);
-}
-
-static void counting_mem_init(rudp_mem *mem, counting_mem *cm) {
-  memset(cm, 0, sizeof(*cm));
-  mem->user_data = cm;
-  mem->malloc = cm_malloc;
-  mem->free = cm_free;
-  mem->calloc = cm_calloc;
-  mem->realloc = cm_realloc;
 }
 
 /* -------------------------------------------------------------- tests */
@@ -122,14 +69,13 @@ static void test_rudp_ranges_init_bounds(void **state) {
 
 static void test_rudp_ranges_custom_mem(void **state) {
   rudp_ranges r;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint64_t pn;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  assert_int_equal(0, rudp_ranges_init(&r, 4, &mem));
-  assert_ptr_equal(&mem, r.mem);
+  rudp_test_mem_init(&cm);
+  assert_int_equal(0, rudp_ranges_init(&r, 4, &cm.mem));
+  assert_ptr_equal(&cm.mem, r.mem);
   /* Gaps, evictions, reordered inserts, merges and trims allocate nothing. */
   for (pn = 0; pn < 200; pn += 3) {
     assert_int_equal(1, rudp_ranges_add(&r, pn));
@@ -152,13 +98,12 @@ static void test_rudp_ranges_custom_mem(void **state) {
 
 static void test_rudp_ranges_init_nomem(void **state) {
   rudp_ranges r;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
+  rudp_test_mem_init(&cm);
   cm.fail = 1;
-  assert_int_equal(RUDP_ERR_NOMEM, rudp_ranges_init(&r, 8, &mem));
+  assert_int_equal(RUDP_ERR_NOMEM, rudp_ranges_init(&r, 8, &cm.mem));
   rudp_ranges_free(&r);
   assert_int_equal(0, cm.nfree);
 }

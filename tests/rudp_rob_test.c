@@ -56,62 +56,6 @@ static void read_check(rudp_rob *rob, size_t len) {
   free(buf);
 }
 
-typedef struct counting_mem {
-  /* nalloc counts allocating calls; nlive the blocks not yet freed. */
-  size_t nalloc, nlive;
-  /* fail makes every allocation return NULL. */
-  int fail;
-} counting_mem;
-
-static void *cm_malloc(size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nalloc;
-  ++cm->nlive;
-  return malloc(size);
-}
-
-static void cm_free(void *ptr, void *user_data) {
-  counting_mem *cm = user_data;
-  if (ptr != NULL) {
-    --cm->nlive;
-  }
-  free(ptr);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nalloc;
-  ++cm->nlive;
-  return calloc(nmemb, size);
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nalloc;
-  if (ptr == NULL) {
-    ++cm->nlive;
-  }
-  return realloc(ptr, size);
-}
-
-static void counting_mem_init(rudp_mem *mem, counting_mem *cm) {
-  memset(cm, 0, sizeof(*cm));
-  mem->user_data = cm;
-  mem->malloc = cm_malloc;
-  mem->free = cm_free;
-  mem->calloc = cm_calloc;
-  mem->realloc = cm_realloc;
-}
-
 /* -------------------------------------------------------------- tests */
 
 static void test_rudp_rob_empty(void **state) {
@@ -397,12 +341,11 @@ static void test_rudp_rob_growth_preserves_content(void **state) {
 
 static void test_rudp_rob_nomem(void **state) {
   rudp_rob rob;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  rudp_rob_init(&rob, 1 << 20, RUDP_ROB_DEFAULT_MAX_GAPS, &mem);
+  rudp_test_mem_init(&cm);
+  rudp_rob_init(&rob, 1 << 20, RUDP_ROB_DEFAULT_MAX_GAPS, &cm.mem);
   cm.fail = 1;
   assert_int_equal(RUDP_ERR_NOMEM, push_pat(&rob, 0, 10));
   assert_int_equal(0, rudp_rob_buffered(&rob));
@@ -421,7 +364,7 @@ static void test_rudp_rob_nomem(void **state) {
   assert_int_equal(0, cm.nlive);
 
   /* The range set cannot grow: nothing stored either. */
-  rudp_rob_init(&rob, 1 << 20, RUDP_ROB_DEFAULT_MAX_GAPS, &mem);
+  rudp_rob_init(&rob, 1 << 20, RUDP_ROB_DEFAULT_MAX_GAPS, &cm.mem);
   {
     uint64_t off;
     rudp_ssize rv = 0;
@@ -445,17 +388,16 @@ static void test_rudp_rob_nomem(void **state) {
 
 static void test_rudp_rob_alloc_bounded(void **state) {
   rudp_rob rob;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   rudp_test_rng rng;
   uint64_t base, order[16];
   size_t i, j, warm = 0;
   const size_t seglen = 1200, nwin = 16;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
+  rudp_test_mem_init(&cm);
   rudp_test_rng_init(&rng, 7);
-  rudp_rob_init(&rob, 1 << 16, RUDP_ROB_DEFAULT_MAX_GAPS, &mem);
+  rudp_rob_init(&rob, 1 << 16, RUDP_ROB_DEFAULT_MAX_GAPS, &cm.mem);
   /* 8 MiB in windows of 16 packets delivered in random order. */
   for (base = 0; base < (8u << 20); base += seglen * nwin) {
     for (i = 0; i < nwin; ++i) {
@@ -473,12 +415,12 @@ static void test_rudp_rob_alloc_bounded(void **state) {
     }
     read_check(&rob, seglen * nwin);
     if (base == 0) {
-      warm = cm.nalloc;
+      warm = rudp_test_mem_nalloc(&cm);
     }
   }
   /* The first window set the working size; the rest allocated nothing. */
-  assert_int_equal(warm, cm.nalloc);
-  assert_true(cm.nalloc <= 8);
+  assert_int_equal(warm, rudp_test_mem_nalloc(&cm));
+  assert_true(rudp_test_mem_nalloc(&cm) <= 8);
   rudp_rob_free(&rob);
   assert_int_equal(0, cm.nlive);
 }

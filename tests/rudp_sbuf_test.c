@@ -90,62 +90,6 @@ static void log_release(const uint8_t *data, size_t len, void *ref,
   ++log->n;
 }
 
-typedef struct counting_mem {
-  /* nalloc counts allocating calls; nlive the blocks not yet freed. */
-  size_t nalloc, nlive;
-  /* fail makes every allocation return NULL. */
-  int fail;
-} counting_mem;
-
-static void *cm_malloc(size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nalloc;
-  ++cm->nlive;
-  return malloc(size);
-}
-
-static void cm_free(void *ptr, void *user_data) {
-  counting_mem *cm = user_data;
-  if (ptr != NULL) {
-    --cm->nlive;
-  }
-  free(ptr);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nalloc;
-  ++cm->nlive;
-  return calloc(nmemb, size);
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *user_data) {
-  counting_mem *cm = user_data;
-  if (cm->fail) {
-    return NULL;
-  }
-  ++cm->nalloc;
-  if (ptr == NULL) {
-    ++cm->nlive;
-  }
-  return realloc(ptr, size);
-}
-
-static void counting_mem_init(rudp_mem *mem, counting_mem *cm) {
-  memset(cm, 0, sizeof(*cm));
-  mem->user_data = cm;
-  mem->malloc = cm_malloc;
-  mem->free = cm_free;
-  mem->calloc = cm_calloc;
-  mem->realloc = cm_realloc;
-}
-
 /* fixture: a pool of chunks plus a buffer logging its releases. */
 typedef struct fixture {
   rudp_pool pool;
@@ -591,14 +535,13 @@ static void test_rudp_sbuf_pool_returned(void **state) {
 
 static void test_rudp_sbuf_nomem(void **state) {
   fixture f;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint8_t app[10];
   size_t i;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  fixture_init(&f, &mem);
+  rudp_test_mem_init(&cm);
+  fixture_init(&f, &cm.mem);
   cm.fail = 1;
   assert_int_equal(RUDP_ERR_NOMEM, write_pat(&f.sb, 10));
   assert_int_equal(0, f.sb.written);
@@ -637,14 +580,13 @@ static void test_rudp_sbuf_nomem(void **state) {
 
 static void test_rudp_sbuf_steady_state_no_alloc(void **state) {
   fixture f;
-  rudp_mem mem;
-  counting_mem cm;
+  rudp_test_mem cm;
   uint8_t app[700];
   size_t round, i, warm = 0;
   (void)state;
 
-  counting_mem_init(&mem, &cm);
-  fixture_init(&f, &mem);
+  rudp_test_mem_init(&cm);
+  fixture_init(&f, &cm.mem);
   fill_pat(app, 0, sizeof(app));
   for (round = 0; round < 200; ++round) {
     /* 40 segments per round: the ring grows to 64 slots, then stays. */
@@ -669,11 +611,11 @@ static void test_rudp_sbuf_steady_state_no_alloc(void **state) {
     assert_int_equal(0, f.sb.nsegs);
     assert_int_equal(0, rudp_sbuf_has_pending(&f.sb));
     if (round == 0) {
-      warm = cm.nalloc;
+      warm = rudp_test_mem_nalloc(&cm);
     }
   }
   assert_int_equal(64, f.sb.segcap);
-  assert_int_equal(warm, cm.nalloc);
+  assert_int_equal(warm, rudp_test_mem_nalloc(&cm));
   assert_int_equal(200 * 20, f.log.n);
   assert_int_equal(0, f.pool.nused);
   fixture_free(&f);

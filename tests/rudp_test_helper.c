@@ -3,6 +3,9 @@
  */
 #include "rudp_test_helper.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void rudp_test_rng_init(rudp_test_rng *rng, uint64_t seed) {
@@ -48,4 +51,65 @@ void rudp_test_hex(char *out, const void *data, size_t len) {
     out[2 * i + 1] = digits[p[i] & 0xf];
   }
   out[2 * len] = '\0';
+}
+
+static void *test_mem_malloc(size_t size, void *user_data) {
+  rudp_test_mem *tm = user_data;
+  void *p;
+
+  if (tm->fail || (p = malloc(size)) == NULL) {
+    return NULL;
+  }
+  ++tm->nmalloc;
+  ++tm->nlive;
+  return p;
+}
+
+static void test_mem_free(void *ptr, void *user_data) {
+  rudp_test_mem *tm = user_data;
+
+  if (ptr != NULL) {
+    ++tm->nfree;
+    --tm->nlive;
+  }
+  free(ptr);
+}
+
+static void *test_mem_calloc(size_t nmemb, size_t size, void *user_data) {
+  rudp_test_mem *tm = user_data;
+  void *p;
+
+  if (tm->fail || (p = calloc(nmemb, size)) == NULL) {
+    return NULL;
+  }
+  ++tm->ncalloc;
+  ++tm->nlive;
+  return p;
+}
+
+static void *test_mem_realloc(void *ptr, size_t size, void *user_data) {
+  rudp_test_mem *tm = user_data;
+  void *p;
+
+  if (tm->fail || (p = realloc(ptr, size)) == NULL) {
+    return NULL;
+  }
+  ++tm->nrealloc;
+  if (ptr == NULL) {
+    ++tm->nlive;
+  }
+  return p;
+}
+
+void rudp_test_mem_init(rudp_test_mem *tm) {
+  memset(tm, 0, sizeof(*tm));
+  tm->mem.user_data = tm;
+  tm->mem.malloc = test_mem_malloc;
+  tm->mem.free = test_mem_free;
+  tm->mem.calloc = test_mem_calloc;
+  tm->mem.realloc = test_mem_realloc;
+}
+
+size_t rudp_test_mem_nalloc(const rudp_test_mem *tm) {
+  return tm->nmalloc + tm->ncalloc + tm->nrealloc;
 }

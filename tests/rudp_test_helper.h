@@ -1,12 +1,15 @@
 /*
  * Shared test helpers: a deterministic PRNG (so every random test is
- * reproducible from its seed) and hex dumping for failure messages.
+ * reproducible from its seed), hex dumping for failure messages and a
+ * counting allocator that can be told to fail.
  */
 #ifndef RUDP_TEST_HELPER_H
 #define RUDP_TEST_HELPER_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <rudp/rudp.h>
 
 /* rudp_test_rng is a xoshiro256** generator. */
 typedef struct rudp_test_rng {
@@ -27,5 +30,31 @@ void rudp_test_rng_fill(rudp_test_rng *rng, void *buf, size_t len);
 
 /* rudp_test_hex writes |len| bytes as lower-case hex into |out| (2*len+1). */
 void rudp_test_hex(char *out, const void *data, size_t len);
+
+/*
+ * rudp_test_mem is a rudp_mem over the C library that counts what the code
+ * under test does with it, so a test can check that steady-state work
+ * allocates nothing, that everything allocated is freed, and that every
+ * allocation failure is handled.
+ */
+typedef struct rudp_test_mem {
+  /* mem is the allocator to hand to the code under test; its user_data
+   * points back at this struct, so the struct must not move while in use. */
+  rudp_mem mem;
+  /* nmalloc, ncalloc and nrealloc count the successful calls of each kind;
+   * nfree counts the frees of non-NULL pointers. */
+  size_t nmalloc, ncalloc, nrealloc, nfree;
+  /* nlive counts the blocks allocated and not yet freed: a realloc of NULL
+   * is a new block, a realloc of a block is not. */
+  size_t nlive;
+  /* fail makes every allocation return NULL without counting it. */
+  int fail;
+} rudp_test_mem;
+
+/* rudp_test_mem_init zeroes |tm|'s counters and points |tm|->mem at it. */
+void rudp_test_mem_init(rudp_test_mem *tm);
+
+/* rudp_test_mem_nalloc counts the successful allocations of any kind. */
+size_t rudp_test_mem_nalloc(const rudp_test_mem *tm);
 
 #endif /* RUDP_TEST_HELPER_H */
