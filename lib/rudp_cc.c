@@ -60,7 +60,7 @@ static uint64_t muldiv(uint64_t a, uint64_t b, uint64_t c) {
 
 uint64_t rudp_cc_pacing_rate(const rudp_cc *cc, const rudp_rtt *rtt) {
   rudp_duration srtt;
-  uint64_t rate, floor;
+  uint64_t rate, min_rate;
 
   if (cc->ops && cc->ops->pacing_rate) {
     return cc->ops->pacing_rate(cc, rtt);
@@ -80,6 +80,6 @@ uint64_t rudp_cc_pacing_rate(const rudp_cc *cc, const rudp_rtt *rtt) {
   }
   /* One datagram per RTT keeps a collapsed window moving; and 0 would
    * read as "unpaced" to the pacer. */
-  floor = muldiv(cc->max_udp_payload_size, RUDP_SECONDS, srtt);
-  return rudp_max(rudp_max(rate, floor), 1);
+  min_rate = muldiv(cc->max_udp_payload_size, RUDP_SECONDS, srtt);
+  return rudp_max(rudp_max(rate, min_rate), 1);
 }

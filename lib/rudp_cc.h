@@ -191,7 +191,6 @@ void rudp_cc_reno_init(rudp_cc_reno *reno, uint64_t max_udp_payload_size,
  */
 uint64_t rudp_cc_pacing_rate(const rudp_cc *cc, const rudp_rtt *rtt);
 
-
 /* rudp_cc_cubic is CUBIC (RFC 9438) with HyStart++. */
 typedef struct rudp_cc_cubic {
   rudp_cc cc;

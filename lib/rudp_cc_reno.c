@@ -7,7 +7,8 @@
  * the per-ACK division size * acked / cwnd of appendix B.5, which rounds
  * small ACKs down to nothing.  A loss halves the window once per recovery
  * period; the period starts when the loss is detected and covers every
- * packet sent up to then.
+ * packet sent up to then.  HyStart++ (rudp_hystart.c) may end the first
+ * slow start before any loss.
  */
 #include "rudp_cc.h"
 
@@ -28,9 +29,7 @@ static void reno_on_ack(rudp_cc *cc, const rudp_cc_ack *ack,
                         const rudp_rtt *rtt, rudp_tstamp now) {
   rudp_cc_reno *reno = reno_of(cc);
   uint64_t count;
-
-  (void)rtt;
-  (void)now;
+  unsigned div = 1;
 
   /* Appendix B.5: the window stays put during recovery, i.e. while the
    * acknowledged packets are from the flight that saw the loss. */
@@ -44,8 +43,18 @@ static void reno_on_ack(rudp_cc *cc, const rudp_cc_ack *ack,
   }
 
   if (cc->cwnd < cc->ssthresh) {
-    /* §7.3.1 slow start. */
-    cc->cwnd = sat_add(cc->cwnd, ack->bytes_acked);
+    /* §7.3.1 slow start, in the first one slowed (Conservative Slow
+     * Start) and ended by HyStart++ when the RTT shows a queue building;
+     * later slow starts stop at the ssthresh a loss set (RFC 9406 §4.3). */
+    if (cc->ssthresh == UINT64_MAX) {
+      div = rudp_hystart_on_ack(&reno->hystart, cc, ack, rtt, now);
+      if (div == 0) {
+        cc->ssthresh = cc->cwnd;
+        reno->bytes_acked = 0;
+        return;
+      }
+    }
+    cc->cwnd = sat_add(cc->cwnd, ack->bytes_acked / div);
     return;
   }
 
@@ -118,15 +127,15 @@ static void reno_on_spurious_loss(rudp_cc *cc, rudp_tstamp now) {
 static void reno_reset(rudp_cc *cc, rudp_tstamp now) {
   rudp_cc_reno *reno = reno_of(cc);
 
-  (void)now;
-
-  /* congestion_events is a statistic of the connection and survives. */
+  /* congestion_events and hystart.exits are statistics of the connection
+   * and survive. */
   cc->cwnd = rudp_cc_initial_window(cc->max_udp_payload_size);
   cc->ssthresh = UINT64_MAX;
   cc->recovery_start = UINT64_MAX;
   cc->prior_cwnd = cc->cwnd;
   cc->prior_ssthresh = UINT64_MAX;
   reno->bytes_acked = 0;
+  rudp_hystart_init(&reno->hystart, now);
 }
 
 const rudp_cc_ops rudp_cc_reno_ops = {
@@ -152,5 +161,6 @@ void rudp_cc_reno_init(rudp_cc_reno *reno, uint64_t max_udp_payload_size,
   reno->cc.ops = &rudp_cc_reno_ops;
   reno->cc.max_udp_payload_size = max_udp_payload_size;
   reno->cc.congestion_events = 0;
+  reno->hystart.exits = 0;
   reno_reset(&reno->cc, now);
 }

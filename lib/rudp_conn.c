@@ -345,6 +345,22 @@ static int conn_sweep(rudp_conn *conn) {
   return rv;
 }
 
+/*
+ * conn_schedule_skip picks the next packet number to skip, 128 to 1151
+ * packets ahead (xorshift64 seeded from the connection's own CIDs: no
+ * clock or random source needed, and unpredictable to an off-path peer
+ * only as far as the CIDs are: enough against a receiver that merely acks
+ * ahead of what it got).
+ */
+static void conn_schedule_skip(rudp_conn *conn) {
+  uint64_t x = conn->skip_rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  conn->skip_rng = x;
+  conn->next_skip_pn = rudp_rtb_next_pkt_num(&conn->rtb) + 128 + (x & 1023);
+}
+
 /* conn_pacing_rate: TEMPORARY until rudp_cc_pacing_rate lands. */
 static uint64_t conn_pacing_rate(const rudp_conn *conn) {
   const rudp_cc *cc = conn->cc;
@@ -522,6 +538,18 @@ static int conn_apply_remote_params(rudp_conn *conn, const rudp_cid *pkt_scid) {
             0) {
       return RUDP_ERR_TRANSPORT_PARAM;
     }
+    /* After a RETRY the server must name it, and only then (RFC 9000
+     * §7.3): an injected RETRY, or a removed one, is detected. */
+    if (conn->flags & RUDP_CONN_FLAG_RETRY_RECEIVED) {
+      if (!rp->retry_scid_present ||
+          rp->retry_scidlen != conn->retry_scid.datalen ||
+          memcmp(rp->retry_scid, conn->retry_scid.data,
+                 conn->retry_scid.datalen) != 0) {
+        return RUDP_ERR_TRANSPORT_PARAM;
+      }
+    } else if (rp->retry_scid_present) {
+      return RUDP_ERR_TRANSPORT_PARAM;
+    }
   }
   conn->flags |= RUDP_CONN_FLAG_PEER_PARAMS;
   conn->max_tx_payload = (size_t)rudp_min((uint64_t)conn->settings
@@ -561,6 +589,10 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   }
   conn->server = server;
   conn->settings = *settings;
+  /* The ACK delay is advertised in whole milliseconds: use what is
+   * advertised, so the peer is never told less than the truth. */
+  conn->settings.max_ack_delay =
+      settings->max_ack_delay / RUDP_MILLISECONDS * RUDP_MILLISECONDS;
   if (callbacks) {
     conn->callbacks = *callbacks;
   }
@@ -597,6 +629,19 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   conn->local_max_streams[0] = settings->max_streams_bidi;
   conn->local_max_streams[1] = settings->max_streams_uni;
 
+  {
+    size_t i;
+    conn->skip_rng = 0x9e3779b97f4a7c15ULL;
+    for (i = 0; i < scid->datalen; ++i) {
+      conn->skip_rng = (conn->skip_rng ^ scid->data[i]) * 0x100000001b3ULL;
+    }
+    for (i = 0; i < dcid->datalen; ++i) {
+      conn->skip_rng = (conn->skip_rng ^ dcid->data[i]) * 0x100000001b3ULL;
+    }
+    if (conn->skip_rng == 0) {
+      conn->skip_rng = 1;
+    }
+  }
   rv = rudp_acktr_init(&conn->acktr, settings->ack_ranges,
                        settings->ack_eliciting_threshold, mem);
   if (rv != 0) {
@@ -606,6 +651,7 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   if (rv != 0) {
     goto fail_rtb;
   }
+  conn_schedule_skip(conn);
   conn->dgram_cap = settings->datagram_queue_len;
   conn->dgrams = rudp_mem_calloc(mem, conn->dgram_cap, sizeof(rudp_conn_dgram));
   if (!conn->dgrams) {
@@ -1273,11 +1319,14 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
                             const uint8_t *p, size_t len, rudp_tstamp now,
                             int *pack_eliciting, uint64_t *pframe_type) {
   int long_header = hd->type != RUDP_PKT_SHORT;
-  int drop = 0;
+  int drop = 0, was_draining = 0, drain_close_seen = 0;
 
   *pack_eliciting = 0;
   if (len == 0) {
     return RUDP_ERR_PROTO; /* a packet must carry at least one frame */
+  }
+  if (conn->state == RUDP_CONN_STATE_DRAINING) {
+    was_draining = 1;
   }
   while (len > 0) {
     rudp_frame fr;
@@ -1305,6 +1354,10 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
         fr.type != RUDP_FRAME_CONNECTION_CLOSE &&
         fr.type != RUDP_FRAME_CONNECTION_CLOSE_APP) {
       continue;
+    }
+    if (conn->state == RUDP_CONN_STATE_DRAINING) {
+      /* Draining acknowledges only packets carrying the close (8.4). */
+      drain_close_seen = 1;
     }
     if (conn->state == RUDP_CONN_STATE_CLOSING &&
         fr.type != RUDP_FRAME_ACK && fr.type != RUDP_FRAME_CONNECTION_CLOSE &&
@@ -1386,6 +1439,9 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
       break;
     }
   }
+  if (was_draining) {
+    *pack_eliciting = drain_close_seen;
+  }
   return drop ? CONN_DROP_PKT : 0;
 }
 
@@ -1398,11 +1454,9 @@ static int conn_complete_handshake(rudp_conn *conn, rudp_tstamp now) {
   }
   conn->flags |= RUDP_CONN_FLAG_VALIDATED;
   conn->pto_count = 0;
-  /* The handshake packets still in flight are obsolete: the peer has what
-   * they carried (or the CONNECT retransmissions were answered).  Dropping
-   * them keeps their late "loss" from cutting the window. */
-  rudp_rtb_discard_all(&conn->rtb, NULL);
-  conn->loss_time = RUDP_TSTAMP_MAX;
+  /* The handshake packets still in flight become obsolete once this
+   * packet's ACK is processed (conn_recv_pkt drops them then). */
+  conn->discard_handshake = 1;
   if (conn->server) {
     conn->flags |= RUDP_CONN_FLAG_CONFIRMED;
     conn->ctrl |= RUDP_CONN_CTRL_HANDSHAKE_DONE;
@@ -1428,7 +1482,8 @@ static int conn_complete_handshake(rudp_conn *conn, rudp_tstamp now) {
 static void conn_recv_retry(rudp_conn *conn, const rudp_pkt_hd *hd,
                             const uint8_t *pkt) {
   if (conn->server || conn->state != RUDP_CONN_STATE_CONNECT_SENT ||
-      (conn->flags & RUDP_CONN_FLAG_RETRY_RECEIVED) ||
+      (conn->flags &
+       (RUDP_CONN_FLAG_RETRY_RECEIVED | RUDP_CONN_FLAG_ACCEPT_SEEN)) ||
       !rudp_cid_eq(&hd->odcid, &conn->odcid) ||
       rudp_pkt_verify_crc(pkt, hd->pktlen) != 0 ||
       hd->tokenlen > sizeof(conn->token)) {
@@ -1439,6 +1494,7 @@ static void conn_recv_retry(rudp_conn *conn, const rudp_pkt_hd *hd,
   memcpy(conn->token, hd->token, hd->tokenlen);
   conn->tokenlen = hd->tokenlen;
   conn->dcid = hd->scid;
+  conn->retry_scid = hd->scid;
   /* Send CONNECT again, with the token, at once; it is not a
    * retransmission for the retry budget. */
   rudp_rtb_discard_all(&conn->rtb, NULL);
@@ -1457,8 +1513,10 @@ static void conn_recv_version_negotiation(rudp_conn *conn,
                                           rudp_tstamp now) {
   size_t i;
   if (conn->server || conn->state != RUDP_CONN_STATE_CONNECT_SENT ||
+      (conn->flags &
+       (RUDP_CONN_FLAG_RETRY_RECEIVED | RUDP_CONN_FLAG_ACCEPT_SEEN)) ||
       !rudp_cid_eq(&hd->dcid, &conn->scid) ||
-      !rudp_cid_eq(&hd->scid, &conn->odcid) ||
+      !rudp_cid_eq(&hd->scid, &conn->dcid) ||
       rudp_pkt_verify_crc(pkt, hd->pktlen) != 0) {
     ++conn->stats.pkts_dropped;
     return;
@@ -1506,7 +1564,7 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
     } else {
       ++conn->stats.pkts_dropped;
     }
-    return (rudp_ssize)hd.pktlen;
+    return (rudp_ssize)len; /* a RETRY is never coalesced (2.3) */
   }
   /* The packet must be for us: our CID, or (server, CONNECT) the
    * client's original DCID. */
@@ -1593,6 +1651,16 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
     conn->ctrl |= RUDP_CONN_CTRL_CLOSE;
   }
 
+  if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
+      hd.type == RUDP_PKT_SHORT && (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
+    /* A short packet proves the client got ACCEPT (it knows our CID):
+     * complete before its frames, so handshake_completed comes before
+     * the streams it opens. */
+    rv = conn_complete_handshake(conn, now);
+    if (rv != 0) {
+      return rv;
+    }
+  }
   payload_len = hd.pktlen - (size_t)hdlen - RUDP_PKT_CRCLEN;
   rv = conn_recv_frames(conn, &hd, pkt + hdlen, payload_len, now,
                         &ack_eliciting, &frame_type);
@@ -1609,6 +1677,10 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
   }
   ++conn->stats.pkts_recv;
   conn->stats.bytes_recv += hd.pktlen;
+  if (ack_eliciting && hd.type != RUDP_PKT_SHORT) {
+    /* Handshake packets are acknowledged without delay (10.1). */
+    conn->acktr.immediate = 1;
+  }
   rudp_acktr_add(&conn->acktr, pn, ack_eliciting, now);
 
   /* Handshake progress. */
@@ -1637,8 +1709,15 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
       return rv;
     }
   }
-  if (conn->state == RUDP_CONN_STATE_CLOSING) {
-    return (rudp_ssize)hd.pktlen;
+  if (conn->discard_handshake) {
+    /* The handshake just completed: the handshake packets still in
+     * flight are obsolete (the peer has what they carried, or the CONNECT
+     * retransmissions were answered); dropping them keeps their late
+     * "loss" from cutting the window.  Done after the packet's ACK was
+     * processed, so the handshake round trip still gives an RTT sample. */
+    conn->discard_handshake = 0;
+    rudp_rtb_discard_all(&conn->rtb, NULL);
+    conn->loss_time = RUDP_TSTAMP_MAX;
   }
   return (rudp_ssize)hd.pktlen;
 }
@@ -2117,7 +2196,7 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   size_t cap, min_size = 0;
   int rv, closing = 0, draining = 0, probe = 0, cc_ok, ack_due = 0;
   rudp_acktr saved_acktr;
-  uint64_t pn = rudp_rtb_next_pkt_num(&conn->rtb);
+  uint64_t pn;
   uint32_t flags;
 
   switch (conn->state) {
@@ -2167,6 +2246,17 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   if (cap < 64) {
     return 0;
   }
+
+  /* Now and then a packet number is skipped: a peer acknowledging it
+   * would be acknowledging what it never received (optimistic ACK). */
+  if (rudp_rtb_next_pkt_num(&conn->rtb) == conn->next_skip_pn &&
+      conn->state == RUDP_CONN_STATE_ESTABLISHED) {
+    if (rudp_rtb_skip(&conn->rtb) != 0) {
+      return RUDP_ERR_NOMEM;
+    }
+    conn_schedule_skip(conn);
+  }
+  pn = rudp_rtb_next_pkt_num(&conn->rtb);
 
   memset(&hd, 0, sizeof(hd));
   hd.dcid = conn->dcid;
@@ -2603,9 +2693,9 @@ int rudp_conn_open_stream(rudp_conn *conn, int bidi, int64_t *pstream_id) {
   if (!conn_can_use_streams(conn)) {
     return RUDP_ERR_INVALID_STATE;
   }
-  if (!(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) ||
+  if (conn->state < RUDP_CONN_STATE_ESTABLISHED ||
       conn->local_opened[k] >= conn->remote_max_streams[k]) {
-    if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
+    if (conn->state >= RUDP_CONN_STATE_ESTABLISHED) {
       conn->ctrl |= k == 0 ? RUDP_CONN_CTRL_STREAMS_BLOCKED_BIDI
                            : RUDP_CONN_CTRL_STREAMS_BLOCKED_UNI;
     }

@@ -83,6 +83,8 @@ struct rudp_conn {
   rudp_cid scid;
   rudp_cid dcid;
   rudp_cid odcid;
+  /* retry_scid: the SCID of the RETRY the client followed (client). */
+  rudp_cid retry_scid;
   uint8_t token[512];
   size_t tokenlen;
 
@@ -174,6 +176,15 @@ struct rudp_conn {
   rudp_conn_close_info close_info;
   /* close_frame_type: the frame type to send in CONNECTION_CLOSE 0x1c. */
   uint64_t close_frame_type;
+
+  /* skip_rng, next_skip_pn: a packet number is skipped now and then, so
+   * that an ACK of it exposes an optimistic-ACK attack. */
+  uint64_t skip_rng;
+  uint64_t next_skip_pn;
+
+  /* discard_handshake: drop the handshake packets in flight at the end
+   * of the packet being processed (the handshake just completed). */
+  int discard_handshake;
 
   /* busy counts nested entry points; streams are freed only at 0. */
   int busy;

@@ -60,8 +60,8 @@ unsigned rudp_hystart_on_ack(rudp_hystart *hs, rudp_cc *cc,
   }
 
   if (rtt->nsamples > 0) {
-    hs->current_round_min_rtt = rudp_min(hs->current_round_min_rtt,
-                                         rtt->latest);
+    hs->current_round_min_rtt =
+        rudp_min(hs->current_round_min_rtt, rtt->latest);
     if (hs->rtt_sample_count < UINT32_MAX) {
       ++hs->rtt_sample_count;
     }

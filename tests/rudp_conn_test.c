@@ -3586,6 +3586,72 @@ static void test_rudp_conn_callback_failure_is_fatal(void **state) {
   pair_del(p);
 }
 
+/* Filter: lose every datagram from the server (its packets stay
+ * unacknowledged). */
+static int filter_drop_server(pair *p, int dir, uint8_t *data, size_t len) {
+  (void)p;
+  (void)data;
+  (void)len;
+  return dir == 0;
+}
+
+/* 11: a sender skips a packet number now and then; an ACK covering it
+ * acknowledges a packet never sent (an optimistic-ACK attack):
+ * PROTOCOL_VIOLATION. */
+static void test_rudp_conn_hostile_ack_skipped(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[6000];
+  rudp_frame fr;
+  rudp_range r;
+  uint64_t skipped;
+  int64_t id;
+  (void)state;
+  pair_settle(p);
+  /* Force the skip at the server's next packet, then have it send while
+   * nothing it sends is acknowledged. */
+  skipped = rudp_rtb_next_pkt_num(&p->s.conn->rtb);
+  p->s.conn->next_skip_pn = skipped;
+  p->filter = filter_drop_server;
+  assert_int_equal(rudp_conn_open_stream(p->s.conn, 0, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->s.conn, id, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  pair_flush(p);
+  assert_true(rudp_rtb_next_pkt_num(&p->s.conn->rtb) > skipped + 2);
+  /* An ACK of everything sent, the skipped number included (what a
+   * receiver acknowledging ahead of what it got would send). */
+  r.lo = skipped;
+  r.hi = rudp_rtb_next_pkt_num(&p->s.conn->rtb) - 1;
+  memset(&fr, 0, sizeof(fr));
+  fr.ack.type = RUDP_FRAME_ACK;
+  fr.ack.ranges = &r;
+  fr.ack.nranges = 1;
+  assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+  p->filter = NULL; /* let the CONNECTION_CLOSE through */
+  expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION,
+                   RUDP_FRAME_ACK);
+  pair_del(p);
+}
+
+/* 7.4: a half-open server has the client's parameters but may not open
+ * streams before its handshake completes. */
+static void test_rudp_conn_server_open_stream_half_open(void **state) {
+  pair *p = pair_new();
+  int64_t id = -1;
+  (void)state;
+  pair_flush(p);
+  pair_run(p, 15 * MS); /* the CONNECT arrives at 10 ms, nothing back yet */
+  assert_non_null(p->s.conn);
+  assert_int_equal(rudp_conn_get_state(p->s.conn),
+                   RUDP_CONN_STATE_ACCEPT_SENT);
+  assert_int_equal(rudp_conn_open_stream(p->s.conn, 1, &id),
+                   RUDP_ERR_STREAM_LIMIT);
+  assert_int_equal(id, -1);
+  pair_connect(p);
+  assert_int_equal(rudp_conn_open_stream(p->s.conn, 1, &id), 0);
+  assert_int_equal(id, 1);
+  pair_del(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_conn_handshake),
@@ -3639,6 +3705,8 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_datagram_lost_counted),
       /* hostile input */
       cmocka_unit_test(test_rudp_conn_hostile_ack_unsent),
+      cmocka_unit_test(test_rudp_conn_hostile_ack_skipped),
+      cmocka_unit_test(test_rudp_conn_server_open_stream_half_open),
       cmocka_unit_test(test_rudp_conn_hostile_stream_credit),
       cmocka_unit_test(test_rudp_conn_hostile_conn_credit),
       cmocka_unit_test(test_rudp_conn_hostile_stream_limit),

@@ -736,8 +736,9 @@ RUDP_EXTERN int rudp_conn_close(rudp_conn *conn, rudp_tstamp now);
 
 /**
  * `rudp_conn_abort` closes at once with application error |app_error_code|
- * and an optional |reason| (NUL-terminated, may be NULL; at most 1024 bytes
- * are sent): CONNECTION_CLOSE (0x1d) is queued, unsent data is dropped.
+ * and an optional |reason| (NUL-terminated, may be NULL; at most 127 bytes
+ * are sent, the size of `rudp_conn_close_info`'s reason): CONNECTION_CLOSE
+ * (0x1d) is queued, unsent data is dropped.
  * Returns 0 or :macro:`RUDP_ERR_INVALID_STATE`.
  */
 RUDP_EXTERN int rudp_conn_abort(rudp_conn *conn, uint64_t app_error_code,
