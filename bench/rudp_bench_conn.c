@@ -11,7 +11,7 @@
  *
  * Not a test: it never fails because the machine is slow.
  *
- *   rudp_bench_conn [-n MIB] [-l LOSS_PERCENT] [-J]
+ *   rudp_bench_conn [-n MIB] [-l LOSS_PERCENT] [-c reno|cubic] [-J]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -58,6 +58,7 @@ typedef struct bench {
   size_t cur, peak;
   /* idle: heap of the pair right after the handshake, before any stream */
   size_t idle;
+  rudp_cc_algo algo;
 } bench;
 
 static bench B;
@@ -240,6 +241,7 @@ static void make_server(void) {
   st.tx_udp_payload_size = PAYLOAD;
   st.initial_max_stream_data = 4 << 20;
   st.initial_max_data = 8 << 20;
+  st.cc_algo = B.algo;
   if (rudp_conn_server_new(&B.s, &hd.scid, &hd.dcid, &scid, &st, &callbacks,
                            &counting_mem, NULL, B.now) != 0) {
     exit(1);
@@ -255,6 +257,7 @@ int main(int argc, char **argv) {
   rudp_cid scid = {8, {8, 7, 6, 5, 4, 3, 2, 1}};
   rudp_conn_stats cst;
   uint64_t events = 0;
+  rudp_cc_algo algo = RUDP_CC_CUBIC;
 
   for (i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "-n") && i + 1 < argc) {
@@ -263,8 +266,20 @@ int main(int argc, char **argv) {
       loss = strtod(argv[++i], NULL);
     } else if (!strcmp(argv[i], "-J")) {
       json = 1;
+    } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+      ++i;
+      if (!strcmp(argv[i], "reno")) {
+        algo = RUDP_CC_RENO;
+      } else if (!strcmp(argv[i], "cubic")) {
+        algo = RUDP_CC_CUBIC;
+      } else {
+        fprintf(stderr, "rudp_bench_conn: -c: expected reno or cubic\n");
+        return 2;
+      }
     } else {
-      fprintf(stderr, "usage: rudp_bench_conn [-n MIB] [-l LOSS%%] [-J]\n");
+      fprintf(stderr,
+              "usage: rudp_bench_conn [-n MIB] [-l LOSS%%] [-c reno|cubic] "
+              "[-J]\n");
       return 2;
     }
   }
@@ -289,6 +304,8 @@ int main(int argc, char **argv) {
   st.tx_udp_payload_size = PAYLOAD;
   st.initial_max_stream_data = 4 << 20;
   st.initial_max_data = 8 << 20;
+  st.cc_algo = algo;
+  B.algo = algo;
   if (rudp_conn_client_new(&B.c, &dcid, &scid, &st, &callbacks, &counting_mem,
                            NULL, B.now) != 0) {
     return 1;
@@ -350,21 +367,25 @@ int main(int argc, char **argv) {
   secs = t1 - t0;
   gib = (double)B.received / (1024.0 * 1024.0 * 1024.0);
   if (json) {
-    printf("{\"bench\":\"conn\",\"bytes\":%" PRIu64 ",\"loss_percent\":%.2f,"
+    printf("{\"bench\":\"conn\",\"cc\":\"%s\",\"bytes\":%" PRIu64
+           ",\"loss_percent\":%.2f,"
            "\"cpu_seconds\":%.3f,\"cpu_seconds_per_gib\":%.3f,"
            "\"gbit_per_cpu_second\":%.3f,\"peak_heap_bytes_pair\":%zu,"
            "\"idle_heap_bytes_pair\":%zu,"
            "\"pkts_sent\":%" PRIu64 ",\"pkts_lost\":%" PRIu64
            ",\"virtual_seconds\":%.3f}\n",
-           B.received, loss, secs, secs / gib,
+           algo == RUDP_CC_RENO ? "reno" : "cubic", B.received, loss, secs,
+           secs / gib,
            (double)B.received * 8 / 1e9 / secs, B.peak, B.idle, cst.pkts_sent,
            cst.pkts_lost, (double)(B.now - RUDP_SECONDS) / 1e9);
   } else {
-    printf("conn core, %" PRIu64 " MiB, loss %.1f%%: %.3f CPU s, %.3f CPU s/GiB "
+    printf("conn core (%s), %" PRIu64 " MiB, loss %.1f%%: %.3f CPU s, "
+           "%.3f CPU s/GiB "
            "(%.2f Gbit/s per core, both ends), heap per pair: %zu KiB peak, "
            "%zu bytes idle, "
            "%" PRIu64 " packets sent, %" PRIu64 " lost\n",
-           mib, loss, secs, secs / gib, (double)B.received * 8 / 1e9 / secs,
+           algo == RUDP_CC_RENO ? "reno" : "cubic", mib, loss, secs,
+           secs / gib, (double)B.received * 8 / 1e9 / secs,
            B.peak / 1024, B.idle, cst.pkts_sent, cst.pkts_lost);
   }
   rudp_conn_del(B.c);

@@ -66,7 +66,8 @@ static int settings_valid(const rudp_settings *s) {
          s->initial_max_data <= RUDP_MAX_VARINT &&
          s->max_streams_bidi <= RUDP_MAX_STREAMS &&
          s->max_streams_uni <= RUDP_MAX_STREAMS &&
-         s->max_stream_send_buffer > 0 && s->datagram_queue_len > 0;
+         s->max_stream_send_buffer > 0 && s->datagram_queue_len > 0 &&
+         (s->cc_algo == RUDP_CC_RENO || s->cc_algo == RUDP_CC_CUBIC);
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -361,20 +362,19 @@ static void conn_schedule_skip(rudp_conn *conn) {
   conn->next_skip_pn = rudp_rtb_next_pkt_num(&conn->rtb) + 128 + (x & 1023);
 }
 
-/* conn_pacing_rate: TEMPORARY until rudp_cc_pacing_rate lands. */
-static uint64_t conn_pacing_rate(const rudp_conn *conn) {
-  const rudp_cc *cc = conn->cc;
-  rudp_duration srtt = conn->rtt.smoothed ? conn->rtt.smoothed : 1;
-  uint64_t n = cc->cwnd < cc->ssthresh ? 8 : 5; /* x2 or x1.25, in 1/4 */
-  return (uint64_t)((unsigned __int128)cc->cwnd * n * RUDP_SECONDS / 4 /
-                    srtt);
-}
-
 /* conn_cc_init (re)starts congestion control and pacing for datagrams of
  * max_tx_payload bytes. */
 static void conn_cc_init(rudp_conn *conn, rudp_tstamp now) {
-  rudp_cc_reno_init(&conn->reno, conn->max_tx_payload, now);
-  conn->cc = &conn->reno.cc;
+  switch (conn->settings.cc_algo) {
+  case RUDP_CC_RENO:
+    rudp_cc_reno_init(&conn->ccs.reno, conn->max_tx_payload, now);
+    conn->cc = &conn->ccs.reno.cc;
+    break;
+  default:
+    rudp_cc_cubic_init(&conn->ccs.cubic, conn->max_tx_payload, now);
+    conn->cc = &conn->ccs.cubic.cc;
+    break;
+  }
   rudp_pacer_init(&conn->pacer, conn->max_tx_payload, now);
 }
 
@@ -1003,7 +1003,8 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
     ack.app_limited = res.app_limited;
     conn->cc->ops->on_ack(conn->cc, &ack, &conn->rtt, now);
   }
-  rudp_pacer_set_rate(&conn->pacer, conn_pacing_rate(conn), now);
+  rudp_pacer_set_rate(&conn->pacer, rudp_cc_pacing_rate(conn->cc, &conn->rtt),
+                      now);
   /* RFC 9002 §6.2.1: an acknowledgement resets the PTO backoff (the
    * client keeps it while the handshake is unconfirmed). */
   if (conn->server || (conn->flags & RUDP_CONN_FLAG_CONFIRMED) ||

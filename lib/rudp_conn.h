@@ -102,7 +102,12 @@ struct rudp_conn {
   rudp_acktr acktr;
   rudp_rtb rtb;
   rudp_rtt rtt;
-  rudp_cc_reno reno;
+  /* ccs holds the congestion controller chosen by settings.cc_algo; cc
+   * points at its rudp_cc. */
+  union {
+    rudp_cc_reno reno;
+    rudp_cc_cubic cubic;
+  } ccs;
   rudp_cc *cc;
   /* pacer spreads each window over the RTT (rudp_cc_pacing_rate). */
   rudp_pacer pacer;

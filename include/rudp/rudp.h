@@ -329,9 +329,9 @@ typedef struct rudp_cid {
  * `rudp_cc_algo` selects a congestion controller.
  */
 typedef enum rudp_cc_algo {
-  /** NewReno (RFC 9002 section 7). */
+  /** NewReno (RFC 9002 section 7) with HyStart++ (RFC 9406). */
   RUDP_CC_RENO = 0,
-  /** CUBIC (RFC 9438); until it is built this selects NewReno. */
+  /** CUBIC (RFC 9438) with HyStart++ (RFC 9406), the default. */
   RUDP_CC_CUBIC = 1
 } rudp_cc_algo;
 
