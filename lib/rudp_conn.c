@@ -756,6 +756,75 @@ void rudp_conn_get_close_info(const rudp_conn *conn,
   *info = conn->close_info;
 }
 
+void *rudp_conn_get_user_data(const rudp_conn *conn) {
+  return conn->user_data;
+}
+
+void rudp_conn_set_user_data(rudp_conn *conn, void *user_data) {
+  conn->user_data = user_data;
+}
+
+void rudp_conn_set_touch(rudp_conn *conn, rudp_conn_touch_cb cb, void *arg) {
+  conn->touch = cb;
+  conn->touch_arg = arg;
+}
+
+/* conn_touch tells the endpoint the connection may have work. */
+static void conn_touch(rudp_conn *conn) {
+  if (conn->touch) {
+    conn->touch(conn, conn->touch_arg);
+  }
+}
+
+int rudp_conn_server_prepare(rudp_conn *conn, const rudp_cid *retry_scid,
+                             int validated, const uint8_t *reset_token) {
+  rudp_transport_params *p = &conn->local_params;
+  if (!conn->server || conn->crypto_tx.sent > 0 ||
+      conn->state != RUDP_CONN_STATE_ACCEPT_SENT) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  if (retry_scid) {
+    memcpy(p->retry_scid, retry_scid->data, retry_scid->datalen);
+    p->retry_scidlen = (uint8_t)retry_scid->datalen;
+    p->retry_scid_present = 1;
+  }
+  if (reset_token) {
+    memcpy(p->stateless_reset_token, reset_token,
+           RUDP_STATELESS_RESET_TOKENLEN);
+    p->stateless_reset_token_present = 1;
+  }
+  if (validated) {
+    conn->flags |= RUDP_CONN_FLAG_VALIDATED;
+  }
+  /* Nothing was sent yet: queue the parameters again, re-encoded. */
+  rudp_sbuf_free(&conn->crypto_tx);
+  rudp_sbuf_init(&conn->crypto_tx, &conn->chunks, NULL, NULL, conn->mem);
+  return conn_queue_params(conn);
+}
+
+int rudp_conn_is_stateless_reset(const rudp_conn *conn, const uint8_t *data,
+                                 size_t len) {
+  const uint8_t *tok = conn->remote_params.stateless_reset_token;
+  const uint8_t *tail;
+  uint8_t diff = 0;
+  size_t i;
+  /* A reset looks like a short packet: at least 5 bytes before the
+   * 16-byte token (RFC 9000 §10.3). */
+  if (conn->server || !conn->remote_params.stateless_reset_token_present ||
+      len < 5 + RUDP_STATELESS_RESET_TOKENLEN) {
+    return 0;
+  }
+  tail = data + len - RUDP_STATELESS_RESET_TOKENLEN;
+  for (i = 0; i < RUDP_STATELESS_RESET_TOKENLEN; ++i) {
+    diff |= (uint8_t)(tail[i] ^ tok[i]);
+  }
+  return diff == 0;
+}
+
+void rudp_conn_on_stateless_reset(rudp_conn *conn) {
+  conn_close_silently(conn, RUDP_ERR_STATELESS_RESET);
+}
+
 void rudp_conn_get_stats(const rudp_conn *conn, rudp_conn_stats *stats) {
   *stats = conn->stats;
   stats->latest_rtt = conn->rtt.latest;
@@ -2710,6 +2779,7 @@ int rudp_conn_open_stream(rudp_conn *conn, int bidi, int64_t *pstream_id) {
   }
   ++conn->local_opened[k];
   *pstream_id = (int64_t)id;
+  conn_touch(conn);
   return 0;
 }
 
@@ -2777,6 +2847,7 @@ rudp_ssize rudp_conn_stream_write(rudp_conn *conn, int64_t stream_id,
   } else if (fin) {
     conn_strm_set_fin(conn, strm);
   }
+  conn_touch(conn);
   return (rudp_ssize)n;
 }
 
@@ -2805,6 +2876,7 @@ int rudp_conn_stream_write_ref(rudp_conn *conn, int64_t stream_id,
   if (fin) {
     conn_strm_set_fin(conn, strm);
   }
+  conn_touch(conn);
   return 0;
 }
 
@@ -2853,6 +2925,7 @@ rudp_ssize rudp_conn_stream_read(rudp_conn *conn, int64_t stream_id,
     return RUDP_ERR_WOULDBLOCK;
   }
   conn_leave(conn, 0);
+  conn_touch(conn);
   return (rudp_ssize)n;
 }
 
@@ -2863,6 +2936,7 @@ int rudp_conn_stream_shutdown(rudp_conn *conn, int64_t stream_id) {
     return rv;
   }
   conn_strm_set_fin(conn, strm);
+  conn_touch(conn);
   return 0;
 }
 
@@ -2883,6 +2957,7 @@ int rudp_conn_stream_reset(rudp_conn *conn, int64_t stream_id,
   conn_enter(conn);
   conn_reset_strm(conn, strm, app_error_code);
   strm_maybe_close(conn, strm);
+  conn_touch(conn);
   return conn_leave(conn, 0);
 }
 
@@ -2908,6 +2983,7 @@ int rudp_conn_stream_stop_sending(rudp_conn *conn, int64_t stream_id,
   rudp_rob_consume(&strm->rx, rudp_rob_readable(&strm->rx));
   conn_strm_discard_rx(conn, strm, strm->rx_fc.highest);
   ctrlq_push(conn, strm, RUDP_STRM_CTRL_STOP_SENDING);
+  conn_touch(conn);
   return conn_leave(conn, 0);
 }
 
@@ -2950,6 +3026,7 @@ int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
   }
   d->len = len;
   ++conn->dgram_len;
+  conn_touch(conn);
   return 0;
 }
 
@@ -2961,10 +3038,12 @@ int rudp_conn_close(rudp_conn *conn, rudp_tstamp now) {
   }
   if (conn->state != RUDP_CONN_STATE_ESTABLISHED) {
     conn_close_with(conn, 0, 0, RUDP_NO_ERROR, 0, NULL, now);
+    conn_touch(conn);
     return 0;
   }
   conn->state = RUDP_CONN_STATE_LINGER;
   conn->linger_deadline = now + conn->settings.linger_timeout;
+  conn_touch(conn);
   return 0;
 }
 
@@ -2976,5 +3055,6 @@ int rudp_conn_abort(rudp_conn *conn, uint64_t app_error_code,
                                                   : RUDP_ERR_INVALID_ARGUMENT;
   }
   conn_close_with(conn, 0, 1, app_error_code, 0, reason, now);
+  conn_touch(conn);
   return 0;
 }

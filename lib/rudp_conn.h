@@ -64,6 +64,9 @@ typedef struct rudp_conn_dgram {
   size_t len;
 } rudp_conn_dgram;
 
+/* rudp_conn_touch_cb: see rudp_conn_set_touch. */
+typedef void (*rudp_conn_touch_cb)(rudp_conn *conn, void *arg);
+
 struct rudp_conn {
   /* server is nonzero for the server side. */
   int server;
@@ -191,6 +194,11 @@ struct rudp_conn {
    * of the packet being processed (the handshake just completed). */
   int discard_handshake;
 
+  /* touch, touch_arg: the endpoint's hook, called after an API call may
+   * have given the connection something to send (internal). */
+  rudp_conn_touch_cb touch;
+  void *touch_arg;
+
   /* busy counts nested entry points; streams are freed only at 0. */
   int busy;
   /* cb_error records a callback failure met where it cannot be returned
@@ -199,5 +207,43 @@ struct rudp_conn {
 
   rudp_conn_stats stats;
 };
+
+/*
+ * Internal interface for the endpoint (lib/rudp_endpoint.c).
+ */
+
+/*
+ * rudp_conn_set_touch installs |cb| (NULL: none), called with |arg| at the
+ * end of every public call that may have given |conn| something to send
+ * (stream writes and reads, opens, resets, datagrams, close), so that the
+ * endpoint polls it with rudp_conn_write_pkt and re-reads its expiry.
+ */
+void rudp_conn_set_touch(rudp_conn *conn, rudp_conn_touch_cb cb, void *arg);
+
+/*
+ * rudp_conn_server_prepare completes a server connection before its first
+ * datagram is read: |retry_scid| (NULL: no RETRY was used) is the SCID of
+ * the RETRY the client followed, announced as retry_source_connection_id;
+ * |validated| nonzero lifts the anti-amplification limit (a valid token
+ * proved the address); |reset_token| (NULL: none) is the stateless reset
+ * token announced for our CID.  Returns 0, RUDP_ERR_INVALID_STATE (called
+ * too late or on a client) or RUDP_ERR_NOMEM.
+ */
+int rudp_conn_server_prepare(rudp_conn *conn, const rudp_cid *retry_scid,
+                             int validated, const uint8_t *reset_token);
+
+/*
+ * rudp_conn_is_stateless_reset returns nonzero if the datagram |data|
+ * (|len| bytes), which matched no packet of |conn|, ends in the stateless
+ * reset token its peer announced (client side; constant time).
+ */
+int rudp_conn_is_stateless_reset(const rudp_conn *conn, const uint8_t *data,
+                                 size_t len);
+
+/*
+ * rudp_conn_on_stateless_reset ends |conn| at once with
+ * RUDP_ERR_STATELESS_RESET (nothing is sent).
+ */
+void rudp_conn_on_stateless_reset(rudp_conn *conn);
 
 #endif /* RUDP_CONN_H */

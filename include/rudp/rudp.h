@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <rudp/version.h>
 
@@ -125,6 +126,8 @@ typedef ptrdiff_t rudp_ssize;
 #define RUDP_ERR_INVALID_TOKEN -224
 /** The peer closed the connection with an error (see its error code). */
 #define RUDP_ERR_PEER_CLOSED -225
+/** The peer lost the connection's state and sent a stateless reset. */
+#define RUDP_ERR_STATELESS_RESET -226
 
 /** Codes at or below RUDP_ERR_FATAL are fatal. */
 #define RUDP_ERR_FATAL -500
@@ -826,6 +829,211 @@ typedef struct rudp_conn_stats {
 /** `rudp_conn_get_stats` fills |stats| with |conn|'s current values. */
 RUDP_EXTERN void rudp_conn_get_stats(const rudp_conn *conn,
                                      rudp_conn_stats *stats);
+
+/* ------------------------------------------------------------ endpoint */
+
+/**
+ * `rudp_endpoint` is many connections over one UDP socket (opaque), still
+ * sans-I/O: the caller reads datagrams from its socket and passes them in
+ * with their source address, and sends what `rudp_endpoint_write` gives it
+ * to the address it names.  Datagrams are routed to connections by
+ * connection ID (not by address, so a client whose NAT rebinds keeps its
+ * connection).  A server endpoint listens: it answers CONNECTs within its
+ * limits (a bounded half-open table and accept backlog, refusing cleanly
+ * beyond them), validates client addresses with stateless RETRY tokens
+ * when configured or under load, sends VERSION NEGOTIATION for unknown
+ * versions, and answers packets for unknown connections with a
+ * rate-limited stateless reset.  Not thread-safe: one endpoint per thread.
+ */
+typedef struct rudp_endpoint rudp_endpoint;
+
+/** `rudp_retry_mode` says when a server validates addresses with RETRY. */
+typedef enum rudp_retry_mode {
+  /** When the half-open table is above retry_threshold (the default). */
+  RUDP_RETRY_AUTO = 0,
+  /** For every new connection. */
+  RUDP_RETRY_ALWAYS = 1,
+  /** Never. */
+  RUDP_RETRY_NEVER = 2
+} rudp_retry_mode;
+
+/**
+ * `rudp_endpoint_settings` configures an endpoint; fill it with
+ * `rudp_endpoint_settings_default`.
+ */
+typedef struct rudp_endpoint_settings {
+  /** conn is the settings of every connection the endpoint accepts, and of
+   *  those it opens when `rudp_endpoint_connect` gets no settings. */
+  rudp_settings conn;
+  /** listen nonzero makes a server endpoint: it accepts connections. */
+  int listen;
+  /** cidlen is the length of the connection IDs this endpoint issues
+   *  (8 by default; 4 to 20). */
+  size_t cidlen;
+  /** max_connections bounds the connections (default 4096). */
+  size_t max_connections;
+  /** max_half_open bounds the server's half-open connections (TCP's
+   *  SYN_RCVD; default 256). */
+  size_t max_half_open;
+  /** accept_backlog bounds established connections not yet taken with
+   *  `rudp_endpoint_accept` (default 128). */
+  size_t accept_backlog;
+  /** retry and retry_threshold: when to send RETRY (default AUTO above
+   *  max_half_open / 2 half-open connections). */
+  rudp_retry_mode retry;
+  size_t retry_threshold;
+  /** token_lifetime is how long a RETRY token stays valid, and the period
+   *  of the secret rotation (default 10 s). */
+  rudp_duration token_lifetime;
+  /** stateless_reset_rate bounds stateless resets sent per second
+   *  (default 100; 0 disables them). */
+  uint64_t stateless_reset_rate;
+} rudp_endpoint_settings;
+
+/**
+ * `rudp_endpoint_settings_default` fills |settings| with the defaults
+ * documented on each field (and `rudp_settings_default` for conn).
+ */
+RUDP_EXTERN void
+rudp_endpoint_settings_default(rudp_endpoint_settings *settings);
+
+/**
+ * `rudp_endpoint_callbacks` are the endpoint's own callbacks.
+ */
+typedef struct rudp_endpoint_callbacks {
+  /** rand fills |len| bytes at |dest| with cryptographically strong random
+   *  bytes (connection IDs, token secrets).  Required.  Returns 0, or
+   *  RUDP_ERR_CALLBACK_FAILURE. */
+  int (*rand)(uint8_t *dest, size_t len, void *user_data);
+  /** accept_ready: a server connection completed its handshake and waits
+   *  in the accept queue (take it with `rudp_endpoint_accept`).  Optional.
+   */
+  int (*accept_ready)(rudp_endpoint *ep, void *user_data);
+} rudp_endpoint_callbacks;
+
+/**
+ * `rudp_endpoint_new` creates an endpoint.  |settings| must not be NULL
+ * (copied).  |ep_callbacks| must not be NULL and must have `rand`
+ * (copied).  |conn_callbacks| (may be NULL; copied) are given to every
+ * connection of the endpoint; their |user_data| argument is the
+ * connection's own (`rudp_conn_get_user_data`).  |mem| NULL: default
+ * allocator.  Call `rudp_endpoint_del` to free it.
+ *
+ * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT`, :macro:`RUDP_ERR_NOMEM`
+ * or :macro:`RUDP_ERR_CALLBACK_FAILURE` (rand failed).
+ */
+RUDP_EXTERN int rudp_endpoint_new(rudp_endpoint **pep,
+                                  const rudp_endpoint_settings *settings,
+                                  const rudp_endpoint_callbacks *ep_callbacks,
+                                  const rudp_callbacks *conn_callbacks,
+                                  const rudp_mem *mem, void *user_data,
+                                  rudp_tstamp now);
+
+/**
+ * `rudp_endpoint_del` frees |ep| and every connection it holds (sending
+ * nothing).  |ep| may be NULL.
+ */
+RUDP_EXTERN void rudp_endpoint_del(rudp_endpoint *ep);
+
+/**
+ * `rudp_endpoint_read` processes one received datagram from |from|
+ * (|fromlen| bytes: an AF_INET or AF_INET6 address).  Returns 0 (also when
+ * the datagram was dropped: see `rudp_endpoint_stats`),
+ * :macro:`RUDP_ERR_INVALID_ARGUMENT` (bad address), or a fatal code.
+ */
+RUDP_EXTERN int rudp_endpoint_read(rudp_endpoint *ep, const uint8_t *data,
+                                   size_t datalen, const struct sockaddr *from,
+                                   socklen_t fromlen, rudp_tstamp now);
+
+/**
+ * `rudp_endpoint_write` writes the next datagram to send into |out|
+ * (|outlen| bytes, at least 1200) and its destination into |*to| /
+ * |*tolen|.  Call it until it returns 0.  Returns the datagram's length, 0
+ * if nothing is to be sent now, or a fatal code.
+ */
+RUDP_EXTERN rudp_ssize rudp_endpoint_write(rudp_endpoint *ep, uint8_t *out,
+                                           size_t outlen,
+                                           struct sockaddr_storage *to,
+                                           socklen_t *tolen, rudp_tstamp now);
+
+/**
+ * `rudp_endpoint_get_expiry` returns when `rudp_endpoint_handle_expiry`
+ * must be called next (the earliest timer of all connections; O(1)), or
+ * :macro:`RUDP_TSTAMP_MAX`.
+ */
+RUDP_EXTERN rudp_tstamp rudp_endpoint_get_expiry(const rudp_endpoint *ep);
+
+/**
+ * `rudp_endpoint_handle_expiry` runs the timers due at |now| (O(log n) per
+ * connection due) and frees connections that have closed.  Returns 0 or a
+ * fatal code.
+ */
+RUDP_EXTERN int rudp_endpoint_handle_expiry(rudp_endpoint *ep,
+                                            rudp_tstamp now);
+
+/**
+ * `rudp_endpoint_connect` opens a client connection to |to| and stores it
+ * in |*pconn|; its CONNECT leaves with the next `rudp_endpoint_write`.
+ * |settings| NULL uses the endpoint's.  |conn_user_data| is the
+ * connection's user data.  The endpoint owns the connection: it is freed
+ * after its `closed` callback returns (do not use the pointer after that),
+ * or with the endpoint.
+ *
+ * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT`,
+ * :macro:`RUDP_ERR_CONNECTION_REFUSED` (max_connections reached),
+ * :macro:`RUDP_ERR_NOMEM` or :macro:`RUDP_ERR_CALLBACK_FAILURE`.
+ */
+RUDP_EXTERN int rudp_endpoint_connect(rudp_endpoint *ep,
+                                      const struct sockaddr *to,
+                                      socklen_t tolen,
+                                      const rudp_settings *settings,
+                                      void *conn_user_data, rudp_conn **pconn,
+                                      rudp_tstamp now);
+
+/**
+ * `rudp_endpoint_accept` takes the oldest established connection from the
+ * accept queue (like accept()), or returns NULL if there is none.  Set its
+ * user data with `rudp_conn_set_user_data`.  Ownership as for
+ * `rudp_endpoint_connect`.
+ */
+RUDP_EXTERN rudp_conn *rudp_endpoint_accept(rudp_endpoint *ep);
+
+/**
+ * `rudp_endpoint_stats` are an endpoint's counters.
+ */
+typedef struct rudp_endpoint_stats {
+  /** connections, half_open, accept_queue: current counts. */
+  uint64_t connections;
+  uint64_t half_open;
+  uint64_t accept_queue;
+  /** accepted: connections established by the listener. */
+  uint64_t accepted;
+  /** refused: CONNECTs refused (table or backlog full, no listener). */
+  uint64_t refused;
+  /** retries_sent, tokens_invalid: RETRY packets sent, bad tokens seen. */
+  uint64_t retries_sent;
+  uint64_t tokens_invalid;
+  /** version_negotiations_sent. */
+  uint64_t version_negotiations_sent;
+  /** stateless_resets_sent, and those held back by the rate limit. */
+  uint64_t stateless_resets_sent;
+  uint64_t stateless_resets_limited;
+  /** datagrams_dropped: datagrams for no connection that drew no answer,
+   *  or malformed. */
+  uint64_t datagrams_dropped;
+} rudp_endpoint_stats;
+
+/** `rudp_endpoint_get_stats` fills |stats|. */
+RUDP_EXTERN void rudp_endpoint_get_stats(const rudp_endpoint *ep,
+                                         rudp_endpoint_stats *stats);
+
+/**
+ * `rudp_conn_get_user_data` and `rudp_conn_set_user_data` get and set the
+ * pointer passed to |conn|'s callbacks.
+ */
+RUDP_EXTERN void *rudp_conn_get_user_data(const rudp_conn *conn);
+/** See `rudp_conn_get_user_data`. */
+RUDP_EXTERN void rudp_conn_set_user_data(rudp_conn *conn, void *user_data);
 
 /* ------------------------------------------------------------ version */
 

@@ -1,0 +1,2 @@
+/* placeholder: implementation in progress */
+#include "rudp_conn.h"
