@@ -2221,11 +2221,32 @@ static rudp_duration conn_pto(const rudp_conn *conn) {
   return rudp_rtt_pto(&conn->rtt, mad, conn->pto_count);
 }
 
-/* conn_linger_done returns nonzero once everything written is
- * acknowledged. */
+static void conn_linger_cb(uint64_t key, void *value, void *arg) {
+  const rudp_strm *strm = value;
+  int *busy = arg;
+  (void)key;
+  if (!(strm->flags & (RUDP_STRM_FLAG_NO_TX | RUDP_STRM_FLAG_TX_RESET)) &&
+      (rudp_sbuf_unacked(&strm->tx) > 0 ||
+       ((strm->flags & RUDP_STRM_FLAG_TX_FIN) &&
+        !(strm->flags & RUDP_STRM_FLAG_TX_FIN_ACKED)))) {
+    *busy = 1;
+  }
+}
+
+/*
+ * conn_linger_done returns nonzero once everything written is
+ * acknowledged: every stream's data and FIN, and every control frame.
+ * Streams are walked (O(streams), only while lingering): one held back by
+ * flow control is off the send queue but not done.
+ */
 static int conn_linger_done(const rudp_conn *conn) {
-  return conn->sendq_head == NULL && conn->ctrlq_head == NULL &&
-         conn->rtb.ack_eliciting_in_flight == 0;
+  int busy = 0;
+  if (conn->sendq_head || conn->ctrlq_head ||
+      conn->rtb.ack_eliciting_in_flight > 0) {
+    return 0;
+  }
+  rudp_map_each(&conn->streams, conn_linger_cb, &busy);
+  return !busy;
 }
 
 /*

@@ -3652,6 +3652,44 @@ static void test_rudp_conn_server_open_stream_half_open(void **state) {
   pair_del(p);
 }
 
+/* 8.2: LINGER waits for data held back by flow control too: a stream
+ * blocked by a tiny window is off the send queue but not done. */
+static void test_rudp_conn_linger_flow_blocked(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[50000];
+  size_t i;
+  int64_t id;
+  (void)state;
+  for (i = 0; i < sizeof(data); ++i) {
+    data[i] = (uint8_t)(i * 7 + 3);
+  }
+  p->ss.initial_max_stream_data = 1000;
+  p->ss.max_stream_window = 1000;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+  /* The server does not read for a while: its ACKs come without credit,
+   * everything in flight is acknowledged, and the stream waits, blocked,
+   * off the send queue.  LINGER must keep waiting. */
+  p->s.noread = 1;
+  pair_run(p, 2 * SEC);
+  assert_int_equal(rudp_conn_get_state(p->c.conn), RUDP_CONN_STATE_LINGER);
+  p->s.noread = 0;
+  read_all(&p->s, id);
+  pair_run(p, 60 * SEC);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, 0);
+  assert_int_equal(p->s.closed_error, 0);
+  assert_int_equal(p->s.rxlen[id], sizeof(data));
+  assert_memory_equal(p->s.rx[id], data, sizeof(data));
+  assert_true(p->s.rxfin[id]);
+  pair_del(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_conn_handshake),
@@ -3706,6 +3744,7 @@ int main(void) {
       /* hostile input */
       cmocka_unit_test(test_rudp_conn_hostile_ack_unsent),
       cmocka_unit_test(test_rudp_conn_hostile_ack_skipped),
+      cmocka_unit_test(test_rudp_conn_linger_flow_blocked),
       cmocka_unit_test(test_rudp_conn_server_open_stream_half_open),
       cmocka_unit_test(test_rudp_conn_hostile_stream_credit),
       cmocka_unit_test(test_rudp_conn_hostile_conn_credit),
