@@ -12,12 +12,14 @@
  *
  * Token layout (docs/PROTOCOL.md 7.5), at most RUDP_TOKEN_MAXLEN bytes:
  *
- *   version (8) = 1 | time slot (32, big-endian) | odcid_len (8) | odcid |
- *   MAC (128): the first 16 bytes of HMAC-SHA256(secret, version | slot |
+ *   kind (8) = RUDP_TOKEN_KIND_RETRY | time slot (32, big-endian) |
+ *   odcid_len (8) | odcid |
+ *   MAC (128): the first 16 bytes of HMAC-SHA256(secret, kind | slot |
  *   address | odcid_len | odcid | retry_scid_len | retry_scid)
  *
  * where |address| is the family (8), port (16) and address bytes (4 or
- * 16) of the client.
+ * 16) of the client.  The kind byte is 0 as in PROTOCOL.md 7.5, which keeps
+ * 1 for NEW_TOKEN tokens so the two can never be confused.
  */
 #ifndef RUDP_TOKEN_H
 #define RUDP_TOKEN_H
@@ -25,12 +27,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <rudp/rudp.h>
 
 #define RUDP_SHA256_LEN 32
 #define RUDP_TOKEN_MACLEN 16
 #define RUDP_TOKEN_MAXLEN (1 + 4 + 1 + RUDP_MAX_CIDLEN + RUDP_TOKEN_MACLEN)
 #define RUDP_TOKEN_SECRETLEN 32
+/* RUDP_TOKEN_KIND_RETRY is the first byte of a RETRY token. */
+#define RUDP_TOKEN_KIND_RETRY 0
 
 /* rudp_sha256 computes SHA-256 of |len| bytes at |data| into |out|. */
 void rudp_sha256(uint8_t out[RUDP_SHA256_LEN], const void *data, size_t len);
@@ -49,6 +55,18 @@ typedef struct rudp_token_addr {
   uint8_t data[19];
   size_t len;
 } rudp_token_addr;
+
+/*
+ * rudp_token_addr_from_sockaddr fills |a| from |sa| (|len| bytes): AF_INET
+ * gives family 4, the port and 4 address bytes (len 7), AF_INET6 family 6,
+ * the port and 16 bytes (len 19); the port and address stay in network
+ * byte order.  It only reads the struct.  IPv4-mapped IPv6 addresses are
+ * kept as IPv6: a client always reaches a socket under the same form.
+ * Returns 0, or RUDP_ERR_INVALID_ARGUMENT for another family or a |len|
+ * too short for the family's struct (|a| is then unchanged).
+ */
+int rudp_token_addr_from_sockaddr(rudp_token_addr *a, const struct sockaddr *sa,
+                                  socklen_t len);
 
 /*
  * rudp_token_keys holds the current and the previous secret and when the
@@ -76,8 +94,7 @@ void rudp_token_keys_init(rudp_token_keys *keys, const uint8_t *secret,
  * slot than the current secret's: the caller then supplies a new random
  * secret with rudp_token_keys_rotate.
  */
-int rudp_token_keys_need_rotation(const rudp_token_keys *keys,
-                                  rudp_tstamp now);
+int rudp_token_keys_need_rotation(const rudp_token_keys *keys, rudp_tstamp now);
 
 /* rudp_token_keys_rotate makes |secret| current and the current previous. */
 void rudp_token_keys_rotate(rudp_token_keys *keys, const uint8_t *secret,
@@ -85,8 +102,10 @@ void rudp_token_keys_rotate(rudp_token_keys *keys, const uint8_t *secret,
 
 /*
  * rudp_token_mint writes a RETRY token for |addr|, |odcid| and |retry_scid|
- * into |out| (|outlen| >= RUDP_TOKEN_MAXLEN).  Returns its length, or
- * RUDP_ERR_NOBUF.
+ * into |out| (|outlen| >= RUDP_TOKEN_MAXLEN).  Its time slot is
+ * now / slot_len and its MAC uses the current secret, so rotate first when
+ * rudp_token_keys_need_rotation says so (otherwise the token will not
+ * verify).  Returns its length, or RUDP_ERR_NOBUF.
  */
 rudp_ssize rudp_token_mint(uint8_t *out, size_t outlen,
                            const rudp_token_keys *keys,
@@ -98,8 +117,11 @@ rudp_ssize rudp_token_mint(uint8_t *out, size_t outlen,
  * |retry_scid| (the DCID of the CONNECT that carries it).  On success
  * stores the original DCID in |*podcid| and returns 0.  Returns
  * RUDP_ERR_INVALID_TOKEN if it is malformed, forged, for another address
- * or CID, or older than the previous slot (expired).  Constant-time MAC
- * comparison.
+ * or CID, or expired.  A token of slot s is accepted when s is the current
+ * secret's slot (checked with it) or the one before (checked with the
+ * previous secret, if any), and now / slot_len is s or s + 1: the keys
+ * alone do not expire a token when the caller has not rotated for a while.
+ * Constant-time MAC comparison.
  */
 int rudp_token_verify(const rudp_token_keys *keys, const uint8_t *token,
                       size_t tokenlen, const rudp_token_addr *addr,
