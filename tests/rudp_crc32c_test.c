@@ -203,12 +203,16 @@ static void test_rudp_crc32c_sw_matches_reference(void **state) {
 }
 
 /*
- * Every length 0..1100 at every start offset mod 8, each in a heap block
+ * Every length 0..4100 at every start offset mod 8, each in a heap block
  * that ends exactly at the last byte so AddressSanitizer reports any read
- * past |len|.
+ * past |len|.  On x86-64 with PCLMULQDQ the instruction path splits a
+ * buffer into three streams of n = len / 24 words (n <= 128, so blocks of
+ * up to 3072 bytes) and joins them with one constant per n; these lengths
+ * use every n, every remainder after one full block, and the switch from
+ * the one-stream loop at 64 bytes.
  */
 static void test_rudp_crc32c_hw_matches_sw(void **state) {
-  enum { MAXLEN = 1100, MAXOFF = 8 };
+  enum { MAXLEN = 4100, MAXOFF = 8 };
   uint8_t src[MAXLEN + MAXOFF];
   uint8_t *blk;
   size_t off, len;
@@ -251,6 +255,72 @@ static void test_rudp_crc32c_hw_matches_sw(void **state) {
     assert_int_equal(crc32c_ref(0, src + off, MAXLEN),
                      rudp_crc32c_sw(0, src + off, MAXLEN));
   }
+}
+
+/*
+ * Buffers of several three-way blocks: lengths around 1..4 full 3072-byte
+ * blocks and 64 KiB, at every offset mod 8 and from random registers, each
+ * ending at the end of its heap block; chaining at random split points;
+ * and one 64 KiB buffer against the bit-at-a-time definition.
+ */
+static void test_rudp_crc32c_hw_long_buffers(void **state) {
+  enum { BLOCK = 3072, MAXLEN = 65536 + 40, MAXOFF = 8 };
+  static const size_t bases[] = {BLOCK, 2 * BLOCK, 3 * BLOCK, 4 * BLOCK, 65536};
+  uint8_t *src, *blk;
+  size_t j, off, len, a, round;
+  long d;
+  uint32_t seed, want;
+  int hw = rudp_crc32c_hw_available();
+  rudp_test_rng rng;
+
+  (void)state;
+
+  src = malloc(MAXLEN + MAXOFF);
+  assert_non_null(src);
+  rudp_test_rng_init(&rng, 0xc3c32c06);
+  rudp_test_rng_fill(&rng, src, MAXLEN + MAXOFF);
+
+  for (j = 0; j < sizeof(bases) / sizeof(bases[0]); ++j) {
+    for (d = -40; d <= 40; ++d) {
+      len = (size_t)((long)bases[j] + d);
+      for (off = 0; off < MAXOFF; ++off) {
+        blk = malloc(off + len);
+        assert_non_null(blk);
+        memcpy(blk + off, src + off, len);
+        seed = (uint32_t)rudp_test_rng_next(&rng);
+
+        want = rudp_crc32c_sw(seed, blk + off, len);
+        assert_int_equal(want, rudp_crc32c(seed, blk + off, len));
+        if (hw) {
+          assert_int_equal(want, rudp_crc32c_hw(seed, blk + off, len));
+        }
+        free(blk);
+      }
+    }
+  }
+
+  /* Split anywhere, even inside a stream; each part may take either path. */
+  for (round = 0; round < 200; ++round) {
+    len = (size_t)rudp_test_rng_below(&rng, 4 * BLOCK + 1);
+    a = (size_t)rudp_test_rng_below(&rng, len + 1);
+    seed = (uint32_t)rudp_test_rng_next(&rng);
+    want = rudp_crc32c_sw(seed, src, len);
+    assert_int_equal(want,
+                     rudp_crc32c(rudp_crc32c(seed, src, a), src + a, len - a));
+    if (hw) {
+      assert_int_equal(
+          want, rudp_crc32c_hw(rudp_crc32c_hw(seed, src, a), src + a, len - a));
+    }
+  }
+
+  want = crc32c_ref(0x12345678u, src + 3, 65536);
+  assert_int_equal(want, rudp_crc32c_sw(0x12345678u, src + 3, 65536));
+  assert_int_equal(want, rudp_crc32c(0x12345678u, src + 3, 65536));
+  if (hw) {
+    assert_int_equal(want, rudp_crc32c_hw(0x12345678u, src + 3, 65536));
+  }
+
+  free(src);
 }
 
 /*
@@ -355,6 +425,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_crc32c_chaining),
       cmocka_unit_test(test_rudp_crc32c_sw_matches_reference),
       cmocka_unit_test(test_rudp_crc32c_hw_matches_sw),
+      cmocka_unit_test(test_rudp_crc32c_hw_long_buffers),
       cmocka_unit_test(test_rudp_crc32c_single_bit_flip),
       cmocka_unit_test(test_rudp_crc32c_residue),
       cmocka_unit_test(test_rudp_crc32c_hw_available_stable),
