@@ -80,6 +80,9 @@ static void test_rudp_cc_reno_init(void **state) {
   assert_int_equal(UINT64_MAX, reno.cc.recovery_start);
   assert_int_equal(0, reno.cc.congestion_events);
   assert_int_equal(0, reno.bytes_acked);
+  assert_int_equal(0, reno.hystart.exits);
+  assert_int_equal(0, reno.hystart.in_css);
+  assert_int_equal(0, reno.hystart.round_start);
   assert_int_equal(0, rudp_cc_in_recovery(&reno.cc, 0));
   assert_int_equal(0, rudp_cc_in_recovery(&reno.cc, UINT64_MAX - 1));
 
@@ -384,6 +387,188 @@ static void test_rudp_cc_reno_reset(void **state) {
   assert_int_equal(13200, reno.cc.cwnd);
 }
 
+/* hs_ack feeds an ACK carrying an RTT sample of |sample| for a packet sent
+ * at |sent|, one millisecond after |*now|. */
+static void hs_ack(rudp_cc_reno *reno, uint64_t bytes, rudp_tstamp sent,
+                   rudp_duration sample, rudp_tstamp *now) {
+  rudp_cc_ack a;
+  rudp_rtt rtt;
+
+  rudp_rtt_init(&rtt, RUDP_DEFAULT_INITIAL_RTT);
+  rtt.latest = sample;
+  rtt.smoothed = sample;
+  rtt.nsamples = 1;
+  *now += RUDP_MILLISECONDS;
+  a.bytes_acked = bytes;
+  a.largest_acked_sent_ts = sent;
+  a.bytes_in_flight = reno->cc.cwnd;
+  a.app_limited = 0;
+  reno->cc.ops->on_ack(&reno->cc, &a, &rtt, *now);
+}
+
+/* hs_round feeds a HyStart++ round of |n| one-datagram ACKs with RTT
+ * |sample|: the first ends the previous round. */
+static void hs_round(rudp_cc_reno *reno, int n, rudp_duration sample,
+                     rudp_tstamp *now) {
+  int i;
+
+  for (i = 0; i < n; ++i) {
+    rudp_tstamp start = reno->hystart.round_start;
+
+    hs_ack(reno, MSS, i == 0 ? start : start - 1, sample, now);
+  }
+}
+
+static void test_rudp_cc_reno_hystart_exit(void **state) {
+  rudp_cc_reno reno = reno_new();
+  rudp_tstamp now = 0;
+  uint64_t cwnd;
+  int r;
+
+  (void)state;
+
+  assert_int_equal(0, reno.hystart.exits);
+  /* A flat 40 ms RTT: plain slow start. */
+  hs_round(&reno, 10, 40 * RUDP_MILLISECONDS, &now);
+  hs_round(&reno, 10, 40 * RUDP_MILLISECONDS, &now);
+  assert_int_equal(12000 + 20 * MSS, reno.cc.cwnd);
+  assert_int_equal(0, reno.hystart.in_css);
+
+  /* +5 ms (RttThresh is max(40 / 8, 4) = 5 ms): CSS from the eighth
+   * sample, where growth is a quarter. */
+  hs_round(&reno, 8, 45 * RUDP_MILLISECONDS, &now);
+  assert_int_equal(36000 + 7 * MSS + MSS / 4, reno.cc.cwnd);
+  assert_true(reno.hystart.in_css);
+  cwnd = reno.cc.cwnd;
+  hs_ack(&reno, 4 * MSS, reno.hystart.round_start - 1, 45 * RUDP_MILLISECONDS,
+         &now);
+  assert_int_equal(cwnd + MSS, reno.cc.cwnd);
+
+  /* Four whole rounds in CSS, then the ACK ending the fifth exits. */
+  for (r = 0; r < 4; ++r) {
+    hs_round(&reno, 8, 46 * RUDP_MILLISECONDS, &now);
+  }
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+  cwnd = reno.cc.cwnd;
+  hs_round(&reno, 1, 46 * RUDP_MILLISECONDS, &now);
+  assert_int_equal(1, reno.hystart.exits);
+  assert_int_equal(cwnd, reno.cc.ssthresh);
+  assert_int_equal(cwnd, reno.cc.cwnd);
+  assert_int_equal(0, reno.cc.congestion_events);
+
+  /* Congestion avoidance now: one datagram per window. */
+  hs_ack(&reno, cwnd - 1, now, 46 * RUDP_MILLISECONDS, &now);
+  assert_int_equal(cwnd, reno.cc.cwnd);
+  hs_ack(&reno, 1, now, 46 * RUDP_MILLISECONDS, &now);
+  assert_int_equal(cwnd + MSS, reno.cc.cwnd);
+}
+
+static void test_rudp_cc_reno_hystart_false_rise(void **state) {
+  rudp_cc_reno reno = reno_new();
+  rudp_tstamp now = 0;
+
+  (void)state;
+
+  hs_round(&reno, 10, 40 * RUDP_MILLISECONDS, &now);
+  hs_round(&reno, 10, 50 * RUDP_MILLISECONDS, &now);
+  assert_true(reno.hystart.in_css);
+  /* The RTT falls back below the CSS baseline: full slow start again. */
+  hs_round(&reno, 8, 41 * RUDP_MILLISECONDS, &now);
+  assert_int_equal(0, reno.hystart.in_css);
+  {
+    uint64_t cwnd = reno.cc.cwnd;
+
+    hs_ack(&reno, 4 * MSS, reno.hystart.round_start - 1, 41 * RUDP_MILLISECONDS,
+           &now);
+    assert_int_equal(cwnd + 4 * MSS, reno.cc.cwnd);
+  }
+  assert_int_equal(0, reno.hystart.exits);
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+}
+
+static void test_rudp_cc_reno_hystart_first_slow_start_only(void **state) {
+  rudp_cc_reno reno = reno_new();
+  rudp_tstamp now = 0;
+  int r;
+
+  (void)state;
+
+  /* After persistent congestion slow start runs to the ssthresh of the
+   * loss, however the RTT rises (RFC 9406 §4.3). */
+  reno.cc.cwnd = 200000;
+  loss(&reno, 0, 1); /* ssthresh 100000 */
+  reno.cc.ops->on_persistent_congestion(&reno.cc, 1);
+  now = 2;
+  for (r = 0; r < 3; ++r) {
+    hs_round(&reno, 8, (40 + (rudp_duration)r * 30) * RUDP_MILLISECONDS, &now);
+  }
+  assert_int_equal(2400 + 24 * MSS, reno.cc.cwnd);
+  assert_int_equal(100000, reno.cc.ssthresh);
+  assert_int_equal(0, reno.hystart.in_css);
+  assert_int_equal(0, reno.hystart.exits);
+
+  /* reset re-arms it, keeping the exit count. */
+  reno.hystart.exits = 7;
+  reno.cc.ops->reset(&reno.cc, 500);
+  assert_int_equal(500, reno.hystart.round_start);
+  assert_int_equal(UINT64_MAX, reno.hystart.last_round_min_rtt);
+  assert_int_equal(7, reno.hystart.exits);
+}
+
+/* custom_rate is an algorithm's own pacing rate. */
+static uint64_t custom_rate(const rudp_cc *cc, const rudp_rtt *rtt) {
+  (void)rtt;
+  return cc->cwnd * 3;
+}
+
+static void test_rudp_cc_pacing_rate(void **state) {
+  rudp_cc_reno reno = reno_new();
+  rudp_cc_ops ops;
+  rudp_rtt rtt;
+
+  (void)state;
+
+  /* No sample: smoothed is the initial RTT, 333 ms.  Slow start: 2x. */
+  rudp_rtt_init(&rtt, RUDP_DEFAULT_INITIAL_RTT);
+  assert_int_equal(72072, rudp_cc_pacing_rate(&reno.cc, &rtt));
+  rudp_rtt_init(&rtt, 100 * RUDP_MILLISECONDS);
+  assert_int_equal(240000, rudp_cc_pacing_rate(&reno.cc, &rtt));
+
+  /* Congestion avoidance: 1.25 * 6000 / 0.1 s. */
+  loss(&reno, 0, 1);
+  assert_int_equal(75000, rudp_cc_pacing_rate(&reno.cc, &rtt));
+  /* 1.25 * 6000 / 7 ms = 1071428.57: rounded down. */
+  rtt.smoothed = 7 * RUDP_MILLISECONDS;
+  assert_int_equal(1071428, rudp_cc_pacing_rate(&reno.cc, &rtt));
+
+  /* Never below a datagram per RTT, never 0 (0 means unpaced). */
+  reno.cc.cwnd = 100;
+  rtt.smoothed = RUDP_SECONDS;
+  assert_int_equal(MSS, rudp_cc_pacing_rate(&reno.cc, &rtt));
+  rtt.smoothed = UINT64_MAX;
+  assert_int_equal(1, rudp_cc_pacing_rate(&reno.cc, &rtt));
+
+  /* Saturates instead of wrapping; a zero RTT counts as 1 ns. */
+  reno.cc.cwnd = UINT64_MAX / 2;
+  rtt.smoothed = RUDP_MILLISECONDS;
+  assert_int_equal(UINT64_MAX, rudp_cc_pacing_rate(&reno.cc, &rtt));
+  reno.cc.cwnd = 12000;
+  rtt.smoothed = 0;
+  assert_int_equal(12000ULL * 5 / 4 * RUDP_SECONDS,
+                   rudp_cc_pacing_rate(&reno.cc, &rtt));
+  /* A large cwnd and an RTT of seconds (the remainder term). */
+  reno.cc.cwnd = 1ULL << 40;
+  rtt.smoothed = 30 * RUDP_SECONDS + 7;
+  assert_int_equal(45812984479ULL, rudp_cc_pacing_rate(&reno.cc, &rtt));
+
+  /* An algorithm's own rate wins. */
+  ops = rudp_cc_reno_ops;
+  ops.pacing_rate = custom_rate;
+  reno.cc.ops = &ops;
+  reno.cc.cwnd = 1000;
+  assert_int_equal(3000, rudp_cc_pacing_rate(&reno.cc, &rtt));
+}
+
 static void test_rudp_cc_reno_ops_table(void **state) {
   (void)state;
 
@@ -472,6 +657,10 @@ int main(void) {
       cmocka_unit_test(test_rudp_cc_reno_spurious_undo),
       cmocka_unit_test(test_rudp_cc_reno_spurious_keeps_larger_window),
       cmocka_unit_test(test_rudp_cc_reno_reset),
+      cmocka_unit_test(test_rudp_cc_reno_hystart_exit),
+      cmocka_unit_test(test_rudp_cc_reno_hystart_false_rise),
+      cmocka_unit_test(test_rudp_cc_reno_hystart_first_slow_start_only),
+      cmocka_unit_test(test_rudp_cc_pacing_rate),
       cmocka_unit_test(test_rudp_cc_reno_ops_table),
       cmocka_unit_test(test_rudp_cc_reno_random_invariants),
   };

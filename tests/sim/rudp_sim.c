@@ -20,11 +20,12 @@ struct rudp_sim_pkt {
   rudp_tstamp deliver_at;
   /* seq orders packets with the same delivery time (insertion order). */
   uint64_t seq;
-  /* id, tag, sent_at, flags: see rudp_sim_delivery. */
+  /* id, tag, sent_at, flags, to: see rudp_sim_delivery. */
   uint64_t id;
   uint64_t tag;
   rudp_tstamp sent_at;
   uint8_t flags;
+  size_t to;
   /* len is the length of |data|. */
   size_t len;
   /* data holds the bytes (a flexible array member). */
@@ -207,7 +208,7 @@ size_t rudp_sim_link_backlog(rudp_sim_link *link, rudp_tstamp now) {
 /* link_enqueue puts one copy of a datagram that left the bottleneck at
  * |wire_at| in flight. */
 static int link_enqueue(rudp_sim_link *link, const uint8_t *data, size_t len,
-                        uint64_t id, uint64_t tag, rudp_tstamp now,
+                        uint64_t id, uint64_t tag, size_t to, rudp_tstamp now,
                         rudp_tstamp wire_at, uint8_t flags) {
   const rudp_sim_link_params *p = &link->params;
   rudp_sim_pkt *pkt;
@@ -247,6 +248,7 @@ static int link_enqueue(rudp_sim_link *link, const uint8_t *data, size_t len,
   pkt->tag = tag;
   pkt->sent_at = now;
   pkt->flags = flags;
+  pkt->to = to;
   pkt->len = len;
   rv = heap_push(link, pkt);
   if (rv != 0) {
@@ -259,6 +261,11 @@ static int link_enqueue(rudp_sim_link *link, const uint8_t *data, size_t len,
 
 int rudp_sim_link_send(rudp_sim_link *link, const uint8_t *data, size_t len,
                        uint64_t tag, rudp_tstamp now) {
+  return rudp_sim_link_send_to(link, data, len, tag, 0, now);
+}
+
+int rudp_sim_link_send_to(rudp_sim_link *link, const uint8_t *data, size_t len,
+                          uint64_t tag, size_t to, rudp_tstamp now) {
   const rudp_sim_link_params *p = &link->params;
   rudp_tstamp wire_at = now, start;
   uint64_t id, ser;
@@ -327,14 +334,14 @@ int rudp_sim_link_send(rudp_sim_link *link, const uint8_t *data, size_t len,
     return 0;
   }
 
-  rv = link_enqueue(link, data, len, id, tag, now, wire_at,
+  rv = link_enqueue(link, data, len, id, tag, to, now, wire_at,
                     RUDP_SIM_PKT_FLAG_NONE);
   if (rv != 0) {
     return rv;
   }
   if (link_chance(link, p->dup)) {
     ++link->stats.duplicated;
-    rv = link_enqueue(link, data, len, id, tag, now, wire_at,
+    rv = link_enqueue(link, data, len, id, tag, to, now, wire_at,
                       RUDP_SIM_PKT_FLAG_DUP);
     if (rv != 0) {
       return rv;
@@ -369,6 +376,7 @@ int rudp_sim_link_recv(rudp_sim_link *link, rudp_tstamp now, uint8_t *buf,
   d->tag = pkt->tag;
   d->sent_at = pkt->sent_at;
   d->flags = pkt->flags;
+  d->to = pkt->to;
   ++link->stats.delivered;
   link->stats.bytes_delivered += pkt->len;
   link_trace(link, now, "deliver", pkt->id, pkt->len, pkt->flags);
@@ -396,6 +404,12 @@ int rudp_sim_net_init(rudp_sim_net *net, const rudp_sim_link_params *p01,
     rudp_sim_link_free(&net->link[0]);
     return rv;
   }
+  net->nlinks = 2;
+  net->nnodes = 2;
+  net->out[0] = 0;
+  net->peer[0] = 1;
+  net->out[1] = 1;
+  net->peer[1] = 0;
   net->max_time = RUDP_SECONDS * 3600;
   net->max_events = 1000000;
   net->max_burst = 100000;
@@ -404,8 +418,11 @@ int rudp_sim_net_init(rudp_sim_net *net, const rudp_sim_link_params *p01,
 }
 
 void rudp_sim_net_free(rudp_sim_net *net) {
-  rudp_sim_link_free(&net->link[0]);
-  rudp_sim_link_free(&net->link[1]);
+  size_t i;
+
+  for (i = 0; i < net->nlinks; ++i) {
+    rudp_sim_link_free(&net->link[i]);
+  }
 }
 
 void rudp_sim_net_set_node(rudp_sim_net *net, int i,
@@ -414,12 +431,51 @@ void rudp_sim_net_set_node(rudp_sim_net *net, int i,
   net->node[i] = node;
 }
 
+int rudp_sim_net_add_link(rudp_sim_net *net, const rudp_sim_link_params *params,
+                          uint64_t seed, const char *name) {
+  rudp_sim_link *link;
+  int rv;
+
+  if (net->nlinks == RUDP_SIM_NET_MAX_LINKS) {
+    return RUDP_ERR_NOBUF;
+  }
+  link = &net->link[net->nlinks];
+  rv = rudp_sim_link_init(link, params, seed);
+  if (rv != 0) {
+    return rv;
+  }
+  link->trace = net->trace;
+  link->name = name;
+  return (int)net->nlinks++;
+}
+
+int rudp_sim_net_add_node(rudp_sim_net *net, const rudp_sim_node_ops *ops,
+                          void *node, size_t link, size_t peer) {
+  size_t i;
+
+  if (net->nnodes == RUDP_SIM_NET_MAX_NODES) {
+    return RUDP_ERR_NOBUF;
+  }
+  if (link >= net->nlinks || peer >= RUDP_SIM_NET_MAX_NODES) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  i = net->nnodes++;
+  net->ops[i] = ops;
+  net->node[i] = node;
+  net->out[i] = link;
+  net->peer[i] = peer;
+  return (int)i;
+}
+
 void rudp_sim_net_set_trace(rudp_sim_net *net, FILE *f, const char *name01,
                             const char *name10) {
+  size_t i;
+
   net->trace = f;
-  net->link[0].trace = f;
+  for (i = 0; i < net->nlinks; ++i) {
+    net->link[i].trace = f;
+  }
   net->link[0].name = name01;
-  net->link[1].trace = f;
   net->link[1].name = name10;
 }
 
@@ -443,7 +499,7 @@ const char *rudp_sim_result_str(int result) {
 }
 
 /* net_flush lets node |i| write until it has nothing more to send now. */
-static int net_flush(rudp_sim_net *net, int i) {
+static int net_flush(rudp_sim_net *net, size_t i) {
   uint64_t n, tag;
   rudp_ssize len;
   int rv;
@@ -461,44 +517,60 @@ static int net_flush(rudp_sim_net *net, int i) {
     if (len == 0) {
       return 0;
     }
-    rv =
-        rudp_sim_link_send(&net->link[i], net->buf, (size_t)len, tag, net->now);
+    rv = rudp_sim_link_send_to(&net->link[net->out[i]], net->buf, (size_t)len,
+                               tag, net->peer[i], net->now);
     if (rv != 0) {
       return rv;
     }
   }
 }
 
+/* net_all_done returns nonzero once every node is done. */
+static int net_all_done(rudp_sim_net *net) {
+  size_t i;
+
+  for (i = 0; i < net->nnodes; ++i) {
+    if (!net->ops[i]->done(net->node[i])) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int rudp_sim_net_run(rudp_sim_net *net) {
   rudp_tstamp t, best;
   rudp_sim_delivery d;
   char tbuf[32];
-  int i, j, kind, node, rv;
+  size_t i, j, node, link;
+  int kind, rv;
 
-  for (i = 0; i < 2; ++i) {
+  for (i = 0; i < net->nnodes; ++i) {
     rv = net_flush(net, i);
     if (rv != 0) {
       return rv;
     }
   }
   for (;;) {
-    if (net->ops[0]->done(net->node[0]) && net->ops[1]->done(net->node[1])) {
+    if (net_all_done(net)) {
       return RUDP_SIM_DONE;
     }
-    /* The earliest event; ties go to deliveries before timers and to node
-     * 0 before node 1, a fixed order that keeps runs reproducible. */
+    /* The earliest event; ties go to deliveries before timers, then to the
+     * lower node (then link) index, a fixed order that keeps runs
+     * reproducible. */
     best = RUDP_TSTAMP_MAX;
     kind = -1;
-    node = -1;
-    for (j = 0; j < 2; ++j) {
-      t = rudp_sim_link_next(&net->link[1 - j]);
-      if (t < best) {
+    node = link = 0;
+    for (j = 0; j < net->nlinks; ++j) {
+      t = rudp_sim_link_next(&net->link[j]);
+      if (t < best || (t == best && t != RUDP_TSTAMP_MAX &&
+                       net->link[j].heap[0]->to < node)) {
         best = t;
         kind = 0;
-        node = j;
+        node = net->link[j].heap[0]->to;
+        link = j;
       }
     }
-    for (j = 0; j < 2; ++j) {
+    for (j = 0; j < net->nnodes; ++j) {
       t = net->ops[j]->expiry(net->node[j]);
       if (t < best) {
         best = t;
@@ -524,15 +596,18 @@ int rudp_sim_net_run(rudp_sim_net *net) {
       return RUDP_SIM_TIMER_LOOP;
     }
     if (kind == 0) {
-      rv = rudp_sim_link_recv(&net->link[1 - node], net->now, net->buf,
+      rv = rudp_sim_link_recv(&net->link[link], net->now, net->buf,
                               sizeof(net->buf), &d);
       if (rv < 0) {
         return rv;
       }
+      if (node >= net->nnodes) {
+        return RUDP_ERR_INVALID_ARGUMENT; /* addressed to no node */
+      }
       rv = net->ops[node]->read(net->node[node], net->buf, d.len, &d, net->now);
     } else {
       if (net->trace) {
-        fprintf(net->trace, "%s node%d expiry\n",
+        fprintf(net->trace, "%s node%zu expiry\n",
                 rudp_sim_fmt_time(tbuf, net->now), node);
       }
       rv = net->ops[node]->handle_expiry(net->node[node], net->now);

@@ -25,10 +25,13 @@
  * A network (rudp_sim_net) joins two nodes through a link each way and runs
  * the event loop: every node writes until it has nothing to send, the clock
  * jumps to the next event (a delivery or a node's timer), and that event
- * runs.  Nodes are given as a small table of functions, so the loop drives
- * rudp_conn pairs (tests/rudp_sim_test.c) or anything else with the same
- * sans-I/O shape.  A run is bounded in virtual time and in events, so a bug
- * that stops a connection from finishing ends the run with a result code
+ * runs.  More nodes and links can be added, and several senders may share
+ * one link: e.g. two client/server pairs whose clients send through one
+ * bottleneck (tests/rudp_cc_sim_test.c), each datagram carrying the node
+ * it is addressed to.  Nodes are given as a small table of functions, so the
+ * loop drives rudp_conn pairs (tests/rudp_sim_test.c) or anything else with the
+ * same sans-I/O shape.  A run is bounded in virtual time and in events, so a
+ * bug that stops a connection from finishing ends the run with a result code
  * instead of hanging the test.
  *
  * Probabilities are integers in parts per million (RUDP_SIM_PPM), so
@@ -131,6 +134,9 @@ typedef struct rudp_sim_delivery {
   rudp_tstamp sent_at;
   /* flags is bitwise OR of zero or more of RUDP_SIM_PKT_FLAG_*. */
   uint8_t flags;
+  /* to is the node it is addressed to (rudp_sim_link_send_to; 0 when sent
+   * with rudp_sim_link_send). */
+  size_t to;
 } rudp_sim_delivery;
 
 /* rudp_sim_link_stats are a link's counters. */
@@ -232,6 +238,14 @@ int rudp_sim_link_send(rudp_sim_link *link, const uint8_t *data, size_t len,
                        uint64_t tag, rudp_tstamp now);
 
 /*
+ * rudp_sim_link_send_to is rudp_sim_link_send for a link shared by several
+ * nodes: the datagram is addressed to node |to|, which the delivery
+ * reports.
+ */
+int rudp_sim_link_send_to(rudp_sim_link *link, const uint8_t *data, size_t len,
+                          uint64_t tag, size_t to, rudp_tstamp now);
+
+/*
  * rudp_sim_link_next returns the delivery time of the next packet, or
  * RUDP_TSTAMP_MAX if none is in flight.
  */
@@ -275,13 +289,13 @@ typedef struct rudp_sim_node_ops {
   /* handle_expiry runs the node's timers due at |now|. */
   int (*handle_expiry)(void *node, rudp_tstamp now);
   /* done returns nonzero once the node expects nothing more; the run ends
-   * when both nodes are done. */
+   * when every node is done. */
   int (*done)(void *node);
 } rudp_sim_node_ops;
 
 /* Results of rudp_sim_net_run (errors of the nodes are negative). */
 typedef enum rudp_sim_result {
-  /* Both nodes are done. */
+  /* Every node is done. */
   RUDP_SIM_DONE = 0,
   /* Nothing is in flight and no timer is armed, yet a node is not done:
    * the nodes are deadlocked. */
@@ -299,19 +313,32 @@ typedef enum rudp_sim_result {
   RUDP_SIM_TIMER_LOOP = 5
 } rudp_sim_result;
 
+/* RUDP_SIM_NET_MAX_NODES and RUDP_SIM_NET_MAX_LINKS bound a network. */
+#define RUDP_SIM_NET_MAX_NODES 8
+#define RUDP_SIM_NET_MAX_LINKS 8
+
 /*
- * rudp_sim_net is a two-node network.  link[i] carries what node i sends
- * to node 1 - i.  Set max_time, max_events, max_burst and trace after
- * rudp_sim_net_init if the defaults do not fit.
+ * rudp_sim_net is a network of nodes joined by links.  It starts with two
+ * nodes: link[i] carries what node i sends to node 1 - i.  Nodes added with
+ * rudp_sim_net_add_node send through any link (several nodes may share
+ * one) to a fixed peer.  Set max_time, max_events, max_burst and trace
+ * after rudp_sim_net_init if the defaults do not fit.
  */
 typedef struct rudp_sim_net {
   /* now is the virtual time; set it before the run to choose the start. */
   rudp_tstamp now;
-  /* link[0] carries node 0 -> node 1, link[1] node 1 -> node 0. */
-  rudp_sim_link link[2];
-  /* ops and node are the two nodes. */
-  const rudp_sim_node_ops *ops[2];
-  void *node[2];
+  /* link[0] carries node 0 -> node 1, link[1] node 1 -> node 0; further
+   * links are added by rudp_sim_net_add_link.  nlinks counts them. */
+  rudp_sim_link link[RUDP_SIM_NET_MAX_LINKS];
+  size_t nlinks;
+  /* ops and node are the nodes; nnodes counts them. */
+  const rudp_sim_node_ops *ops[RUDP_SIM_NET_MAX_NODES];
+  void *node[RUDP_SIM_NET_MAX_NODES];
+  size_t nnodes;
+  /* out[i] is the link node i sends through, peer[i] the node its
+   * datagrams are addressed to. */
+  size_t out[RUDP_SIM_NET_MAX_NODES];
+  size_t peer[RUDP_SIM_NET_MAX_NODES];
   /* nevents counts the events run (deliveries and timer expiries). */
   uint64_t nevents;
   /* max_time bounds the virtual time (absolute; default now + 1 hour). */
@@ -339,21 +366,43 @@ typedef struct rudp_sim_net {
 int rudp_sim_net_init(rudp_sim_net *net, const rudp_sim_link_params *p01,
                       const rudp_sim_link_params *p10, uint64_t seed);
 
-/* rudp_sim_net_free frees both links (not the nodes). */
+/* rudp_sim_net_free frees every link (not the nodes). */
 void rudp_sim_net_free(rudp_sim_net *net);
 
-/* rudp_sim_net_set_node makes |node| with |ops| node |i| (0 or 1). */
+/* rudp_sim_net_set_node makes |node| with |ops| node |i| (below nnodes:
+ * 0 or 1 unless nodes were added). */
 void rudp_sim_net_set_node(rudp_sim_net *net, int i,
                            const rudp_sim_node_ops *ops, void *node);
 
+/*
+ * rudp_sim_net_add_link adds a link with |params|, its generator seeded
+ * from |seed|, named |name| in traces (may be NULL).  Returns its index, or
+ * RUDP_ERR_NOBUF (RUDP_SIM_NET_MAX_LINKS reached) or an error of
+ * rudp_sim_link_init.
+ */
+int rudp_sim_net_add_link(rudp_sim_net *net, const rudp_sim_link_params *params,
+                          uint64_t seed, const char *name);
+
+/*
+ * rudp_sim_net_add_node adds |node| with |ops|, sending through link
+ * |link| to node |peer| (which may be added later).  Returns its index, or
+ * RUDP_ERR_NOBUF (RUDP_SIM_NET_MAX_NODES reached) or
+ * RUDP_ERR_INVALID_ARGUMENT (no such link, or |peer| out of range).
+ */
+int rudp_sim_net_add_node(rudp_sim_net *net, const rudp_sim_node_ops *ops,
+                          void *node, size_t link, size_t peer);
+
 /* rudp_sim_net_set_trace sends the trace of |net| and its links to |f|
- * (NULL: none), naming the directions |name01| and |name10|. */
+ * (NULL: none), naming the directions |name01| and |name10| (links 0 and
+ * 1; added links keep their names). */
 void rudp_sim_net_set_trace(rudp_sim_net *net, FILE *f, const char *name01,
                             const char *name10);
 
 /*
- * rudp_sim_net_run runs the event loop until both nodes are done or a bound
- * is hit.  Returns a rudp_sim_result, or the negative error a node returned.
+ * rudp_sim_net_run runs the event loop until every node is done or a bound
+ * is hit.  Events at the same instant run in a fixed order: deliveries
+ * before timers, deliveries by receiving node then link, timers by node.
+ * Returns a rudp_sim_result, or the negative error a node returned.
  */
 int rudp_sim_net_run(rudp_sim_net *net);
 
