@@ -825,6 +825,16 @@ void rudp_conn_on_stateless_reset(rudp_conn *conn) {
   conn_close_silently(conn, RUDP_ERR_STATELESS_RESET);
 }
 
+void rudp_conn_close_now(rudp_conn *conn, int error) {
+  conn_close_silently(conn, error);
+}
+
+void rudp_conn_on_path_change(rudp_conn *conn, rudp_tstamp now) {
+  rudp_rtt_init(&conn->rtt, conn->settings.initial_rtt);
+  conn->first_rtt_sample_ts = RUDP_TSTAMP_MAX;
+  conn_cc_init(conn, now);
+}
+
 void rudp_conn_get_stats(const rudp_conn *conn, rudp_conn_stats *stats) {
   *stats = conn->stats;
   stats->latest_rtt = conn->rtt.latest;

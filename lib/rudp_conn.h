@@ -246,4 +246,19 @@ int rudp_conn_is_stateless_reset(const rudp_conn *conn, const uint8_t *data,
  */
 void rudp_conn_on_stateless_reset(rudp_conn *conn);
 
+/*
+ * rudp_conn_close_now ends |conn| at once, sending nothing; its closed
+ * callback reports |error| (unless an error was already recorded).  For
+ * the endpoint, when a connection failed fatally.
+ */
+void rudp_conn_close_now(rudp_conn *conn, int error);
+
+/*
+ * rudp_conn_on_path_change tells |conn| that its peer's IP address
+ * changed (not only the port): the congestion controller, the pacer and
+ * the RTT estimate restart, since they described the old path (RFC 9000
+ * §9.4).
+ */
+void rudp_conn_on_path_change(rudp_conn *conn, rudp_tstamp now);
+
 #endif /* RUDP_CONN_H */

@@ -916,8 +916,12 @@ typedef struct rudp_endpoint_callbacks {
  * (copied).  |ep_callbacks| must not be NULL and must have `rand`
  * (copied).  |conn_callbacks| (may be NULL; copied) are given to every
  * connection of the endpoint; their |user_data| argument is the
- * connection's own (`rudp_conn_get_user_data`).  |mem| NULL: default
- * allocator.  Call `rudp_endpoint_del` to free it.
+ * connection's own (`rudp_conn_get_user_data`).  A server connection's
+ * user data is NULL until the application sets it after
+ * `rudp_endpoint_accept`; callbacks that come before (stream_opened for
+ * data arriving with the handshake, or closed for a half-open connection
+ * that timed out, RUDP_ERR_HANDSHAKE_TIMEOUT) see NULL.  |mem| NULL:
+ * default allocator.  Call `rudp_endpoint_del` to free it.
  *
  * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT`, :macro:`RUDP_ERR_NOMEM`
  * or :macro:`RUDP_ERR_CALLBACK_FAILURE` (rand failed).
@@ -949,7 +953,8 @@ RUDP_EXTERN int rudp_endpoint_read(rudp_endpoint *ep, const uint8_t *data,
  * `rudp_endpoint_write` writes the next datagram to send into |out|
  * (|outlen| bytes, at least 1200) and its destination into |*to| /
  * |*tolen|.  Call it until it returns 0.  Returns the datagram's length, 0
- * if nothing is to be sent now, or a fatal code.
+ * if nothing is to be sent now, :macro:`RUDP_ERR_INVALID_ARGUMENT` (a NULL
+ * argument or |outlen| below 1200), or a fatal code.
  */
 RUDP_EXTERN rudp_ssize rudp_endpoint_write(rudp_endpoint *ep, uint8_t *out,
                                            size_t outlen,
