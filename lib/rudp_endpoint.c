@@ -505,12 +505,16 @@ static void ep_update(rudp_endpoint *ep, rudp_ep_entry *e) {
 
 static void ep_touch(rudp_conn *conn, void *arg) {
   rudp_ep_entry *e = arg;
+  rudp_endpoint *ep = e->ep;
   (void)conn;
   if (e->flags & RUDP_EP_ENTRY_FLAG_DEAD) {
     return;
   }
-  ep_mark_active(e->ep, e);
-  ep_update(e->ep, e);
+  ep_mark_active(ep, e);
+  ep_update(ep, e);
+  if (ep->callbacks.work_ready) {
+    ep->callbacks.work_ready(ep, ep->user_data);
+  }
 }
 
 /*
@@ -1387,6 +1391,33 @@ int rudp_endpoint_connect(rudp_endpoint *ep, const struct sockaddr *to,
   }
   *pconn = conn;
   return 0;
+}
+
+size_t rudp_endpoint_on_unreachable(rudp_endpoint *ep,
+                                    const struct sockaddr *to,
+                                    socklen_t tolen) {
+  rudp_ep_addr addr;
+  size_t i, n = 0;
+  if (!ep || ep_addr_set(&addr, to, tolen) != 0) {
+    return 0;
+  }
+  ep_enter(ep, ep->now);
+  /* Rare (an ICMP error): a rescan after each connection ended keeps the
+   * walk simple while ep_update reorders the heap. */
+  for (i = 0; i < ep->heap_len;) {
+    rudp_ep_entry *e = ep->heap[i];
+    if (!(e->flags & RUDP_EP_ENTRY_FLAG_DEAD) && ep_addr_eq(&e->peer, &addr) &&
+        rudp_conn_get_state(e->conn) == RUDP_CONN_STATE_CONNECT_SENT) {
+      rudp_conn_close_now(e->conn, RUDP_ERR_CONNECTION_REFUSED);
+      ep_update(ep, e);
+      ++n;
+      i = 0;
+    } else {
+      ++i;
+    }
+  }
+  ep_leave(ep, 0);
+  return n;
 }
 
 rudp_conn *rudp_endpoint_accept(rudp_endpoint *ep) {

@@ -909,6 +909,10 @@ typedef struct rudp_endpoint_callbacks {
    *  in the accept queue (take it with `rudp_endpoint_accept`).  Optional.
    */
   int (*accept_ready)(rudp_endpoint *ep, void *user_data);
+  /** work_ready: the application gave a connection something to send
+   *  (a stream write, a datagram, a close...): call `rudp_endpoint_write`
+   *  soon.  Optional; I/O layers use it to schedule a flush. */
+  void (*work_ready)(rudp_endpoint *ep, void *user_data);
 } rudp_endpoint_callbacks;
 
 /**
@@ -994,6 +998,19 @@ RUDP_EXTERN int rudp_endpoint_connect(rudp_endpoint *ep,
                                       const rudp_settings *settings,
                                       void *conn_user_data, rudp_conn **pconn,
                                       rudp_tstamp now);
+
+/**
+ * `rudp_endpoint_on_unreachable` reports that the network said |to| is
+ * unreachable (an ICMP port-unreachable for a datagram sent there):
+ * connections to |to| still in their handshake (CONNECT_SENT) end at once
+ * with :macro:`RUDP_ERR_CONNECTION_REFUSED`, like connect() getting
+ * ECONNREFUSED.  Established connections ignore it (ICMP is easily
+ * forged; their own timers decide).  Returns the number of connections
+ * ended.
+ */
+RUDP_EXTERN size_t rudp_endpoint_on_unreachable(rudp_endpoint *ep,
+                                                const struct sockaddr *to,
+                                                socklen_t tolen);
 
 /**
  * `rudp_endpoint_accept` takes the oldest established connection from the
