@@ -61,6 +61,8 @@ const char *rudp_strerror(int error_code) {
     return "connection closed by peer with error";
   case RUDP_ERR_STATELESS_RESET:
     return "connection reset by peer (stateless reset)";
+  case RUDP_ERR_IO:
+    return "system call failed";
   case RUDP_ERR_NOMEM:
     return "out of memory";
   case RUDP_ERR_CALLBACK_FAILURE:

@@ -1939,6 +1939,113 @@ static void test_rudp_endpoint_client_handshake_timeout_freed(void **state) {
   net_del(n);
 }
 
+/* ------------------------------------------------------------ I/O hooks */
+
+static size_t g_work_ready;
+static rudp_endpoint *g_work_ready_ep;
+static void *g_work_ready_ud;
+
+static void cb_work_ready(rudp_endpoint *ep, void *ud) {
+  ++g_work_ready;
+  g_work_ready_ep = ep;
+  g_work_ready_ud = ud;
+}
+
+static void test_rudp_endpoint_work_ready(void **state) {
+  static const rudp_endpoint_callbacks epcb = {host_rand, host_accept_ready,
+                                               cb_work_ready};
+  net *n = net_new();
+  host *s = host_new(n, 1, 0x0a000001, 5300);
+  host *c = host_alloc(n, 0, 0x0a000002, 40000);
+  uint8_t buf[2048];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  int64_t sid;
+  app *a;
+  (void)state;
+
+  assert_int_equal(rudp_endpoint_new(&c->ep, &c->st, &epcb, &app_callbacks,
+                                     &c->tm.mem, c, n->now),
+                   0);
+  a = client_connect(c, s, 0, NULL); /* to_send 0: the app stays idle */
+  a->no_close = 1;                   /* this test closes it itself */
+  RUN_UNTIL(n, a->established, 2 * SEC);
+  net_run(n, 100 * MS);
+  host_flush(c);
+  assert_int_equal(
+      rudp_endpoint_write(c->ep, buf, sizeof(buf), &to, &tolen, n->now), 0);
+  assert_int_equal(rudp_conn_open_stream(a->conn, 1, &sid), 0);
+  g_work_ready = 0;
+  g_work_ready_ep = NULL;
+  g_work_ready_ud = NULL;
+  /* An application write outside any endpoint call: the I/O layer is
+   * told once, with the endpoint's user data, and there is a datagram. */
+  assert_int_equal(
+      rudp_conn_stream_write(a->conn, sid, (const uint8_t *)"x", 1, 1), 1);
+  assert_int_equal(g_work_ready, 1);
+  assert_ptr_equal(g_work_ready_ep, c->ep);
+  assert_ptr_equal(g_work_ready_ud, c);
+  assert_true(
+      rudp_endpoint_write(c->ep, buf, sizeof(buf), &to, &tolen, n->now) > 0);
+  /* A close is work too. */
+  assert_int_equal(rudp_conn_close(a->conn, n->now), 0);
+  assert_int_equal(g_work_ready, 2);
+  /* The server's endpoint has no work_ready: nothing is called for it. */
+  net_run(n, 2 * SEC);
+  assert_true(a->closed);
+  net_del(n);
+}
+
+static void test_rudp_endpoint_on_unreachable(void **state) {
+  net *n = net_new();
+  host *s = host_new(n, 1, 0x0a000001, 5300);
+  host *c = host_new(n, 0, 0x0a000002, 40000);
+  host *gone = host_alloc(n, 1, 0x0a000003, 5300);
+  host *gone2 = host_alloc(n, 1, 0x0a000003, 5301);
+  app *est, *a, *b;
+  rudp_tstamp t;
+  (void)state;
+
+  /* gone and gone2 never start (no endpoint): their addresses drop
+   * everything, like closed ports. */
+  gone->mute = gone2->mute = 1;
+  host_start(gone);
+  host_start(gone2);
+  est = client_connect(c, s, 0, NULL);
+  RUN_UNTIL(n, est->established, 2 * SEC);
+  a = client_connect(c, gone, 0, NULL);
+  b = client_connect(c, gone2, 0, NULL);
+  net_run(n, 50 * MS);
+  assert_false(a->closed);
+  assert_int_equal(stats_of(c).connections, 3);
+  t = n->now;
+  /* The ICMP error for gone's address ends only the handshake to it. */
+  assert_int_equal(
+      rudp_endpoint_on_unreachable(c->ep, (const struct sockaddr *)&gone->addr,
+                                   gone->addrlen),
+      1);
+  assert_true(a->closed);
+  assert_int_equal(a->close_err, RUDP_ERR_CONNECTION_REFUSED);
+  assert_int_equal(a->closed_at, t);
+  assert_false(b->closed);
+  assert_int_equal(stats_of(c).connections, 2);
+  /* Again: nobody left connecting there. */
+  assert_int_equal(
+      rudp_endpoint_on_unreachable(c->ep, (const struct sockaddr *)&gone->addr,
+                                   gone->addrlen),
+      0);
+  /* Established connections ignore it (ICMP is easily forged). */
+  assert_int_equal(rudp_endpoint_on_unreachable(
+                       c->ep, (const struct sockaddr *)&s->addr, s->addrlen),
+                   0);
+  assert_false(est->closed);
+  assert_int_equal(rudp_conn_get_state(est->conn), RUDP_CONN_STATE_ESTABLISHED);
+  /* A bad address is ignored. */
+  assert_int_equal(rudp_endpoint_on_unreachable(c->ep, NULL, 0), 0);
+  assert_int_equal(stats_of(c).connections, 2);
+  net_del(n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_rudp_endpoint_handshake_and_data, setup),
@@ -1978,6 +2085,8 @@ int main(void) {
       cmocka_unit_test_setup(test_rudp_endpoint_new_arguments, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_client_handshake_timeout_freed,
                              setup),
+      cmocka_unit_test_setup(test_rudp_endpoint_work_ready, setup),
+      cmocka_unit_test_setup(test_rudp_endpoint_on_unreachable, setup),
   };
   return cmocka_run_group_tests_name("endpoint", tests, NULL, NULL);
 }

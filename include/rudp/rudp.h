@@ -128,6 +128,9 @@ typedef ptrdiff_t rudp_ssize;
 #define RUDP_ERR_PEER_CLOSED -225
 /** The peer lost the connection's state and sent a stateless reset. */
 #define RUDP_ERR_STATELESS_RESET -226
+/** A system call of the I/O binding failed (socket, bind, ...); errno
+ *  says why (rudp_event.h only: the core does no I/O). */
+#define RUDP_ERR_IO -227
 
 /** Codes at or below RUDP_ERR_FATAL are fatal. */
 #define RUDP_ERR_FATAL -500

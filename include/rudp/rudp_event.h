@@ -1,0 +1,242 @@
+/*
+ * librudp: the libevent 2.1 binding.
+ *
+ * `rudp_event` drives one sans-I/O `rudp_endpoint` (rudp.h, section
+ * "endpoint") from a libevent `event_base`: it owns the endpoint's UDP
+ * socket, reads datagrams in batches (recvmmsg, UDP GRO), writes them in
+ * batches (sendmmsg, UDP GSO), keeps ONE timer for the whole endpoint armed
+ * at `rudp_endpoint_get_expiry`, and turns ICMP port-unreachable errors
+ * into `rudp_endpoint_on_unreachable`.  It is the only part of librudp that
+ * touches sockets and clocks (CLOCK_MONOTONIC).
+ *
+ * Threading: like the endpoint, a `rudp_event` and its connections belong
+ * to the thread running its event_base.  The one exception is
+ * `rudp_event_wakeup`, which any thread may call.
+ *
+ * Linux only (recvmmsg, sendmmsg, UDP_SEGMENT, UDP_GRO, eventfd); GSO and
+ * GRO are probed at run time and fall back to plain batches.
+ */
+#ifndef RUDP_EVENT_H
+#define RUDP_EVENT_H
+
+#include <rudp/rudp.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+
+/*
+ * :macro:`RUDP_ERR_IO` (rudp/rudp.h) is returned when a system call the
+ * binding needs (socket, bind, eventfd, ...) failed; errno still holds the
+ * reason when the function returns.  It is recoverable.
+ */
+
+/**
+ * `rudp_event` is one endpoint bound to one UDP socket and driven by a
+ * libevent event_base (opaque).
+ */
+typedef struct rudp_event rudp_event;
+
+/**
+ * `rudp_event_settings` configures a `rudp_event`; fill it with
+ * `rudp_event_settings_default` and change what you need.  It is copied.
+ */
+typedef struct rudp_event_settings {
+  /** endpoint is given to `rudp_endpoint_new` (listen, limits, and the
+   *  settings of the connections). */
+  rudp_endpoint_settings endpoint;
+  /** recv_batch is how many datagrams (or GRO buffers) one recvmmsg call
+   *  takes (default 32; 1 to 1024).  Each costs a 64 KiB buffer. */
+  size_t recv_batch;
+  /** send_batch is how many messages (a datagram, or a GSO train of
+   *  datagrams) one sendmmsg call sends (default 32; 1 to 1024). */
+  size_t send_batch;
+  /** send_queue_size bounds, in bytes, the datagrams written by the
+   *  endpoint but not yet accepted by the kernel (they wait for the socket
+   *  to become writable after EAGAIN).  Default 512 KiB, at least
+   *  2 * RUDP_MAX_UDP_PAYLOAD. */
+  size_t send_queue_size;
+  /** gso nonzero sends consecutive same-size datagrams to one destination
+   *  with one UDP_SEGMENT send (default 1).  Turned off at run time when
+   *  the kernel refuses it (setsockopt, or a send failing with EIO or
+   *  EINVAL). */
+  int gso;
+  /** gro nonzero asks the kernel to coalesce received datagrams (UDP_GRO,
+   *  default 1); turned off when the kernel refuses it. */
+  int gro;
+  /** sockbuf_size sets SO_SNDBUF and SO_RCVBUF, best effort (capped by
+   *  the kernel's wmem_max / rmem_max); 0 keeps the kernel's default
+   *  (default 4 MiB). */
+  size_t sockbuf_size;
+  /** reuseport nonzero sets SO_REUSEPORT before bind (default 0). */
+  int reuseport;
+  /** v6only is the IPV6_V6ONLY option of an AF_INET6 socket (default 0:
+   *  a socket bound to :: also takes IPv4, as v4-mapped addresses). */
+  int v6only;
+  /** mem is the allocator of the binding and the endpoint (NULL: the
+   *  default).  It must be thread-safe if `rudp_event_wakeup` is called
+   *  from other threads. */
+  const rudp_mem *mem;
+} rudp_event_settings;
+
+/**
+ * `rudp_event_settings_default` fills |settings| with the defaults
+ * documented on each field (and `rudp_endpoint_settings_default` for
+ * |settings->endpoint|).  |settings| must not be NULL.
+ */
+RUDP_EXTERN void rudp_event_settings_default(rudp_event_settings *settings);
+
+/**
+ * `rudp_event_endpoint_new` creates a non-blocking UDP socket of |bind|'s
+ * family (AF_INET or AF_INET6), sets its options (see
+ * `rudp_event_settings`; IP_RECVERR / IPV6_RECVERR so ICMP errors are
+ * seen; don't-fragment), binds it to |bind| (|bindlen| bytes; port 0
+ * picks a free port, see `rudp_event_local_addr`), creates the endpoint
+ * and registers its events on |base| (which must outlive the result).
+ * Nothing runs until the application runs |base|.
+ *
+ * |settings| may be NULL (defaults).  |ep_callbacks| may be NULL; it is
+ * copied, and its `rand` may be NULL: the binding then uses getrandom(2).
+ * Its `accept_ready` is called as documented in rudp.h; its `work_ready`
+ * is called after the binding scheduled its own flush.  |conn_callbacks|
+ * (may be NULL; copied) are every connection's callbacks.  |user_data| is
+ * given to the |ep_callbacks|.  Call `rudp_event_endpoint_free` to free
+ * |*pev|.
+ *
+ * Returns 0, or one of:
+ *
+ * :macro:`RUDP_ERR_INVALID_ARGUMENT`
+ *     A NULL |pev|, |base| or |bind|, an unsupported family, or a bad
+ *     setting (also those `rudp_endpoint_new` refuses).
+ * :macro:`RUDP_ERR_IO`
+ *     socket, bind, eventfd or libevent failed (errno tells why, e.g.
+ *     EADDRINUSE).
+ * :macro:`RUDP_ERR_NOMEM`
+ *     Out of memory.
+ * :macro:`RUDP_ERR_CALLBACK_FAILURE`
+ *     rand failed.
+ */
+RUDP_EXTERN int
+rudp_event_endpoint_new(rudp_event **pev, struct event_base *base,
+                        const struct sockaddr *bind, socklen_t bindlen,
+                        const rudp_event_settings *settings,
+                        const rudp_endpoint_callbacks *ep_callbacks,
+                        const rudp_callbacks *conn_callbacks, void *user_data);
+
+/**
+ * `rudp_event_endpoint_free` removes |ev|'s events, closes its socket,
+ * deletes the endpoint with every connection (sending nothing: close
+ * connections first for a graceful end), drops queued datagrams and
+ * queued `rudp_event_wakeup` functions without running them.  |ev| may be
+ * NULL.  Do not call it from inside one of |ev|'s callbacks.
+ */
+RUDP_EXTERN void rudp_event_endpoint_free(rudp_event *ev);
+
+/**
+ * `rudp_event_endpoint_get_endpoint` returns |ev|'s endpoint, owned by
+ * |ev|, for `rudp_endpoint_accept` and `rudp_endpoint_get_stats`.  Do not
+ * call `rudp_endpoint_read`, `rudp_endpoint_write`,
+ * `rudp_endpoint_handle_expiry` or `rudp_endpoint_del` on it.
+ */
+RUDP_EXTERN rudp_endpoint *rudp_event_endpoint_get_endpoint(rudp_event *ev);
+
+/**
+ * `rudp_event_connect` opens a client connection to |to| (|tolen| bytes)
+ * like `rudp_endpoint_connect` and schedules a flush so its CONNECT leaves
+ * from the event loop.  On an AF_INET6 dual-stack socket an AF_INET |to|
+ * is converted to its v4-mapped form.  |settings| NULL uses the
+ * endpoint's.  |conn_user_data| is the connection's user data.  The
+ * endpoint owns |*pconn| (freed after its `closed` callback returns).
+ *
+ * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT` (NULL argument, or a
+ * family the socket cannot reach), or the errors of
+ * `rudp_endpoint_connect`.
+ */
+RUDP_EXTERN int rudp_event_connect(rudp_event *ev, const struct sockaddr *to,
+                                   socklen_t tolen,
+                                   const rudp_settings *settings,
+                                   void *conn_user_data, rudp_conn **pconn);
+
+/**
+ * `rudp_event_local_addr` stores the socket's bound address in |*addr|
+ * and its length in |*addrlen| (getsockname).  Returns 0,
+ * :macro:`RUDP_ERR_INVALID_ARGUMENT` or :macro:`RUDP_ERR_IO`.
+ */
+RUDP_EXTERN int rudp_event_local_addr(const rudp_event *ev,
+                                      struct sockaddr_storage *addr,
+                                      socklen_t *addrlen);
+
+/**
+ * `rudp_event_now` returns the binding's clock (CLOCK_MONOTONIC, in
+ * nanoseconds): pass it as |now| to the `rudp_conn_*` calls that take one
+ * (e.g. `rudp_conn_close`).
+ */
+RUDP_EXTERN rudp_tstamp rudp_event_now(void);
+
+/**
+ * `rudp_event_wakeup` queues |fn|(|arg|) to run on the thread running
+ * |ev|'s event_base, soon, in call order.  Any thread may call it (the
+ * queue is under a mutex, and the loop is woken through an eventfd).
+ * |fn| must not be NULL; it may use |ev| and its connections.  Functions
+ * still queued when `rudp_event_endpoint_free` runs are dropped.
+ *
+ * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT` or :macro:`RUDP_ERR_NOMEM`.
+ */
+RUDP_EXTERN int rudp_event_wakeup(rudp_event *ev, void (*fn)(void *arg),
+                                  void *arg);
+
+/**
+ * `rudp_event_stats` are the binding's counters.  They show which I/O
+ * paths ran.
+ */
+typedef struct rudp_event_stats {
+  /** dgrams_sent, bytes_sent: UDP datagrams and payload bytes the kernel
+   *  accepted. */
+  uint64_t dgrams_sent;
+  uint64_t bytes_sent;
+  /** dgrams_recv, bytes_recv: UDP datagrams (after GRO splitting) and
+   *  payload bytes given to the endpoint. */
+  uint64_t dgrams_recv;
+  uint64_t bytes_recv;
+  /** send_syscalls, recv_syscalls: sendmmsg/sendmsg and recvmmsg/recvmsg
+   *  calls (including those that failed). */
+  uint64_t send_syscalls;
+  uint64_t recv_syscalls;
+  /** gso_sends: messages sent with UDP_SEGMENT carrying two or more
+   *  datagrams. */
+  uint64_t gso_sends;
+  /** gro_recvs: received buffers that held two or more coalesced
+   *  datagrams. */
+  uint64_t gro_recvs;
+  /** eagain: sends that returned EAGAIN (the binding then waited for the
+   *  socket to become writable). */
+  uint64_t eagain;
+  /** send_errors: datagrams dropped because the kernel refused them
+   *  (EMSGSIZE, ENOBUFS, unreachable, ...). */
+  uint64_t send_errors;
+  /** recv_dropped: datagrams dropped on receive (truncated). */
+  uint64_t recv_dropped;
+  /** icmp_unreachable: ICMP port-unreachable errors passed to
+   *  `rudp_endpoint_on_unreachable`. */
+  uint64_t icmp_unreachable;
+  /** timer_fires: times the endpoint timer fired. */
+  uint64_t timer_fires;
+  /** gso_enabled, gro_enabled: nonzero while the path is in use. */
+  int gso_enabled;
+  int gro_enabled;
+  /** last_error: the last fatal error an endpoint call returned (0:
+   *  none); the application should free the endpoint after one. */
+  int last_error;
+} rudp_event_stats;
+
+/** `rudp_event_get_stats` fills |stats| with |ev|'s counters. */
+RUDP_EXTERN void rudp_event_get_stats(const rudp_event *ev,
+                                      rudp_event_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RUDP_EVENT_H */
