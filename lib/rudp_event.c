@@ -15,7 +15,11 @@
  *     so libevent never holds more than one timer per endpoint);
  *   - a deferred flush event, activated by the endpoint's work_ready (an
  *     application write), so many writes in one callback cost one flush;
- *   - an eventfd for rudp_event_wakeup from other threads.
+ *   - an eventfd for rudp_event_wakeup from other threads;
+ *   - with a netem spec (rudp_netem.h), flush hands every datagram to the
+ *     impairment queue instead, and releases the due ones into the arena
+ *     to be sent as usual; the one timer is then armed at the earlier of
+ *     the endpoint's expiry and the queue's next release.
  */
 #ifndef _GNU_SOURCE
 #  define _GNU_SOURCE /* recvmmsg, sendmmsg */
@@ -25,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +47,7 @@
 
 #include "rudp_macro.h"
 #include "rudp_mem.h"
+#include "rudp_netem.h"
 
 #ifndef SOL_UDP
 #  define SOL_UDP 17
@@ -68,6 +74,8 @@
 #define EV_READ_ROUNDS 8
 /* EV_ERRQ_MAX bounds the error-queue messages read at once. */
 #define EV_ERRQ_MAX 64
+/* EV_NETEM_SLOTS bounds the datagrams held by the impairment queue. */
+#define EV_NETEM_SLOTS 8192
 
 /* ev_txdg is one datagram waiting in the send arena. */
 typedef struct ev_txdg {
@@ -145,6 +153,10 @@ struct rudp_event {
   size_t *tx_nsegs;
   /* blocked is nonzero while waiting for EV_WRITE. */
   int blocked;
+  /* netem_on is nonzero when netem (the impairment queue of
+   * settings.netem) is in use. */
+  int netem_on;
+  rudp_netem netem;
   rudp_event_stats stats;
 };
 
@@ -185,6 +197,12 @@ static void ev_arm_timer(rudp_event *ev) {
   rudp_tstamp exp = rudp_endpoint_get_expiry(ev->ep), now;
   rudp_duration d;
   struct timeval tv;
+
+  /* While blocked, EV_WRITE resumes the releases: a due netem datagram
+   * must not make the timer spin until then. */
+  if (ev->netem_on && !ev->blocked) {
+    exp = rudp_min(exp, rudp_netem_next(&ev->netem));
+  }
 
   if (exp == RUDP_TSTAMP_MAX) {
     if (ev->timer_at != RUDP_TSTAMP_MAX) {
@@ -380,6 +398,39 @@ static size_t ev_produce(rudp_event *ev, rudp_tstamp now) {
   return ev->tx_len;
 }
 
+/* ev_netem_take moves the arena's datagrams into the impairment queue
+ * (which copies them) and empties the arena. */
+static void ev_netem_take(rudp_event *ev, rudp_tstamp now) {
+  size_t i;
+  for (i = ev->tx_head; i < ev->tx_len; ++i) {
+    const ev_txdg *d = &ev->tx_dg[i];
+    rudp_netem_submit(&ev->netem, ev->tx_buf + d->off, d->len,
+                      (const struct sockaddr *)&d->to, d->tolen, now);
+  }
+  ev->tx_head = ev->tx_len = 0;
+  ev->tx_used = 0;
+}
+
+/* ev_netem_release fills the arena with the datagrams the impairment
+ * queue releases at |now|. */
+static void ev_netem_release(rudp_event *ev, rudp_tstamp now) {
+  size_t n;
+  while (ev->tx_len < ev->tx_dg_cap &&
+         (n = rudp_netem_peek_len(&ev->netem, now)) > 0 &&
+         n <= ev->tx_cap - ev->tx_used) {
+    ev_txdg *d = &ev->tx_dg[ev->tx_len];
+    rudp_ssize r = rudp_netem_pop(&ev->netem, now, ev->tx_buf + ev->tx_used, n,
+                                  &d->to, &d->tolen);
+    if (r <= 0) {
+      break;
+    }
+    d->off = ev->tx_used;
+    d->len = (size_t)r;
+    ev->tx_used += (size_t)r;
+    ++ev->tx_len;
+  }
+}
+
 /* ev_flush sends everything the endpoint has now, then re-arms the
  * timer. */
 static void ev_flush(rudp_event *ev) {
@@ -388,6 +439,17 @@ static void ev_flush(rudp_event *ev) {
     for (;;) {
       if (ev->tx_len > 0 && ev_send_queued(ev) != 0) {
         break;
+      }
+      if (ev->netem_on) {
+        /* The arena is empty here: fill it from the endpoint, pass that
+         * through the impairments, then refill it with what is due. */
+        size_t np = ev_produce(ev, now);
+        ev_netem_take(ev, now);
+        ev_netem_release(ev, now);
+        if (np == 0 && ev->tx_len == 0) {
+          break;
+        }
+        continue;
       }
       if (ev_produce(ev, now) == 0) {
         break;
@@ -659,6 +721,7 @@ void rudp_event_settings_default(rudp_event_settings *settings) {
   settings->reuseport = 0;
   settings->v6only = 0;
   settings->mem = NULL;
+  settings->netem = NULL;
 }
 
 /* ev_socket creates, configures and binds the socket.  Returns 0 or
@@ -716,6 +779,8 @@ int rudp_event_endpoint_new(rudp_event **pev, struct event_base *base,
   static const rudp_endpoint_callbacks ev_cb = {ev_cb_rand, ev_cb_accept_ready,
                                                 ev_cb_work_ready};
   rudp_event_settings defaults;
+  rudp_netem_spec nspec;
+  const char *nstr;
   const rudp_mem *mem;
   rudp_event *ev;
   size_t nb, ns;
@@ -735,6 +800,12 @@ int rudp_event_endpoint_new(rudp_event **pev, struct event_base *base,
       settings->send_queue_size < 2 * RUDP_MAX_UDP_PAYLOAD) {
     return RUDP_ERR_INVALID_ARGUMENT;
   }
+  /* The spec is parsed before anything is created, so a typo in
+   * RUDP_NETEM fails fast. */
+  nstr = settings->netem ? settings->netem : getenv("RUDP_NETEM");
+  if (rudp_netem_parse(&nspec, nstr ? nstr : "") != 0) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
   mem = settings->mem ? settings->mem : rudp_mem_default();
   ev = rudp_mem_calloc(mem, 1, sizeof(*ev));
   if (!ev) {
@@ -744,6 +815,8 @@ int rudp_event_endpoint_new(rudp_event **pev, struct event_base *base,
   ev->mem = mem;
   ev->settings = *settings;
   ev->settings.mem = mem;
+  /* The string need not outlive this call: the parsed spec is kept. */
+  ev->settings.netem = NULL;
   if (ep_callbacks) {
     ev->app_cb = *ep_callbacks;
   }
@@ -778,6 +851,14 @@ int rudp_event_endpoint_new(rudp_event **pev, struct event_base *base,
       !ev->tx_ctl || !ev->tx_nsegs) {
     rv = RUDP_ERR_NOMEM;
     goto fail;
+  }
+  if (rudp_netem_spec_is_active(&nspec)) {
+    rv = rudp_netem_init(&ev->netem, &nspec, EV_NETEM_SLOTS, mem);
+    if (rv != 0) {
+      goto fail;
+    }
+    ev->netem_on = 1;
+    ev->stats.netem_enabled = 1;
   }
   rv = ev_socket(ev, bind_addr, bindlen);
   if (rv != 0) {
@@ -858,6 +939,9 @@ void rudp_event_endpoint_free(rudp_event *ev) {
   rudp_mem_free(ev->mem, ev->tx_iov);
   rudp_mem_free(ev->mem, ev->tx_ctl);
   rudp_mem_free(ev->mem, ev->tx_nsegs);
+  if (ev->netem_on) {
+    rudp_netem_free(&ev->netem);
+  }
   rudp_mem_free(ev->mem, ev);
 }
 
@@ -916,4 +1000,7 @@ int rudp_event_local_addr(const rudp_event *ev, struct sockaddr_storage *addr,
 
 void rudp_event_get_stats(const rudp_event *ev, rudp_event_stats *stats) {
   *stats = ev->stats;
+  if (ev->netem_on) {
+    stats->netem = ev->netem.stats;
+  }
 }

@@ -289,6 +289,9 @@ static uint16_t port_of(const rudp_event *ev) {
 /* settings_for gives fast timers for tests; |listen| makes a server. */
 static void settings_for(rudp_event_settings *st, int listen) {
   rudp_event_settings_default(st);
+  /* The tests assert exact outcomes: never impaired by RUDP_NETEM from the
+   * environment (test_rudp_event_netem sets its own spec). */
+  st->netem = "";
   st->endpoint.listen = listen;
   st->endpoint.conn.initial_rtt = 20 * MS;
   st->endpoint.conn.connect_timeout = 200 * MS;
@@ -710,6 +713,90 @@ static void *wake_thread(void *arg) {
   return NULL;
 }
 
+/* The impairment layer (settings.netem / RUDP_NETEM): a transfer over a
+ * path losing 5% of the datagrams each way with 5 ms of delay still
+ * delivers every byte intact, and the counters show the losses. */
+static void test_rudp_event_netem(void **state) {
+  rudp_event_settings st;
+  struct sockaddr_storage ss, to;
+  socklen_t len, tolen;
+  rudp_event *srv, *cli, *ev = NULL;
+  rudp_event_stats cst, sst;
+  const size_t total = 512 * 1024;
+  rudp_tstamp t0;
+  app *a;
+  (void)state;
+
+  sa4(&ss, &len, 0);
+  /* A bad spec, in the settings or in the environment, is refused. */
+  settings_for(&st, 0);
+  st.netem = "loss=2%,bogus=1";
+  assert_int_equal(rudp_event_endpoint_new(&ev, g_base, (void *)&ss, len, &st,
+                                           NULL, NULL, NULL),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  assert_null(ev);
+  assert_int_equal(setenv("RUDP_NETEM", "delay=5", 1), 0);
+  st.netem = NULL;
+  assert_int_equal(rudp_event_endpoint_new(&ev, g_base, (void *)&ss, len, &st,
+                                           NULL, NULL, NULL),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  /* "" overrides the environment: no impairment. */
+  st.netem = "";
+  ev = ev_new(&ss, len, &st);
+  rudp_event_get_stats(ev, &cst);
+  assert_int_equal(cst.netem_enabled, 0);
+  rudp_event_endpoint_free(ev);
+  assert_int_equal(unsetenv("RUDP_NETEM"), 0);
+
+  settings_for(&st, 1);
+  st.netem = "loss=5%,delay=5ms,seed=7";
+  srv = ev_new(&ss, len, &st);
+  settings_for(&st, 0);
+  st.netem = "loss=5%,delay=5ms,seed=8";
+  cli = ev_new(&ss, len, &st);
+  sa4(&to, &tolen, port_of(srv));
+  t0 = rudp_event_now();
+  a = connect_app(cli, &to, tolen, total);
+  RUN_UNTIL(a->closed, LIMIT);
+  assert_true(a->closed);
+  assert_int_equal(a->close_err, 0);
+  assert_int_equal(reply_count(a), total);
+  assert_int_equal(g_napps, 2);
+  assert_int_equal(g_apps[1].recvd, total);
+  assert_false(g_apps[1].bad);
+  /* Two round trips at least, each 2 x 5 ms. */
+  assert_true(rudp_event_now() - t0 >= 20 * MS);
+  rudp_event_get_stats(cli, &cst);
+  rudp_event_get_stats(srv, &sst);
+  print_message(
+      "netem client: offered %llu sent %llu lost %llu; "
+      "server: offered %llu sent %llu lost %llu\n",
+      (unsigned long long)cst.netem.offered, (unsigned long long)cst.netem.sent,
+      (unsigned long long)cst.netem.dropped_loss,
+      (unsigned long long)sst.netem.offered, (unsigned long long)sst.netem.sent,
+      (unsigned long long)sst.netem.dropped_loss);
+  assert_int_equal(cst.netem_enabled, 1);
+  assert_int_equal(sst.netem_enabled, 1);
+  /* ~360 datagrams at 5%: 18 expected; 3 is 3.5 sd below. */
+  assert_true(cst.netem.dropped_loss >= 3);
+  assert_true(cst.netem.offered > total / 1452);
+  assert_int_equal(cst.netem.dropped_queue, 0);
+  assert_int_equal(
+      cst.netem.duplicated + cst.netem.corrupted + cst.netem.reordered, 0);
+  /* Whatever was not lost went out after the delay (a datagram written
+   * just before the end may still be queued). */
+  assert_true(cst.netem.sent + cst.netem.dropped_loss <= cst.netem.offered);
+  assert_true(cst.netem.sent + cst.netem.dropped_loss + 4 >= cst.netem.offered);
+  assert_int_equal(cst.netem.delayed,
+                   cst.netem.offered - cst.netem.dropped_loss);
+  assert_int_equal(cst.dgrams_sent + cst.send_errors, cst.netem.sent);
+  assert_true(sst.netem.dropped_loss > 0);
+  assert_int_equal(cst.last_error, 0);
+  assert_int_equal(sst.last_error, 0);
+  rudp_event_endpoint_free(cli);
+  rudp_event_endpoint_free(srv);
+}
+
 static void test_rudp_event_wakeup_other_thread(void **state) {
   struct sockaddr_storage ss;
   socklen_t len;
@@ -761,6 +848,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_closed_port_refused,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_netem, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_wakeup_other_thread,
                                       setup, teardown),
   };

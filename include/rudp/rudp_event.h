@@ -79,6 +79,31 @@ typedef struct rudp_event_settings {
    *  default).  It must be thread-safe if `rudp_event_wakeup` is called
    *  from other threads. */
   const rudp_mem *mem;
+  /** netem impairs the datagrams this endpoint sends, for tests and
+   *  demos (DESIGN.md 5; like tc-netem).  It is a comma-separated list of
+   *  key=value, each key optional and at most once:
+   *  loss, reorder, dup, corrupt = a percentage ("2%", "0.1%") or a
+   *  fraction ("0.02"); delay, jitter = a time with unit ns, us, ms or s
+   *  (at most 60 s); rate = bits per second with unit bit, kbit, mbit,
+   *  gbit, or bytes per second with bps, kbps, mbps, gbps (k, m, g are
+   *  powers of 1000); seed = the decimal seed of the generator (default
+   *  1: the same seed gives the same decisions).  Example:
+   *  "loss=2%,delay=20ms,jitter=5ms,reorder=1%,dup=1%,corrupt=0.1%,
+   *  rate=50mbit".  Jitter is uniform in [-jitter, +jitter] and keeps the
+   *  order; reorder holds that fraction back max(delay, 1 ms) more so
+   *  later datagrams overtake; corrupt flips one bit; rate serialises with
+   *  a drop-tail queue of one second.  The full grammar is documented in
+   *  lib/rudp_netem.h.
+   *
+   *  NULL (the default) uses the environment variable RUDP_NETEM if it is
+   *  set; "" impairs nothing.  A bad spec makes `rudp_event_endpoint_new`
+   *  fail with RUDP_ERR_INVALID_ARGUMENT.  The string is parsed during
+   *  that call and need not outlive it.  With an active spec every
+   *  datagram waits in an impairment queue (at most 8192 datagrams or
+   *  4 MiB; more are dropped and counted) and the endpoint's one timer
+   *  releases them to the socket; counters are in
+   *  `rudp_event_stats.netem`. */
+  const char *netem;
 } rudp_event_settings;
 
 /**
@@ -188,6 +213,33 @@ RUDP_EXTERN int rudp_event_wakeup(rudp_event *ev, void (*fn)(void *arg),
                                   void *arg);
 
 /**
+ * `rudp_netem_stats` are the counters of the impairment queue (see
+ * `rudp_event_settings.netem`), in datagrams.  offered = dropped_loss +
+ * (queued copies) - duplicated + dropped_queue, and every queued copy is
+ * eventually sent (or dropped when the endpoint is freed).
+ */
+typedef struct rudp_netem_stats {
+  /** offered: datagrams the endpoint wrote into the queue. */
+  uint64_t offered;
+  /** sent: copies released to the socket. */
+  uint64_t sent;
+  /** dropped_loss: datagrams dropped by `loss`. */
+  uint64_t dropped_loss;
+  /** dropped_queue: copies dropped because the queue was full (slots,
+   *  bytes, or the `rate` backlog above one second). */
+  uint64_t dropped_queue;
+  /** duplicated: datagrams queued twice by `dup`. */
+  uint64_t duplicated;
+  /** corrupted: copies with one bit flipped by `corrupt`. */
+  uint64_t corrupted;
+  /** reordered: copies held back by `reorder` so later ones overtake. */
+  uint64_t reordered;
+  /** delayed: copies queued with a release time after their offer time
+   *  (delay, jitter, rate or reorder). */
+  uint64_t delayed;
+} rudp_netem_stats;
+
+/**
  * `rudp_event_stats` are the binding's counters.  They show which I/O
  * paths ran.
  */
@@ -229,6 +281,11 @@ typedef struct rudp_event_stats {
   /** last_error: the last fatal error an endpoint call returned (0:
    *  none); the application should free the endpoint after one. */
   int last_error;
+  /** netem_enabled is nonzero when an impairment spec is active; netem
+   *  holds its counters (all zero otherwise).  dgrams_sent counts what
+   *  reached the kernel, after the impairments. */
+  int netem_enabled;
+  rudp_netem_stats netem;
 } rudp_event_stats;
 
 /** `rudp_event_get_stats` fills |stats| with |ev|'s counters. */
