@@ -153,6 +153,15 @@ struct rudp_event {
   size_t *tx_nsegs;
   /* blocked is nonzero while waiting for EV_WRITE. */
   int blocked;
+  /* force_no_mmsg, force_gso_fail: the testing aids of rudp_event.h
+   * (RUDP_EVENT_FORCE_NO_MMSG, RUDP_EVENT_FORCE_GSO_FAIL); each makes the
+   * next matching call fail once as the kernel would, then clears.
+   * force_no_mmsg holds bit 0 for recvmmsg and bit 1 for sendmmsg. */
+  int force_no_mmsg;
+  int force_gso_fail;
+  /* force_eagain (RUDP_EVENT_FORCE_EAGAIN=N): every Nth send call fails
+   * with EAGAIN (0: never); force_eagain_n counts the calls. */
+  unsigned long force_eagain, force_eagain_n;
   /* netem_on is nonzero when netem (the impairment queue of
    * settings.netem) is in use. */
   int netem_on;
@@ -306,6 +315,78 @@ static void ev_sent(rudp_event *ev, size_t nmsg, int failed) {
 
 static void ev_drain_errqueue(rudp_event *ev);
 
+/* EV_FORCE_RECV, EV_FORCE_SEND are the bits of force_no_mmsg. */
+#define EV_FORCE_RECV 1
+#define EV_FORCE_SEND 2
+
+/* ev_env_flag returns nonzero if the environment variable |name| is set
+ * to a nonzero number (a testing aid, see rudp_event.h). */
+static unsigned long ev_env_flag(const char *name) {
+  const char *v = getenv(name);
+  return v ? strtoul(v, NULL, 10) : 0;
+}
+
+/*
+ * ev_sendmmsg sends the first |nmsg| messages built, like sendmmsg:
+ * returns how many the kernel took (> 0), or -1 with errno.  Without
+ * sendmmsg (ENOSYS: an old kernel, or a seccomp filter that does not know
+ * it) it falls back for good to one sendmsg per message.
+ */
+static int ev_sendmmsg(rudp_event *ev, size_t nmsg) {
+  size_t i;
+  if (ev->force_eagain && ++ev->force_eagain_n % ev->force_eagain == 0) {
+    /* Testing aid: a full socket buffer, which loopback never shows (it
+     * frees a datagram's send buffer charge as soon as it is sent). */
+    ++ev->stats.send_syscalls;
+    errno = EAGAIN;
+    return -1;
+  }
+  if (ev->force_gso_fail && ev->stats.gso_enabled) {
+    /* Testing aid: the first train fails as on a device without
+     * checksum offload; the messages before it go out normally. */
+    for (i = 0; i < nmsg && ev->tx_nsegs[i] <= 1; ++i) {
+    }
+    if (i == 0) {
+      ev->force_gso_fail = 0;
+      ++ev->stats.send_syscalls;
+      errno = EIO;
+      return -1;
+    }
+    nmsg = i;
+  }
+  if (nmsg > 1 && ev->stats.sendmmsg_enabled) {
+    int rv;
+    ++ev->stats.send_syscalls;
+    if (ev->force_no_mmsg & EV_FORCE_SEND) {
+      ev->force_no_mmsg &= ~EV_FORCE_SEND;
+      rv = -1;
+      errno = ENOSYS;
+    } else {
+      rv = sendmmsg(ev->fd, ev->tx_msgs, (unsigned)nmsg, 0);
+    }
+    if (rv >= 0 || errno != ENOSYS) {
+      return rv;
+    }
+    ev->stats.sendmmsg_enabled = 0;
+    ++ev->stats.mmsg_fallbacks;
+  }
+  for (i = 0; i < nmsg; ++i) {
+    ++ev->stats.send_syscalls;
+    if (sendmsg(ev->fd, &ev->tx_msgs[i].msg_hdr, 0) < 0) {
+      if (i == 0) {
+        return -1;
+      }
+      /* The caller sees the error again on its next call; an EAGAIN
+       * seen here is counted now so that every call is accounted for. */
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        ++ev->stats.eagain;
+      }
+      break;
+    }
+  }
+  return (int)i;
+}
+
 /*
  * ev_send_queued sends the queued datagrams.  Returns 0 when the queue is
  * empty, or -1 when the socket is full (EV_WRITE is armed; the rest stays
@@ -320,12 +401,7 @@ static int ev_send_queued(rudp_event *ev) {
       j += ev_build(ev, nmsg, j);
       ++nmsg;
     }
-    ++ev->stats.send_syscalls;
-    if (nmsg == 1) {
-      rv = sendmsg(ev->fd, &ev->tx_msgs[0].msg_hdr, 0) < 0 ? -1 : 1;
-    } else {
-      rv = sendmmsg(ev->fd, ev->tx_msgs, (unsigned)nmsg, 0);
-    }
+    rv = ev_sendmmsg(ev, nmsg);
     if (rv > 0) {
       ev_sent(ev, (size_t)rv, 0);
       retries = 0;
@@ -576,10 +652,48 @@ static void ev_deliver(rudp_event *ev, size_t i, size_t len, rudp_tstamp now) {
   }
 }
 
+/*
+ * ev_recvmmsg reads up to |nb| messages into the receive batch, like
+ * recvmmsg: returns how many (>= 0), or -1 with errno.  Without recvmmsg
+ * (ENOSYS, or EINVAL from a kernel or filter that refuses the batch) it
+ * falls back for good to one recvmsg per datagram.
+ */
+static int ev_recvmmsg(rudp_event *ev, size_t nb) {
+  size_t i;
+  if (nb > 1 && ev->stats.recvmmsg_enabled) {
+    int n;
+    ++ev->stats.recv_syscalls;
+    if (ev->force_no_mmsg & EV_FORCE_RECV) {
+      ev->force_no_mmsg &= ~EV_FORCE_RECV;
+      n = -1;
+      errno = ENOSYS;
+    } else {
+      n = recvmmsg(ev->fd, ev->rx_msgs, (unsigned)nb, 0, NULL);
+    }
+    if (n >= 0 || (errno != ENOSYS && errno != EINVAL)) {
+      return n;
+    }
+    ev->stats.recvmmsg_enabled = 0;
+    ++ev->stats.mmsg_fallbacks;
+  }
+  for (i = 0; i < nb; ++i) {
+    ssize_t r;
+    ++ev->stats.recv_syscalls;
+    r = recvmsg(ev->fd, &ev->rx_msgs[i].msg_hdr, 0);
+    if (r < 0) {
+      /* Nothing more now (or an error the next read reports again). */
+      return i == 0 ? -1 : (int)i;
+    }
+    ev->rx_msgs[i].msg_len = (unsigned)r;
+  }
+  return (int)i;
+}
+
 static void ev_on_read(evutil_socket_t fd, short what, void *arg) {
   rudp_event *ev = arg;
   size_t i, nb = ev->settings.recv_batch;
   int round;
+  (void)fd;
   (void)what;
 
   for (round = 0; round < EV_READ_ROUNDS; ++round) {
@@ -597,16 +711,7 @@ static void ev_on_read(evutil_socket_t fd, short what, void *arg) {
       mh->msg_controllen = sizeof(ev->rx_ctl[i].buf);
       mh->msg_flags = 0;
     }
-    ++ev->stats.recv_syscalls;
-    if (nb == 1) {
-      ssize_t r = recvmsg(fd, &ev->rx_msgs[0].msg_hdr, 0);
-      n = r < 0 ? -1 : 1;
-      if (r >= 0) {
-        ev->rx_msgs[0].msg_len = (unsigned)r;
-      }
-    } else {
-      n = recvmmsg(fd, ev->rx_msgs, (unsigned)nb, 0, NULL);
-    }
+    n = ev_recvmmsg(ev, nb);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -829,6 +934,13 @@ int rudp_event_endpoint_new(rudp_event **pev, struct event_base *base,
   ev->wakefd = -1;
   ev->timer_at = RUDP_TSTAMP_MAX;
   ev->tx_max_dg = settings->endpoint.conn.tx_udp_payload_size;
+  ev->stats.recvmmsg_enabled = 1;
+  ev->stats.sendmmsg_enabled = 1;
+  if (ev_env_flag("RUDP_EVENT_FORCE_NO_MMSG")) {
+    ev->force_no_mmsg = EV_FORCE_RECV | EV_FORCE_SEND;
+  }
+  ev->force_gso_fail = ev_env_flag("RUDP_EVENT_FORCE_GSO_FAIL") != 0;
+  ev->force_eagain = ev_env_flag("RUDP_EVENT_FORCE_EAGAIN");
   pthread_mutex_init(&ev->wake_mu, NULL);
 
   nb = settings->recv_batch;

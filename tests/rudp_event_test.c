@@ -398,14 +398,14 @@ static void test_rudp_event_new_errors(void **state) {
   rudp_event_endpoint_free(NULL);
 }
 
-/* transfer sends |total| bytes over one connection and checks them. */
-static void transfer(int offload, rudp_event_stats *cst,
-                     rudp_event_stats *sst) {
+/* transfer_ex sends |total| bytes over one connection and checks them;
+ * |cli_sockbuf| is the client's sockbuf_size (0: the default). */
+static void transfer_ex(int offload, size_t total, size_t cli_sockbuf,
+                        rudp_event_stats *cst, rudp_event_stats *sst) {
   rudp_event_settings st;
   struct sockaddr_storage ss, to;
   socklen_t len, tolen;
   rudp_event *srv, *cli;
-  const size_t total = 4 * 1024 * 1024;
   app *a;
 
   settings_for(&st, 1);
@@ -414,6 +414,9 @@ static void transfer(int offload, rudp_event_stats *cst,
   srv = ev_new(&ss, len, &st);
   settings_for(&st, 0);
   st.gso = st.gro = offload;
+  if (cli_sockbuf > 0) {
+    st.sockbuf_size = cli_sockbuf;
+  }
   cli = ev_new(&ss, len, &st);
   sa4(&to, &tolen, port_of(srv));
   a = connect_app(cli, &to, tolen, total);
@@ -447,6 +450,12 @@ static void transfer(int offload, rudp_event_stats *cst,
   rudp_event_endpoint_free(srv);
 }
 
+/* transfer sends 4 MiB over one connection and checks them. */
+static void transfer(int offload, rudp_event_stats *cst,
+                     rudp_event_stats *sst) {
+  transfer_ex(offload, 4 * 1024 * 1024, 0, cst, sst);
+}
+
 static void test_rudp_event_transfer_gso_gro(void **state) {
   rudp_event_stats c, s;
   (void)state;
@@ -472,6 +481,102 @@ static void test_rudp_event_transfer_plain(void **state) {
   assert_int_equal(c.gso_sends + s.gso_sends, 0);
   /* sendmmsg/recvmmsg batches still cut the syscalls. */
   assert_true(c.send_syscalls < c.dgrams_sent);
+}
+
+/* EAGAIN_SOCKBUF is the client's SO_SNDBUF request (the kernel doubles
+ * it).  On loopback it alone never gives EAGAIN: loopback_xmit orphans
+ * the skb inside the send call, so the send buffer is always empty again
+ * when the call returns.  RUDP_EVENT_FORCE_EAGAIN=3 makes every third
+ * send call fail with EAGAIN instead, so the EV_WRITE resume runs. */
+#define EAGAIN_SOCKBUF 4096
+
+/* eagain_transfer moves 2 MiB through a client socket with a tiny send
+ * buffer: the binding must wait for EV_WRITE and resume, losing nothing
+ * itself (every byte arrives, no datagram counted as a send error). */
+static void eagain_transfer(int gso) {
+  rudp_event_stats c, s;
+  assert_int_equal(setenv("RUDP_EVENT_FORCE_EAGAIN", "3", 1), 0);
+  transfer_ex(gso, 2 * 1024 * 1024, EAGAIN_SOCKBUF, &c, &s);
+  assert_int_equal(unsetenv("RUDP_EVENT_FORCE_EAGAIN"), 0);
+  assert_true(c.eagain > 0);
+  assert_int_equal(c.send_errors, 0);
+  assert_int_equal(s.send_errors, 0);
+  if (gso && c.gso_enabled) {
+    /* Trains resumed after EAGAIN still left whole. */
+    assert_true(c.gso_sends > 0);
+  } else {
+    assert_int_equal(c.gso_sends, 0);
+  }
+}
+
+/* kernel_has_gso tells whether the kernel takes UDP_SEGMENT (an endpoint
+ * created with gso keeps it enabled). */
+static int kernel_has_gso(void) {
+  rudp_event_settings st;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  rudp_event *ev;
+  rudp_event_stats s;
+  settings_for(&st, 0);
+  sa4(&ss, &len, 0);
+  ev = ev_new(&ss, len, &st);
+  rudp_event_get_stats(ev, &s);
+  rudp_event_endpoint_free(ev);
+  return s.gso_enabled;
+}
+
+static void test_rudp_event_eagain_plain(void **state) {
+  (void)state;
+  eagain_transfer(0);
+}
+
+static void test_rudp_event_eagain_gso(void **state) {
+  (void)state;
+  eagain_transfer(1);
+}
+
+/* With RUDP_EVENT_FORCE_NO_MMSG the first recvmmsg and sendmmsg fail with
+ * ENOSYS: both endpoints switch to one recvmsg / sendmsg per datagram
+ * (GSO and GRO off, so a message is one datagram) and still deliver every
+ * byte. */
+static void test_rudp_event_no_mmsg_fallback(void **state) {
+  rudp_event_stats c, s;
+  (void)state;
+  assert_int_equal(setenv("RUDP_EVENT_FORCE_NO_MMSG", "1", 1), 0);
+  transfer_ex(0, 1024 * 1024, 0, &c, &s);
+  assert_int_equal(unsetenv("RUDP_EVENT_FORCE_NO_MMSG"), 0);
+  assert_int_equal(c.recvmmsg_enabled, 0);
+  assert_int_equal(c.sendmmsg_enabled, 0);
+  assert_int_equal(s.recvmmsg_enabled, 0);
+  assert_int_equal(c.mmsg_fallbacks, 2);
+  /* The server sends ACKs, seldom two at once: it may never have called
+   * sendmmsg. */
+  assert_int_equal(s.mmsg_fallbacks, 1 + !s.sendmmsg_enabled);
+  assert_int_equal(c.send_errors + s.send_errors, 0);
+  /* Every send call took one datagram, hit EAGAIN, or was the one
+   * sendmmsg that failed; every datagram received took its own call. */
+  assert_int_equal(c.send_syscalls, c.dgrams_sent + c.eagain + 1);
+  assert_int_equal(s.send_syscalls,
+                   s.dgrams_sent + s.eagain + !s.sendmmsg_enabled);
+  assert_true(s.recv_syscalls >= s.dgrams_recv + 1);
+  assert_true(c.recv_syscalls >= c.dgrams_recv + 1);
+}
+
+/* With RUDP_EVENT_FORCE_GSO_FAIL the first GSO train fails with EIO: GSO
+ * turns off for good, no train ever leaves, and the transfer completes. */
+static void test_rudp_event_gso_fail_fallback(void **state) {
+  rudp_event_stats c, s;
+  (void)state;
+  if (!kernel_has_gso()) {
+    skip(); /* nothing to fall back from */
+  }
+  assert_int_equal(setenv("RUDP_EVENT_FORCE_GSO_FAIL", "1", 1), 0);
+  transfer_ex(1, 1024 * 1024, 0, &c, &s);
+  assert_int_equal(unsetenv("RUDP_EVENT_FORCE_GSO_FAIL"), 0);
+  assert_int_equal(c.gso_enabled, 0);
+  assert_int_equal(c.gso_sends, 0);
+  assert_int_equal(c.send_errors, 0);
+  assert_true(c.dgrams_sent >= 1024 * 1024 / 1452);
 }
 
 static void echo_check(app *a, const char *msg) {
@@ -838,6 +943,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rudp_event_transfer_gso_gro, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_transfer_plain, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_eagain_plain, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_eagain_gso, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_no_mmsg_fallback, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_gso_fail_fallback, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_many_connections, setup,
                                       teardown),

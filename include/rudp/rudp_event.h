@@ -122,6 +122,15 @@ RUDP_EXTERN void rudp_event_settings_default(rudp_event_settings *settings);
  * and registers its events on |base| (which must outlive the result).
  * Nothing runs until the application runs |base|.
  *
+ * Testing aids (read here, once): with the environment variable
+ * RUDP_EVENT_FORCE_NO_MMSG=1 the first recvmmsg and the first sendmmsg
+ * fail as if the kernel returned ENOSYS, so the recvmsg / sendmsg
+ * fallback runs; with RUDP_EVENT_FORCE_GSO_FAIL=1 the first UDP_SEGMENT
+ * send fails as if the kernel returned EIO, so GSO is turned off (see
+ * `rudp_event_stats`); with RUDP_EVENT_FORCE_EAGAIN=N every Nth send call
+ * fails with EAGAIN (a full send buffer, which loopback never shows).
+ * Not meant for production use.
+ *
  * |settings| may be NULL (defaults).  |ep_callbacks| may be NULL; it is
  * copied, and its `rand` may be NULL: the binding then uses getrandom(2).
  * Its `accept_ready` is called as documented in rudp.h; its `work_ready`
@@ -286,6 +295,15 @@ typedef struct rudp_event_stats {
    *  reached the kernel, after the impairments. */
   int netem_enabled;
   rudp_netem_stats netem;
+  /** recvmmsg_enabled, sendmmsg_enabled: nonzero while batches are read
+   *  with recvmmsg / sent with sendmmsg.  When recvmmsg fails with ENOSYS
+   *  (or EINVAL: a kernel or seccomp filter refusing the batch), or
+   *  sendmmsg with ENOSYS, the binding switches for good to one recvmsg /
+   *  sendmsg per datagram (or GSO train); mmsg_fallbacks counts these
+   *  switches (at most 2). */
+  int recvmmsg_enabled;
+  int sendmmsg_enabled;
+  uint64_t mmsg_fallbacks;
 } rudp_event_stats;
 
 /** `rudp_event_get_stats` fills |stats| with |ev|'s counters. */
