@@ -1,0 +1,61 @@
+/*
+ * Shared code of rudp-send and rudp-recv (docs/TOOLS.md): an incremental
+ * SHA-256 (lib/rudp_token.c only offers a one-shot hash, and files of
+ * several GiB are hashed while they stream), the file header codec and the
+ * option helpers both tools use.
+ */
+#ifndef RUDP_TOOLS_COMMON_H
+#define RUDP_TOOLS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rudp/rudp.h>
+
+#define TOOL_SHA256_LEN 32
+
+/* tool_sha256 is an incremental SHA-256 computation (FIPS 180-4). */
+typedef struct tool_sha256 {
+  uint32_t h[8];
+  uint8_t buf[64];
+  size_t buflen;
+  uint64_t total;
+} tool_sha256;
+
+void tool_sha256_init(tool_sha256 *ctx);
+void tool_sha256_update(tool_sha256 *ctx, const void *data, size_t len);
+void tool_sha256_final(tool_sha256 *ctx, uint8_t out[TOOL_SHA256_LEN]);
+
+/* The per-file header (docs/TOOLS.md): "RUDPF1", name length (u16 BE),
+ * name, size (u64 BE), SHA-256. */
+#define TOOL_MAGIC "RUDPF1"
+#define TOOL_MAGICLEN 6
+#define TOOL_HDR_FIXED (TOOL_MAGICLEN + 2 + 8 + TOOL_SHA256_LEN)
+/* Longest name accepted: NAME_MAX of Linux file systems. */
+#define TOOL_NAME_MAX 255
+
+/* tool_default_port is the port both tools use without -p. */
+#define TOOL_DEFAULT_PORT 5300
+
+/* tool_parse_port parses a decimal port in [min, 65535]; returns 0 or
+ * -1. */
+int tool_parse_port(const char *s, unsigned min, uint16_t *pport);
+
+/* tool_parse_cc parses "reno" or "cubic"; returns 0 or -1. */
+int tool_parse_cc(const char *s, rudp_cc_algo *palgo);
+
+/* tool_check_name returns NULL if |name| (|len| bytes) is a safe plain
+ * file name, else why it is refused. */
+const char *tool_check_name(const uint8_t *name, size_t len);
+
+/* tool_hex writes the 64 hex digits of |md| and a NUL into |out|. */
+void tool_hex(char out[2 * TOOL_SHA256_LEN + 1],
+              const uint8_t md[TOOL_SHA256_LEN]);
+
+/* tool_fmt_rate writes |bytes_per_s| with a unit ("12.3 MB/s") to |out|. */
+void tool_fmt_rate(char *out, size_t outlen, double bytes_per_s);
+
+/* tool_now_s returns CLOCK_MONOTONIC in seconds. */
+double tool_now_s(void);
+
+#endif /* RUDP_TOOLS_COMMON_H */
