@@ -21,18 +21,6 @@
 
 #define SHA256_BLOCKLEN 64
 
-/* sha256_ctx is an incremental SHA-256 computation. */
-typedef struct sha256_ctx {
-  /* h is the chaining state H(i) (FIPS 180-4 6.2). */
-  uint32_t h[8];
-  /* buf holds the bytes of the block not yet complete. */
-  uint8_t buf[SHA256_BLOCKLEN];
-  /* buflen is the number of bytes in |buf| (always < 64 between calls). */
-  size_t buflen;
-  /* total is the message length so far, in bytes. */
-  uint64_t total;
-} sha256_ctx;
-
 /* The first 32 bits of the fractional parts of the cube roots of the
  * first 64 primes (FIPS 180-4 4.2.2). */
 static const uint32_t sha256_k[64] = {
@@ -104,7 +92,7 @@ static void sha256_compress(uint32_t h[8], const uint8_t *block) {
   h[7] += hh;
 }
 
-static void sha256_init(sha256_ctx *ctx) {
+void rudp_sha256_init(rudp_sha256_ctx *ctx) {
   /* FIPS 180-4 5.3.3: square roots of the first 8 primes. */
   ctx->h[0] = 0x6a09e667;
   ctx->h[1] = 0xbb67ae85;
@@ -118,7 +106,8 @@ static void sha256_init(sha256_ctx *ctx) {
   ctx->total = 0;
 }
 
-static void sha256_update(sha256_ctx *ctx, const uint8_t *p, size_t len) {
+void rudp_sha256_update(rudp_sha256_ctx *ctx, const void *data, size_t len) {
+  const uint8_t *p = data;
   size_t n;
 
   if (len == 0) {
@@ -152,7 +141,7 @@ static void sha256_update(sha256_ctx *ctx, const uint8_t *p, size_t len) {
   }
 }
 
-static void sha256_final(sha256_ctx *ctx, uint8_t out[RUDP_SHA256_LEN]) {
+void rudp_sha256_final(rudp_sha256_ctx *ctx, uint8_t out[RUDP_SHA256_LEN]) {
   /* FIPS 180-4 5.1.1: a 1 bit, zeros up to 56 mod 64 bytes, then the
    * message length in bits as a 64-bit big-endian integer. */
   uint64_t bits = ctx->total * 8;
@@ -174,11 +163,11 @@ static void sha256_final(sha256_ctx *ctx, uint8_t out[RUDP_SHA256_LEN]) {
 }
 
 void rudp_sha256(uint8_t out[RUDP_SHA256_LEN], const void *data, size_t len) {
-  sha256_ctx ctx;
+  rudp_sha256_ctx ctx;
 
-  sha256_init(&ctx);
-  sha256_update(&ctx, data, len);
-  sha256_final(&ctx, out);
+  rudp_sha256_init(&ctx);
+  rudp_sha256_update(&ctx, data, len);
+  rudp_sha256_final(&ctx, out);
 }
 
 void rudp_hmac_sha256(uint8_t out[RUDP_SHA256_LEN], const uint8_t *key,
@@ -189,7 +178,7 @@ void rudp_hmac_sha256(uint8_t out[RUDP_SHA256_LEN], const uint8_t *key,
   uint8_t k[SHA256_BLOCKLEN];
   uint8_t pad[SHA256_BLOCKLEN];
   uint8_t inner[RUDP_SHA256_LEN];
-  sha256_ctx ctx;
+  rudp_sha256_ctx ctx;
   size_t i;
 
   memset(k, 0, sizeof(k));
@@ -202,20 +191,20 @@ void rudp_hmac_sha256(uint8_t out[RUDP_SHA256_LEN], const uint8_t *key,
   for (i = 0; i < SHA256_BLOCKLEN; ++i) {
     pad[i] = k[i] ^ 0x36;
   }
-  sha256_init(&ctx);
-  sha256_update(&ctx, pad, sizeof(pad));
+  rudp_sha256_init(&ctx);
+  rudp_sha256_update(&ctx, pad, sizeof(pad));
   for (i = 0; i < n; ++i) {
-    sha256_update(&ctx, pieces[i], lens[i]);
+    rudp_sha256_update(&ctx, pieces[i], lens[i]);
   }
-  sha256_final(&ctx, inner);
+  rudp_sha256_final(&ctx, inner);
 
   for (i = 0; i < SHA256_BLOCKLEN; ++i) {
     pad[i] = k[i] ^ 0x5c;
   }
-  sha256_init(&ctx);
-  sha256_update(&ctx, pad, sizeof(pad));
-  sha256_update(&ctx, inner, sizeof(inner));
-  sha256_final(&ctx, out);
+  rudp_sha256_init(&ctx);
+  rudp_sha256_update(&ctx, pad, sizeof(pad));
+  rudp_sha256_update(&ctx, inner, sizeof(inner));
+  rudp_sha256_final(&ctx, out);
 }
 
 int rudp_token_addr_from_sockaddr(rudp_token_addr *a, const struct sockaddr *sa,

@@ -38,6 +38,27 @@
 /* RUDP_TOKEN_KIND_RETRY is the first byte of a RETRY token. */
 #define RUDP_TOKEN_KIND_RETRY 0
 
+/* rudp_sha256_ctx is an incremental SHA-256 computation (FIPS 180-4). */
+typedef struct rudp_sha256_ctx {
+  /* h is the chaining state H(i) (FIPS 180-4 6.2). */
+  uint32_t h[8];
+  /* buf holds the bytes of the block not yet complete. */
+  uint8_t buf[64];
+  /* buflen is the number of bytes in |buf| (always < 64 between calls). */
+  size_t buflen;
+  /* total is the message length so far, in bytes. */
+  uint64_t total;
+} rudp_sha256_ctx;
+
+/* rudp_sha256_init starts a computation. */
+void rudp_sha256_init(rudp_sha256_ctx *ctx);
+
+/* rudp_sha256_update hashes |len| more bytes at |data| (NULL if len 0). */
+void rudp_sha256_update(rudp_sha256_ctx *ctx, const void *data, size_t len);
+
+/* rudp_sha256_final writes the digest to |out|; |ctx| is spent. */
+void rudp_sha256_final(rudp_sha256_ctx *ctx, uint8_t out[RUDP_SHA256_LEN]);
+
 /* rudp_sha256 computes SHA-256 of |len| bytes at |data| into |out|. */
 void rudp_sha256(uint8_t out[RUDP_SHA256_LEN], const void *data, size_t len);
 

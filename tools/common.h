@@ -12,19 +12,16 @@
 
 #include <rudp/rudp.h>
 
+#include "rudp_token.h"
+
 #define TOOL_SHA256_LEN 32
 
-/* tool_sha256 is an incremental SHA-256 computation (FIPS 180-4). */
-typedef struct tool_sha256 {
-  uint32_t h[8];
-  uint8_t buf[64];
-  size_t buflen;
-  uint64_t total;
-} tool_sha256;
+/* tool_sha256 is the library's incremental SHA-256 (lib/rudp_token.h). */
+typedef rudp_sha256_ctx tool_sha256;
 
-void tool_sha256_init(tool_sha256 *ctx);
-void tool_sha256_update(tool_sha256 *ctx, const void *data, size_t len);
-void tool_sha256_final(tool_sha256 *ctx, uint8_t out[TOOL_SHA256_LEN]);
+#define tool_sha256_init rudp_sha256_init
+#define tool_sha256_update rudp_sha256_update
+#define tool_sha256_final rudp_sha256_final
 
 /* The per-file header (docs/TOOLS.md): "RUDPF1", name length (u16 BE),
  * name, size (u64 BE), SHA-256. */
