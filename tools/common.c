@@ -10,6 +10,13 @@
 #include <string.h>
 #include <time.h>
 
+void tool_bulk_settings(rudp_settings *s) {
+  s->initial_max_data = 8u << 20;
+  s->initial_max_stream_data = 4u << 20;
+  s->max_window = 32u << 20;
+  s->max_stream_window = 32u << 20;
+}
+
 int tool_parse_port(const char *s, unsigned min, uint16_t *pport) {
   char *end;
   unsigned long v;

@@ -23,6 +23,14 @@ typedef rudp_sha256_ctx tool_sha256;
 #define tool_sha256_update rudp_sha256_update
 #define tool_sha256_final rudp_sha256_final
 
+/*
+ * tool_bulk_settings tunes |s| for bulk transfer: larger initial windows
+ * (8 MiB per connection, 4 MiB per stream, auto-tuning to 32 MiB) so a
+ * transfer does not wait for the windows to grow.  The datagram size stays
+ * at the safe 1200 bytes: the path MTU is not probed yet.
+ */
+void tool_bulk_settings(rudp_settings *s);
+
 /* The per-file header (docs/TOOLS.md): "RUDPF1", name length (u16 BE),
  * name, size (u64 BE), SHA-256. */
 #define TOOL_MAGIC "RUDPF1"

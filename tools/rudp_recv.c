@@ -515,6 +515,7 @@ int main(int argc, char **argv) {
   rudp_event_settings_default(&st);
   st.endpoint.listen = 1;
   st.endpoint.conn.cc_algo = cc;
+  tool_bulk_settings(&st.endpoint.conn);
   st.netem = netem;
   rcv.base = event_base_new();
   if (!rcv.base) {

@@ -460,6 +460,7 @@ int main(int argc, char **argv) {
   cb.closed = on_closed;
   rudp_event_settings_default(&st);
   st.endpoint.conn.cc_algo = cc;
+  tool_bulk_settings(&st.endpoint.conn);
   st.netem = netem;
   s->base = event_base_new();
   if (!s->base) {
