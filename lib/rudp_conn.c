@@ -1079,7 +1079,13 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
     ack.bytes_acked = res.bytes;
     ack.largest_acked_sent_ts = res.largest_newly_acked_sent_ts;
     ack.bytes_in_flight = conn->rtb.bytes_in_flight;
-    ack.app_limited = res.app_limited;
+    /* Not cwnd-limited, not growing (RFC 9002 §7.8): the packets were
+     * sent app-limited, or less than half the window was in flight
+     * (held back by flow control or the application), as Linux's
+     * tcp_is_cwnd_limited judges it. */
+    ack.app_limited =
+        res.app_limited ||
+        2 * (conn->rtb.bytes_in_flight + res.bytes) < conn->cc->cwnd;
     conn->cc->ops->on_ack(conn->cc, &ack, &conn->rtt, now);
   }
   rudp_pacer_set_rate(&conn->pacer, rudp_cc_pacing_rate(conn->cc, &conn->rtt),

@@ -3690,6 +3690,32 @@ static void test_rudp_conn_linger_flow_blocked(void **state) {
   pair_del(p);
 }
 
+/* RFC 9002 §7.8: a sender held back by flow control is not using its
+ * window, so the window must not grow: with a 20 KB stream window the
+ * congestion window stays near its initial size through 2 MB. */
+static void test_rudp_conn_cwnd_not_grown_when_flow_limited(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[2000000];
+  rudp_conn_stats st;
+  int64_t id;
+  (void)state;
+  p->ss.initial_max_stream_data = 20000;
+  p->ss.max_stream_window = 20000;
+  pair_start(p);
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 60 * SEC);
+  assert_true(p->s.rxfin[id]);
+  assert_int_equal(p->s.rxlen[id], sizeof(data));
+  rudp_conn_get_stats(p->c.conn, &st);
+  /* Initial window 10 x 1200; the flight never exceeds the 20 KB window,
+   * so at most a few packets of growth remain possible. */
+  assert_true(st.cwnd <= 4 * 20000);
+  pair_del(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_conn_handshake),
@@ -3745,6 +3771,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_hostile_ack_unsent),
       cmocka_unit_test(test_rudp_conn_hostile_ack_skipped),
       cmocka_unit_test(test_rudp_conn_linger_flow_blocked),
+      cmocka_unit_test(test_rudp_conn_cwnd_not_grown_when_flow_limited),
       cmocka_unit_test(test_rudp_conn_server_open_stream_half_open),
       cmocka_unit_test(test_rudp_conn_hostile_stream_credit),
       cmocka_unit_test(test_rudp_conn_hostile_conn_credit),
