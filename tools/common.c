@@ -10,6 +10,42 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <rudp/rudp_event.h>
+
+const char *tool_endpoint_error(int rv, const char *netem) {
+  if (rv == RUDP_ERR_IO) {
+    return strerror(errno);
+  }
+  if (rv == RUDP_ERR_INVALID_ARGUMENT && netem) {
+    return "bad --netem spec or setting";
+  }
+  return rudp_strerror(rv);
+}
+
+void tool_print_listening(const char *tool, const struct rudp_event *ev) {
+  struct sockaddr_storage bound;
+  socklen_t boundlen = sizeof(bound);
+  char host[INET6_ADDRSTRLEN];
+  if (rudp_event_local_addr(ev, &bound, &boundlen) != 0) {
+    return;
+  }
+  if (bound.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&bound;
+    inet_ntop(AF_INET6, &b->sin6_addr, host, sizeof(host));
+    printf("%s: listening on [%s]:%u\n", tool, host,
+           (unsigned)ntohs(b->sin6_port));
+  } else {
+    const struct sockaddr_in *b = (const struct sockaddr_in *)&bound;
+    inet_ntop(AF_INET, &b->sin_addr, host, sizeof(host));
+    printf("%s: listening on %s:%u\n", tool, host,
+           (unsigned)ntohs(b->sin_port));
+  }
+  fflush(stdout);
+}
+
 void tool_bulk_settings(rudp_settings *s) {
   s->initial_max_data = 8u << 20;
   s->initial_max_stream_data = 4u << 20;

@@ -23,6 +23,22 @@ typedef rudp_sha256_ctx tool_sha256;
 #define tool_sha256_update rudp_sha256_update
 #define tool_sha256_final rudp_sha256_final
 
+struct rudp_event;
+
+/*
+ * tool_endpoint_error returns the reason to print when creating an
+ * endpoint failed with |rv| (errno for RUDP_ERR_IO; the --netem spec when
+ * one was given and the settings were refused).
+ */
+const char *tool_endpoint_error(int rv, const char *netem);
+
+/*
+ * tool_print_listening prints "|tool|: listening on ADDR:PORT" (IPv6 in
+ * brackets) for |ev|'s socket on standard output and flushes it: scripts
+ * read the port from this first line when -p 0 picked one.
+ */
+void tool_print_listening(const char *tool, const struct rudp_event *ev);
+
 /*
  * tool_bulk_settings tunes |s| for bulk transfer: larger initial windows
  * (8 MiB per connection, 4 MiB per stream, auto-tuning to 32 MiB) so a

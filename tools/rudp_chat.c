@@ -314,11 +314,8 @@ static int run_server(const char *laddr, uint16_t port, rudp_cc_algo cc,
   rudp_event_settings st;
   struct sockaddr_in6 sin6;
   struct sockaddr_in sin;
-  struct sockaddr_storage bound;
-  socklen_t boundlen = sizeof(bound);
   struct sockaddr *sa;
   socklen_t salen;
-  char host[INET6_ADDRSTRLEN];
   rudp_event *ev = NULL;
   struct event *sigint, *sigterm;
   int rv;
@@ -357,27 +354,11 @@ static int run_server(const char *laddr, uint16_t port, rudp_cc_algo cc,
   }
   rv = rudp_event_endpoint_new(&ev, srv.base, sa, salen, &st, &epcb, &cb, NULL);
   if (rv != 0) {
-    fprintf(stderr, TOOL ": listen: %s\n",
-            rv == RUDP_ERR_IO ? strerror(errno)
-            : rv == RUDP_ERR_INVALID_ARGUMENT && netem
-                ? "bad --netem spec or setting"
-                : rudp_strerror(rv));
+    fprintf(stderr, TOOL ": listen: %s\n", tool_endpoint_error(rv, netem));
     event_base_free(srv.base);
     return 1;
   }
-  if (rudp_event_local_addr(ev, &bound, &boundlen) == 0) {
-    if (bound.ss_family == AF_INET6) {
-      struct sockaddr_in6 *b = (struct sockaddr_in6 *)&bound;
-      inet_ntop(AF_INET6, &b->sin6_addr, host, sizeof(host));
-      printf(TOOL ": listening on [%s]:%u\n", host,
-             (unsigned)ntohs(b->sin6_port));
-    } else {
-      struct sockaddr_in *b = (struct sockaddr_in *)&bound;
-      inet_ntop(AF_INET, &b->sin_addr, host, sizeof(host));
-      printf(TOOL ": listening on %s:%u\n", host, (unsigned)ntohs(b->sin_port));
-    }
-    fflush(stdout);
-  }
+  tool_print_listening(TOOL, ev);
   sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
   sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
   if (sigint) {
@@ -690,11 +671,7 @@ static int run_client(const char *host, uint16_t port, const char *name,
                                    : sizeof(struct sockaddr_in),
                                &st, NULL, &cb, NULL);
   if (rv != 0) {
-    fprintf(stderr, TOOL ": create endpoint: %s\n",
-            rv == RUDP_ERR_IO ? strerror(errno)
-            : rv == RUDP_ERR_INVALID_ARGUMENT && netem
-                ? "bad --netem spec or setting"
-                : rudp_strerror(rv));
+    fprintf(stderr, TOOL ": create endpoint: %s\n", tool_endpoint_error(rv, netem));
     goto out;
   }
   rv = rudp_event_connect(ev, ai->ai_addr, ai->ai_addrlen, NULL, c, &c->conn);

@@ -421,11 +421,8 @@ int main(int argc, char **argv) {
   rudp_event_settings st;
   struct sockaddr_in6 sin6;
   struct sockaddr_in sin;
-  struct sockaddr_storage bound;
-  socklen_t boundlen = sizeof(bound);
   struct sockaddr *sa;
   socklen_t salen;
-  char host[INET6_ADDRSTRLEN];
   rudp_event *ev = NULL;
   struct event *sigint, *sigterm;
   int c, rv;
@@ -525,28 +522,12 @@ int main(int argc, char **argv) {
   }
   rv = rudp_event_endpoint_new(&ev, rcv.base, sa, salen, &st, &epcb, &cb, NULL);
   if (rv != 0) {
-    fprintf(stderr, TOOL ": listen: %s\n",
-            rv == RUDP_ERR_IO ? strerror(errno)
-            : rv == RUDP_ERR_INVALID_ARGUMENT && netem
-                ? "bad --netem spec or setting"
-                : rudp_strerror(rv));
+    fprintf(stderr, TOOL ": listen: %s\n", tool_endpoint_error(rv, netem));
     event_base_free(rcv.base);
     close(rcv.dirfd);
     return 1;
   }
-  if (rudp_event_local_addr(ev, &bound, &boundlen) == 0) {
-    if (bound.ss_family == AF_INET6) {
-      struct sockaddr_in6 *b = (struct sockaddr_in6 *)&bound;
-      inet_ntop(AF_INET6, &b->sin6_addr, host, sizeof(host));
-      printf(TOOL ": listening on [%s]:%u\n", host,
-             (unsigned)ntohs(b->sin6_port));
-    } else {
-      struct sockaddr_in *b = (struct sockaddr_in *)&bound;
-      inet_ntop(AF_INET, &b->sin_addr, host, sizeof(host));
-      printf(TOOL ": listening on %s:%u\n", host, (unsigned)ntohs(b->sin_port));
-    }
-    fflush(stdout);
-  }
+  tool_print_listening(TOOL, ev);
   rcv.status = 1;
   sigint = evsignal_new(rcv.base, SIGINT, on_signal, &rcv);
   sigterm = evsignal_new(rcv.base, SIGTERM, on_signal, &rcv);

@@ -473,11 +473,7 @@ int main(int argc, char **argv) {
                                    : sizeof(struct sockaddr_in),
                                &st, NULL, &cb, NULL);
   if (rv != 0) {
-    fprintf(stderr, TOOL ": create endpoint: %s\n",
-            rv == RUDP_ERR_IO ? strerror(errno)
-            : rv == RUDP_ERR_INVALID_ARGUMENT && netem
-                ? "bad --netem spec or setting"
-                : rudp_strerror(rv));
+    fprintf(stderr, TOOL ": create endpoint: %s\n", tool_endpoint_error(rv, netem));
     goto out;
   }
   rv = rudp_event_connect(ev, ai->ai_addr, ai->ai_addrlen, NULL, s, &s->conn);
