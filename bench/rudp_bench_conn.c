@@ -9,9 +9,15 @@
  * delivered, the equivalent throughput, and the peak heap bytes of one
  * connection pair (through a counting allocator).
  *
+ * With -t, both ends run TLS mode with the named AEAD (the CPU cost of
+ * packet protection); with -H N, it makes N connections one after the
+ * other (handshake, then close) and reports handshakes per CPU second for
+ * both ends together.
+ *
  * Not a test: it never fails because the machine is slow.
  *
- *   rudp_bench_conn [-n MIB] [-l LOSS_PERCENT] [-c reno|cubic] [-J]
+ *   rudp_bench_conn [-n MIB] [-l LOSS_PERCENT] [-c reno|cubic]
+ *                   [-t none|aes128|aes256|chacha20] [-H N] [-J]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +27,7 @@
 #include <time.h>
 
 #include <rudp/rudp.h>
+#include <rudp/rudp_tls.h>
 
 #include "rudp_pkt.h"
 
@@ -59,6 +66,8 @@ typedef struct bench {
   /* idle: heap of the pair right after the handshake, before any stream */
   size_t idle;
   rudp_cc_algo algo;
+  /* TLS contexts (NULL: plain mode). */
+  rudp_tls_ctx *tls_server, *tls_client;
 } bench;
 
 static bench B;
@@ -196,8 +205,7 @@ static void flush(rudp_conn *conn, link *l) {
     d->at = l->busy_until + 5 * MS;
   }
   if (n < 0) {
-    fprintf(stderr, "rudp_bench_conn: write_pkt: %s\n",
-            rudp_strerror((int)n));
+    fprintf(stderr, "rudp_bench_conn: write_pkt: %s\n", rudp_strerror((int)n));
     exit(1);
   }
 }
@@ -242,10 +250,142 @@ static void make_server(void) {
   st.initial_max_stream_data = 4 << 20;
   st.initial_max_data = 8 << 20;
   st.cc_algo = B.algo;
+  st.tls = B.tls_server;
   if (rudp_conn_server_new(&B.s, &hd.scid, &hd.dcid, &scid, &st, &callbacks,
                            &counting_mem, NULL, B.now) != 0) {
     exit(1);
   }
+}
+
+/* tls_setup makes both contexts for |suite| ("none": plain mode). */
+static int tls_setup(const char *suite, const char **pname) {
+  static const struct {
+    const char *arg, *suite;
+  } suites[] = {{"aes128", "TLS_AES_128_GCM_SHA256"},
+                {"aes256", "TLS_AES_256_GCM_SHA384"},
+                {"chacha20", "TLS_CHACHA20_POLY1305_SHA256"}};
+  rudp_tls_config cfg;
+  char err[256];
+  size_t i;
+  *pname = "none";
+  if (!strcmp(suite, "none")) {
+    return 0;
+  }
+  for (i = 0; i < sizeof(suites) / sizeof(suites[0]); ++i) {
+    if (!strcmp(suite, suites[i].arg)) {
+      break;
+    }
+  }
+  if (i == sizeof(suites) / sizeof(suites[0])) {
+    fprintf(stderr,
+            "rudp_bench_conn: -t: expected none, aes128, aes256 or chacha20\n");
+    return 2;
+  }
+  *pname = suites[i].suite;
+  rudp_tls_config_default(&cfg);
+  cfg.server = 1;
+  cfg.ciphersuites = suites[i].suite;
+  if (rudp_tls_ctx_new(&B.tls_server, &cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "rudp_bench_conn: TLS: %s\n", err);
+    return 1;
+  }
+  rudp_tls_config_default(&cfg);
+  cfg.insecure = 1;
+  cfg.session_cache = 0; /* every handshake a full one */
+  cfg.ciphersuites = suites[i].suite;
+  if (rudp_tls_ctx_new(&B.tls_client, &cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "rudp_bench_conn: TLS: %s\n", err);
+    return 1;
+  }
+  return 0;
+}
+
+/* run_loop runs the pair until |done| returns nonzero or nothing is
+ * left to happen. */
+static void run_loop(int (*done)(void)) {
+  int i;
+  while (!done() && B.now < 3600 * RUDP_SECONDS) {
+    rudp_tstamp t = RUDP_TSTAMP_MAX, e;
+    flush(B.c, &B.l[0]);
+    if (!B.s && B.l[0].len) {
+      make_server();
+    }
+    if (B.s) {
+      flush(B.s, &B.l[1]);
+    }
+    for (i = 0; i < 2; ++i) {
+      if (B.l[i].len && B.l[i].q[B.l[i].head].at < t) {
+        t = B.l[i].q[B.l[i].head].at;
+      }
+    }
+    if ((e = rudp_conn_get_expiry(B.c)) < t) {
+      t = e;
+    }
+    if (B.s && (e = rudp_conn_get_expiry(B.s)) < t) {
+      t = e;
+    }
+    if (t == RUDP_TSTAMP_MAX) {
+      break;
+    }
+    if (t > B.now) {
+      B.now = t;
+    }
+    deliver(0);
+    deliver(1);
+    if (rudp_conn_get_expiry(B.c) <= B.now) {
+      rudp_conn_handle_expiry(B.c, B.now);
+    }
+    if (B.s && rudp_conn_get_expiry(B.s) <= B.now) {
+      rudp_conn_handle_expiry(B.s, B.now);
+    }
+  }
+}
+
+static int both_established(void) {
+  return rudp_conn_is_established(B.c) && B.s &&
+         rudp_conn_is_established(B.s) &&
+         rudp_conn_get_state(B.s) == RUDP_CONN_STATE_ESTABLISHED;
+}
+
+/* bench_handshakes makes |n| connections, each to established (both
+ * sides), and reports the CPU cost. */
+static int bench_handshakes(uint64_t n, const char *suite, int json) {
+  rudp_settings st;
+  uint64_t k;
+  double t0, secs;
+  rudp_settings_default(&st);
+  st.tls = B.tls_client;
+  st.tls_server_name = "localhost";
+  t0 = cpu_now();
+  for (k = 0; k < n; ++k) {
+    rudp_cid dcid = {8, {1, 2, 3, 4, 5, 6, 7, (uint8_t)k}};
+    rudp_cid scid = {8, {8, 7, 6, 5, 4, 3, 2, (uint8_t)(k >> 8)}};
+    B.l[0].head = B.l[0].len = 0;
+    B.l[1].head = B.l[1].len = 0;
+    if (rudp_conn_client_new(&B.c, &dcid, &scid, &st, &callbacks, &counting_mem,
+                             NULL, B.now) != 0) {
+      return 1;
+    }
+    run_loop(both_established);
+    if (!both_established()) {
+      fprintf(stderr, "rudp_bench_conn: handshake %" PRIu64 " failed\n", k);
+      return 1;
+    }
+    rudp_conn_del(B.c);
+    rudp_conn_del(B.s);
+    B.c = B.s = NULL;
+  }
+  secs = cpu_now() - t0;
+  if (json) {
+    printf("{\"bench\":\"handshakes\",\"tls\":\"%s\",\"count\":%" PRIu64
+           ",\"cpu_seconds\":%.3f,\"handshakes_per_cpu_second\":%.0f}\n",
+           suite, n, secs, (double)n / secs);
+  } else {
+    printf("handshakes (TLS %s), %" PRIu64 " in %.3f CPU s: %.0f per CPU "
+           "second, both ends\n",
+           suite, n, secs, (double)n / secs);
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -256,8 +396,9 @@ int main(int argc, char **argv) {
   rudp_cid dcid = {8, {1, 2, 3, 4, 5, 6, 7, 8}};
   rudp_cid scid = {8, {8, 7, 6, 5, 4, 3, 2, 1}};
   rudp_conn_stats cst;
-  uint64_t events = 0;
+  uint64_t events = 0, handshakes = 0;
   rudp_cc_algo algo = RUDP_CC_CUBIC;
+  const char *suite_arg = "none", *suite = "none";
 
   for (i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "-n") && i + 1 < argc) {
@@ -266,6 +407,10 @@ int main(int argc, char **argv) {
       loss = strtod(argv[++i], NULL);
     } else if (!strcmp(argv[i], "-J")) {
       json = 1;
+    } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+      suite_arg = argv[++i];
+    } else if (!strcmp(argv[i], "-H") && i + 1 < argc) {
+      handshakes = strtoull(argv[++i], NULL, 10);
     } else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
       ++i;
       if (!strcmp(argv[i], "reno")) {
@@ -279,7 +424,7 @@ int main(int argc, char **argv) {
     } else {
       fprintf(stderr,
               "usage: rudp_bench_conn [-n MIB] [-l LOSS%%] [-c reno|cubic] "
-              "[-J]\n");
+              "[-t none|aes128|aes256|chacha20] [-H N] [-J]\n");
       return 2;
     }
   }
@@ -288,6 +433,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   memset(&B, 0, sizeof(B));
+  if ((i = tls_setup(suite_arg, &suite)) != 0) {
+    return i;
+  }
   B.now = RUDP_SECONDS;
   B.loss_ppm = (uint64_t)(loss * 10000);
   B.rng = 42;
@@ -299,13 +447,21 @@ int main(int argc, char **argv) {
     B.l[i].rate = 1250000000; /* 10 Gbit/s: the CPU is the bottleneck */
   }
   memset(B.chunk, 0xab, B.chunklen);
+  B.algo = algo;
+  if (handshakes) {
+    i = bench_handshakes(handshakes, suite, json);
+    rudp_tls_ctx_free(B.tls_server);
+    rudp_tls_ctx_free(B.tls_client);
+    return i;
+  }
 
   rudp_settings_default(&st);
   st.tx_udp_payload_size = PAYLOAD;
   st.initial_max_stream_data = 4 << 20;
   st.initial_max_data = 8 << 20;
   st.cc_algo = algo;
-  B.algo = algo;
+  st.tls = B.tls_client;
+  st.tls_server_name = "localhost";
   if (rudp_conn_client_new(&B.c, &dcid, &scid, &st, &callbacks, &counting_mem,
                            NULL, B.now) != 0) {
     return 1;
@@ -358,8 +514,9 @@ int main(int argc, char **argv) {
   }
   t1 = cpu_now();
   if (!B.fin_seen || B.received != B.to_send) {
-    fprintf(stderr, "rudp_bench_conn: transfer incomplete (%" PRIu64
-                    " of %" PRIu64 " bytes)\n",
+    fprintf(stderr,
+            "rudp_bench_conn: transfer incomplete (%" PRIu64 " of %" PRIu64
+            " bytes)\n",
             B.received, B.to_send);
     return 1;
   }
@@ -367,29 +524,31 @@ int main(int argc, char **argv) {
   secs = t1 - t0;
   gib = (double)B.received / (1024.0 * 1024.0 * 1024.0);
   if (json) {
-    printf("{\"bench\":\"conn\",\"cc\":\"%s\",\"bytes\":%" PRIu64
+    printf("{\"bench\":\"conn\",\"tls\":\"%s\",\"cc\":\"%s\",\"bytes\":%" PRIu64
            ",\"loss_percent\":%.2f,"
            "\"cpu_seconds\":%.3f,\"cpu_seconds_per_gib\":%.3f,"
            "\"gbit_per_cpu_second\":%.3f,\"peak_heap_bytes_pair\":%zu,"
            "\"idle_heap_bytes_pair\":%zu,"
            "\"pkts_sent\":%" PRIu64 ",\"pkts_lost\":%" PRIu64
            ",\"virtual_seconds\":%.3f}\n",
-           algo == RUDP_CC_RENO ? "reno" : "cubic", B.received, loss, secs,
-           secs / gib,
-           (double)B.received * 8 / 1e9 / secs, B.peak, B.idle, cst.pkts_sent,
-           cst.pkts_lost, (double)(B.now - RUDP_SECONDS) / 1e9);
+           suite, algo == RUDP_CC_RENO ? "reno" : "cubic", B.received, loss,
+           secs, secs / gib, (double)B.received * 8 / 1e9 / secs, B.peak,
+           B.idle, cst.pkts_sent, cst.pkts_lost,
+           (double)(B.now - RUDP_SECONDS) / 1e9);
   } else {
-    printf("conn core (%s), %" PRIu64 " MiB, loss %.1f%%: %.3f CPU s, "
+    printf("conn core (%s, TLS %s), %" PRIu64 " MiB, loss %.1f%%: %.3f CPU s, "
            "%.3f CPU s/GiB "
            "(%.2f Gbit/s per core, both ends), heap per pair: %zu KiB peak, "
            "%zu bytes idle, "
            "%" PRIu64 " packets sent, %" PRIu64 " lost\n",
-           algo == RUDP_CC_RENO ? "reno" : "cubic", mib, loss, secs,
-           secs / gib, (double)B.received * 8 / 1e9 / secs,
-           B.peak / 1024, B.idle, cst.pkts_sent, cst.pkts_lost);
+           algo == RUDP_CC_RENO ? "reno" : "cubic", suite, mib, loss, secs,
+           secs / gib, (double)B.received * 8 / 1e9 / secs, B.peak / 1024,
+           B.idle, cst.pkts_sent, cst.pkts_lost);
   }
   rudp_conn_del(B.c);
   rudp_conn_del(B.s);
+  rudp_tls_ctx_free(B.tls_server);
+  rudp_tls_ctx_free(B.tls_client);
   free(B.chunk);
   free(B.l[0].q);
   free(B.l[1].q);

@@ -12,6 +12,8 @@
 #include "rudp_macro.h"
 #include "rudp_mem.h"
 #include "rudp_pkt.h"
+#include "rudp_tls.h"
+#include "rudp_tls_openssl.h"
 #include "rudp_tp.h"
 
 /* Internal result: the packet must be dropped without acknowledgement. */
@@ -22,6 +24,19 @@
 
 /* kPacketThreshold-style probe budget per PTO. */
 #define CONN_PTO_PROBES 2
+
+/* TLS mode: out-of-order CRYPTO data buffered ahead of what TLS has
+ * consumed (at least 4096: docs/PROTOCOL.md 3.8), and its gaps. */
+#define CONN_CRYPTO_RX_MAX 16384
+#define CONN_CRYPTO_RX_GAPS 16
+
+/* Default packets per key before a key update (RFC 9001 6.6: AES-GCM's
+ * confidentiality limit is 2^23 packets), the hard limit when no update
+ * could be made, and the forgeries tolerated over a connection (RFC 9001
+ * 6.6: 2^36 for ChaCha20-Poly1305, the smallest integrity limit). */
+#define CONN_KEY_UPDATE_INTERVAL (1ULL << 22)
+#define CONN_AEAD_CONFIDENTIALITY_LIMIT (1ULL << 23)
+#define CONN_AEAD_INTEGRITY_LIMIT (1ULL << 36)
 
 /* ------------------------------------------------------------ settings */
 
@@ -50,6 +65,9 @@ void rudp_settings_default(rudp_settings *s) {
   s->max_datagram_frame_size = 1200;
   s->datagram_queue_len = 64;
   s->cc_algo = RUDP_CC_CUBIC;
+  s->tls = NULL;
+  s->tls_server_name = NULL;
+  s->key_update_interval = CONN_KEY_UPDATE_INTERVAL;
 }
 
 static int settings_valid(const rudp_settings *s) {
@@ -179,6 +197,9 @@ static void conn_close_proto(rudp_conn *conn, int error, uint64_t frame_type,
   case RUDP_ERR_NOMEM:
   case RUDP_ERR_INTERNAL:
     wire = RUDP_INTERNAL_ERROR;
+    break;
+  case RUDP_ERR_TLS_MODE_MISMATCH:
+    wire = RUDP_TLS_MODE_MISMATCH;
     break;
   default:
     error = RUDP_ERR_PROTO;
@@ -492,8 +513,7 @@ static void conn_set_local_params(rudp_conn *conn) {
   p->initial_max_streams_bidi = s->max_streams_bidi;
   p->initial_max_streams_uni = s->max_streams_uni;
   p->ack_delay_exponent = s->ack_delay_exponent;
-  p->max_ack_delay =
-      s->max_ack_delay / RUDP_MILLISECONDS * RUDP_MILLISECONDS;
+  p->max_ack_delay = s->max_ack_delay / RUDP_MILLISECONDS * RUDP_MILLISECONDS;
   p->max_datagram_frame_size = s->max_datagram_frame_size;
   memcpy(p->initial_scid, conn->scid.data, conn->scid.datalen);
   p->initial_scidlen = (uint8_t)conn->scid.datalen;
@@ -520,6 +540,45 @@ static int conn_queue_params(rudp_conn *conn) {
                              NULL);
 }
 
+/*
+ * conn_tls_drain moves what the TLS session wrote into the CRYPTO send
+ * buffer.
+ */
+static int conn_tls_drain(rudp_conn *conn) {
+  uint8_t buf[2048];
+  size_t n;
+  int rv;
+  while ((n = rudp_tls_session_read_output(conn->tls, buf, sizeof(buf))) > 0) {
+    rv = rudp_sbuf_write(&conn->crypto_tx, buf, n);
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  return 0;
+}
+
+/*
+ * conn_tls_start creates the TLS session (TLS mode): our parameters go in
+ * its extension; a client's ClientHello is queued at once.
+ */
+static int conn_tls_start(rudp_conn *conn) {
+  rudp_ssize n = rudp_tp_encode(conn->crypto_msg, sizeof(conn->crypto_msg),
+                                &conn->local_params, conn->server);
+  int rv;
+  if (n < 0) {
+    return (int)n;
+  }
+  rudp_rob_init(&conn->crypto_rx, CONN_CRYPTO_RX_MAX, CONN_CRYPTO_RX_GAPS,
+                conn->mem);
+  rv = rudp_tls_session_new(&conn->tls, conn->settings.tls, conn->server,
+                            conn->settings.tls_server_name, conn->crypto_msg,
+                            (size_t)n);
+  if (rv != 0) {
+    return rv;
+  }
+  return conn_tls_drain(conn);
+}
+
 /* conn_apply_remote_params validates and applies the peer's parameters. */
 static int conn_apply_remote_params(rudp_conn *conn, const rudp_cid *pkt_scid) {
   rudp_transport_params *rp = &conn->remote_params;
@@ -534,8 +593,7 @@ static int conn_apply_remote_params(rudp_conn *conn, const rudp_cid *pkt_scid) {
   if (!conn->server) {
     if (!rp->original_dcid_present ||
         rp->original_dcidlen != conn->odcid.datalen ||
-        memcmp(rp->original_dcid, conn->odcid.data, conn->odcid.datalen) !=
-            0) {
+        memcmp(rp->original_dcid, conn->odcid.data, conn->odcid.datalen) != 0) {
       return RUDP_ERR_TRANSPORT_PARAM;
     }
     /* After a RETRY the server must name it, and only then (RFC 9000
@@ -552,9 +610,8 @@ static int conn_apply_remote_params(rudp_conn *conn, const rudp_cid *pkt_scid) {
     }
   }
   conn->flags |= RUDP_CONN_FLAG_PEER_PARAMS;
-  conn->max_tx_payload = (size_t)rudp_min((uint64_t)conn->settings
-                                              .tx_udp_payload_size,
-                                          rp->max_udp_payload_size);
+  conn->max_tx_payload = (size_t)rudp_min(
+      (uint64_t)conn->settings.tx_udp_payload_size, rp->max_udp_payload_size);
   rudp_fc_tx_update(&conn->tx_fc, rp->initial_max_data);
   conn->remote_max_streams[0] = rp->initial_max_streams_bidi;
   conn->remote_max_streams[1] = rp->initial_max_streams_uni;
@@ -610,8 +667,8 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   conn->linger_deadline = RUDP_TSTAMP_MAX;
   conn->close_deadline = RUDP_TSTAMP_MAX;
   conn->close_next_ts = RUDP_TSTAMP_MAX;
-  conn->state = server ? RUDP_CONN_STATE_ACCEPT_SENT
-                       : RUDP_CONN_STATE_CONNECT_SENT;
+  conn->state =
+      server ? RUDP_CONN_STATE_ACCEPT_SENT : RUDP_CONN_STATE_CONNECT_SENT;
   rudp_transport_params_default(&conn->remote_params);
   conn_set_local_params(conn);
 
@@ -658,7 +715,11 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
     rv = RUDP_ERR_NOMEM;
     goto fail_dgrams;
   }
-  rv = conn_queue_params(conn);
+  conn->crypto_hs_end = UINT64_MAX;
+  rv = settings->tls ? conn_tls_start(conn) : conn_queue_params(conn);
+  /* The name was used (or copied) by the TLS session; do not keep a
+   * pointer the caller may free. */
+  conn->settings.tls_server_name = NULL;
   if (rv != 0) {
     goto fail_params;
   }
@@ -666,6 +727,10 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   return 0;
 
 fail_params:
+  rudp_tls_session_del(conn->tls);
+  if (conn->crypto_rx.mem) {
+    rudp_rob_free(&conn->crypto_rx);
+  }
   rudp_mem_free(mem, conn->dgrams);
 fail_dgrams:
   rudp_rtb_free(&conn->rtb);
@@ -675,7 +740,10 @@ fail_acktr:
   rudp_sbuf_free(&conn->crypto_tx);
   rudp_pool_free(&conn->chunks);
   rudp_mem_free(mem, conn);
-  return rv == RUDP_ERR_NOMEM ? rv : RUDP_ERR_NOMEM;
+  return rv == RUDP_ERR_NOMEM || rv == RUDP_ERR_INVALID_ARGUMENT ||
+                 rv == RUDP_ERR_TLS_UNAVAILABLE
+             ? rv
+             : RUDP_ERR_NOMEM;
 }
 
 int rudp_conn_client_new(rudp_conn **pconn, const rudp_cid *dcid,
@@ -724,6 +792,15 @@ void rudp_conn_del(rudp_conn *conn) {
   rudp_acktr_free(&conn->acktr);
   rudp_sbuf_free(&conn->crypto_tx);
   rudp_pool_free(&conn->chunks);
+  rudp_tls_session_del(conn->tls);
+  if (conn->crypto_rx.mem) {
+    rudp_rob_free(&conn->crypto_rx);
+  }
+  if (conn->pp) {
+    rudp_pp_free(conn->pp);
+    rudp_mem_free(conn->mem, conn->pp);
+  }
+  rudp_mem_free(conn->mem, conn->rxbuf);
   rudp_mem_free(conn->mem, conn);
 }
 
@@ -756,9 +833,7 @@ void rudp_conn_get_close_info(const rudp_conn *conn,
   *info = conn->close_info;
 }
 
-void *rudp_conn_get_user_data(const rudp_conn *conn) {
-  return conn->user_data;
-}
+void *rudp_conn_get_user_data(const rudp_conn *conn) { return conn->user_data; }
 
 void rudp_conn_set_user_data(rudp_conn *conn, void *user_data) {
   conn->user_data = user_data;
@@ -795,6 +870,15 @@ int rudp_conn_server_prepare(rudp_conn *conn, const rudp_cid *retry_scid,
   }
   if (validated) {
     conn->flags |= RUDP_CONN_FLAG_VALIDATED;
+  }
+  if (conn->tls) {
+    rudp_ssize n = rudp_tp_encode(conn->crypto_msg, sizeof(conn->crypto_msg),
+                                  &conn->local_params, 1);
+    if (n < 0) {
+      return (int)n;
+    }
+    return rudp_tls_session_set_local_tp(conn->tls, conn->crypto_msg,
+                                         (size_t)n);
   }
   /* Nothing was sent yet: queue the parameters again, re-encoded. */
   rudp_sbuf_free(&conn->crypto_tx);
@@ -833,6 +917,33 @@ void rudp_conn_on_path_change(rudp_conn *conn, rudp_tstamp now) {
   rudp_rtt_init(&conn->rtt, conn->settings.initial_rtt);
   conn->first_rtt_sample_ts = RUDP_TSTAMP_MAX;
   conn_cc_init(conn, now);
+}
+
+void rudp_conn_get_tls_info(const rudp_conn *conn, rudp_tls_info *info) {
+  memset(info, 0, sizeof(*info));
+  if (!conn->tls) {
+    return;
+  }
+  rudp_tls_session_get_info(conn->tls, info);
+  info->enabled = 1;
+  if (conn->pp) {
+    info->key_phase = conn->pp->tx_phase;
+    info->key_updates = conn->pp->updates;
+  }
+}
+
+int rudp_conn_update_key(rudp_conn *conn) {
+  int rv;
+  if (!conn->pp || !(conn->flags & RUDP_CONN_FLAG_CONFIRMED) ||
+      conn->state != RUDP_CONN_STATE_ESTABLISHED ||
+      !rudp_pp_can_update(conn->pp)) {
+    return RUDP_ERR_INVALID_STATE;
+  }
+  rv = rudp_pp_update(conn->pp);
+  if (rv == 0) {
+    conn_touch(conn);
+  }
+  return rv;
 }
 
 void rudp_conn_get_stats(const rudp_conn *conn, rudp_conn_stats *stats) {
@@ -1024,8 +1135,7 @@ static void conn_detect_lost(rudp_conn *conn, rudp_tstamp now) {
     return;
   }
   if (conn->cc->ops->on_congestion_event) {
-    conn->cc->ops->on_congestion_event(conn->cc, lr.largest_lost_sent_ts,
-                                       now);
+    conn->cc->ops->on_congestion_event(conn->cc, lr.largest_lost_sent_ts, now);
   }
   if (lr.persistent_congestion && conn->cc->ops->on_persistent_congestion) {
     conn->cc->ops->on_persistent_congestion(conn->cc, now);
@@ -1096,6 +1206,9 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
       conn->state >= RUDP_CONN_STATE_ESTABLISHED) {
     conn->pto_count = 0;
   }
+  if (conn->pp) {
+    rudp_pp_on_acked(conn->pp, conn->rtb.largest_acked);
+  }
   conn_detect_lost(conn, now);
   return 0;
 }
@@ -1118,9 +1231,122 @@ static int conn_recv_crypto(rudp_conn *conn, const rudp_frame_crypto *fr,
   rv = rudp_tp_decode(&conn->remote_params, fr->data, fr->datalen,
                       !conn->server);
   if (rv != 0) {
-    return RUDP_ERR_TRANSPORT_PARAM;
+    /* A TLS record (handshake, 0x16) where parameters belong: the peer
+     * runs TLS mode and we do not (docs/PROTOCOL.md 4.4). */
+    return fr->datalen > 0 && fr->data[0] == 0x16 ? RUDP_ERR_TLS_MODE_MISMATCH
+                                                  : RUDP_ERR_TRANSPORT_PARAM;
   }
   return conn_apply_remote_params(conn, &hd->scid);
+}
+
+/*
+ * conn_tls_install_keys sets up packet protection from the finished TLS
+ * session (docs/PROTOCOL.md, "Packet protection").
+ */
+static int conn_tls_install_keys(rudp_conn *conn) {
+  uint8_t tx[RUDP_TLS_SECRETLEN], rx[RUDP_TLS_SECRETLEN];
+  rudp_aead_alg alg;
+  int rv = rudp_tls_session_get_secrets(conn->tls, tx, rx, &alg);
+  if (rv != 0) {
+    return rv;
+  }
+  conn->pp = rudp_mem_calloc(conn->mem, 1, sizeof(*conn->pp));
+  if (!conn->pp) {
+    rv = RUDP_ERR_NOMEM;
+  } else {
+    rv = rudp_pp_init(conn->pp, alg, tx, rx);
+    if (rv != 0) {
+      rudp_mem_free(conn->mem, conn->pp);
+      conn->pp = NULL;
+    }
+  }
+  memset(tx, 0, sizeof(tx));
+  memset(rx, 0, sizeof(rx));
+  return rv;
+}
+
+/*
+ * conn_recv_crypto_tls feeds the peer's CRYPTO stream to TLS (TLS mode):
+ * reordered, then in order; what TLS answers is queued; the peer's
+ * parameters are applied when their extension arrives; the keys are
+ * installed when the handshake completes (the caller then completes the
+ * connection's handshake).  A TLS failure closes the connection with the
+ * cause (RUDP_ERR_TLS_*, RUDP_ERR_CRYPTO) and CRYPTO_ERROR(alert).
+ */
+static int conn_recv_crypto_tls(rudp_conn *conn, const rudp_frame_crypto *fr,
+                                const rudp_pkt_hd *hd, rudp_tstamp now) {
+  const uint8_t *data, *tp;
+  size_t n, tplen;
+  rudp_ssize pushed;
+  int rv = 0;
+
+  /* Client CRYPTO travels in CONNECT and HANDSHAKE packets; the server's
+   * in ACCEPT packets and, after the handshake, in short packets. */
+  if (conn->server ? hd->type == RUDP_PKT_SHORT
+                   : hd->type == RUDP_PKT_HANDSHAKE ||
+                         (hd->type == RUDP_PKT_SHORT &&
+                          !(conn->flags & RUDP_CONN_FLAG_TLS_DONE))) {
+    return RUDP_ERR_PROTO;
+  }
+  pushed = rudp_rob_push(&conn->crypto_rx, fr->offset, fr->data, fr->datalen);
+  if (pushed == RUDP_ERR_NOBUF) {
+    conn_close_with(conn, RUDP_ERR_CRYPTO, 0, RUDP_CRYPTO_BUFFER_EXCEEDED,
+                    RUDP_FRAME_CRYPTO, "CRYPTO buffer exceeded", now);
+    return 0;
+  }
+  if (pushed < 0) {
+    return (int)pushed;
+  }
+  while (rv == 0 && (n = rudp_rob_peek(&conn->crypto_rx, &data)) > 0) {
+    rv = rudp_tls_session_feed(conn->tls, data, n);
+    rudp_rob_consume(&conn->crypto_rx, n);
+  }
+  if (rv == RUDP_ERR_NOMEM) {
+    return rv;
+  }
+  if (rv != 0) {
+    uint64_t wire = rv == RUDP_ERR_TLS_MODE_MISMATCH
+                        ? RUDP_TLS_MODE_MISMATCH
+                        : RUDP_CRYPTO_ERROR(rudp_tls_session_alert(conn->tls));
+    const char *reason = rudp_tls_session_reason(conn->tls);
+    conn_close_with(conn, rv, 0, wire, RUDP_FRAME_CRYPTO,
+                    reason[0] ? reason : rudp_strerror(rv), now);
+    return 0;
+  }
+  if (!(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) &&
+      (tp = rudp_tls_session_peer_tp(conn->tls, &tplen)) != NULL) {
+    if (rudp_tp_decode(&conn->remote_params, tp, tplen, !conn->server) != 0) {
+      return RUDP_ERR_TRANSPORT_PARAM;
+    }
+    rv = conn_apply_remote_params(conn, &hd->scid);
+    if (rv != 0) {
+      return rv;
+    }
+  }
+  if (!(conn->flags & RUDP_CONN_FLAG_TLS_DONE) &&
+      rudp_tls_session_is_complete(conn->tls)) {
+    if (!(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
+      return RUDP_ERR_TRANSPORT_PARAM; /* the session should have caught it */
+    }
+    rv = conn_tls_install_keys(conn);
+    if (rv != 0) {
+      return rv == RUDP_ERR_NOMEM ? rv : RUDP_ERR_INTERNAL;
+    }
+    conn->flags |= RUDP_CONN_FLAG_TLS_DONE;
+    if (conn->server) {
+      /* The client has all our handshake data (it sent Finished); what
+       * TLS writes from now on (session tickets) goes in short packets. */
+      conn->crypto_hs_end = conn->crypto_tx.written;
+      if (conn->crypto_tx.sent > 0) {
+        rv = rudp_sbuf_on_acked(&conn->crypto_tx, 0,
+                                (size_t)conn->crypto_tx.sent);
+        if (rv != 0) {
+          return rv;
+        }
+      }
+    }
+  }
+  return conn_tls_drain(conn);
 }
 
 /*
@@ -1200,8 +1426,7 @@ static int conn_recv_stream(rudp_conn *conn, const rudp_frame_stream *fr,
   if (rudp_rob_readable(&strm->rx) > 0 ||
       ((strm->flags & RUDP_STRM_FLAG_RX_FIN) &&
        strm->rx.read_offset == strm->rx_final)) {
-    return conn_call_stream_cb(conn, conn->callbacks.stream_readable,
-                               strm->id);
+    return conn_call_stream_cb(conn, conn->callbacks.stream_readable, strm->id);
   }
   return 0;
 }
@@ -1233,8 +1458,8 @@ static int conn_recv_reset_stream(rudp_conn *conn,
   /* Everything up to the final size counts as consumed: return the
    * connection credit the discarded bytes held. */
   conn_strm_discard_rx(conn, strm, fr->final_size);
-  strm->ctrl &= ~(uint32_t)(RUDP_STRM_CTRL_MAX_STREAM_DATA |
-                            RUDP_STRM_CTRL_STOP_SENDING);
+  strm->ctrl &=
+      ~(uint32_t)(RUDP_STRM_CTRL_MAX_STREAM_DATA | RUDP_STRM_CTRL_STOP_SENDING);
   rv = conn_call_stream_code_cb(conn, conn->callbacks.stream_reset, strm->id,
                                 fr->app_error_code);
   strm_maybe_close(conn, strm);
@@ -1302,8 +1527,7 @@ static int conn_recv_max_streams(rudp_conn *conn, int k, uint64_t value) {
   if (value > conn->remote_max_streams[k]) {
     conn->remote_max_streams[k] = value;
     if (conn->callbacks.streams_available &&
-        conn->callbacks.streams_available(conn, k == 0, conn->user_data) !=
-            0) {
+        conn->callbacks.streams_available(conn, k == 0, conn->user_data) != 0) {
       return RUDP_ERR_CALLBACK_FAILURE;
     }
   }
@@ -1343,6 +1567,11 @@ static void conn_recv_connection_close(rudp_conn *conn,
   } else if (!app && fr->error_code == RUDP_CONNECTION_REFUSED &&
              conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
     ci->error = RUDP_ERR_CONNECTION_REFUSED;
+  } else if (!app && fr->error_code == RUDP_TLS_MODE_MISMATCH) {
+    ci->error = RUDP_ERR_TLS_MODE_MISMATCH;
+  } else if (!app && fr->error_code >= RUDP_CRYPTO_ERROR(0) &&
+             fr->error_code <= RUDP_CRYPTO_ERROR(0xff)) {
+    ci->error = RUDP_ERR_CRYPTO; /* the peer's TLS refused ours */
   } else {
     ci->error = RUDP_ERR_PEER_CLOSED;
   }
@@ -1364,10 +1593,9 @@ static void conn_recv_connection_close(rudp_conn *conn,
 static int conn_recv_datagram(rudp_conn *conn, const rudp_frame_datagram *fr) {
   /* The limit is on the whole frame: type, length field and data
    * (RFC 9221 §3). */
-  size_t framelen = 1 + fr->datalen +
-                    (fr->type == RUDP_FRAME_DATAGRAM_LEN
-                         ? rudp_varint_len(fr->datalen)
-                         : 0);
+  size_t framelen =
+      1 + fr->datalen +
+      (fr->type == RUDP_FRAME_DATAGRAM_LEN ? rudp_varint_len(fr->datalen) : 0);
   if (conn->settings.max_datagram_frame_size == 0 ||
       framelen > conn->settings.max_datagram_frame_size) {
     return RUDP_ERR_PROTO;
@@ -1445,8 +1673,8 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
       /* Draining acknowledges only packets carrying the close (8.4). */
       drain_close_seen = 1;
     }
-    if (conn->state == RUDP_CONN_STATE_CLOSING &&
-        fr.type != RUDP_FRAME_ACK && fr.type != RUDP_FRAME_CONNECTION_CLOSE &&
+    if (conn->state == RUDP_CONN_STATE_CLOSING && fr.type != RUDP_FRAME_ACK &&
+        fr.type != RUDP_FRAME_CONNECTION_CLOSE &&
         fr.type != RUDP_FRAME_CONNECTION_CLOSE_APP) {
       continue;
     }
@@ -1458,7 +1686,8 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
       rv = conn_recv_ack(conn, &fr.ack, long_header, now);
       break;
     case RUDP_FRAME_CRYPTO:
-      rv = conn_recv_crypto(conn, &fr.crypto, hd);
+      rv = conn->tls ? conn_recv_crypto_tls(conn, &fr.crypto, hd, now)
+                     : conn_recv_crypto(conn, &fr.crypto, hd);
       break;
     case RUDP_FRAME_NEW_TOKEN:
       /* Only a server may send it; tokens are not used by this version. */
@@ -1506,6 +1735,11 @@ static int conn_recv_frames(rudp_conn *conn, const rudp_pkt_hd *hd,
         rv = RUDP_ERR_PROTO;
       } else {
         conn->flags |= RUDP_CONN_FLAG_CONFIRMED;
+        if (conn->tls && conn->crypto_tx.sent > 0) {
+          /* The server completed, so it has all our handshake data. */
+          rv = rudp_sbuf_on_acked(&conn->crypto_tx, 0,
+                                  (size_t)conn->crypto_tx.sent);
+        }
       }
       break;
     case RUDP_FRAME_DATAGRAM:
@@ -1595,8 +1829,7 @@ static void conn_recv_retry(rudp_conn *conn, const rudp_pkt_hd *hd,
 
 static void conn_recv_version_negotiation(rudp_conn *conn,
                                           const rudp_pkt_hd *hd,
-                                          const uint8_t *pkt,
-                                          rudp_tstamp now) {
+                                          const uint8_t *pkt, rudp_tstamp now) {
   size_t i;
   if (conn->server || conn->state != RUDP_CONN_STATE_CONNECT_SENT ||
       (conn->flags &
@@ -1624,13 +1857,15 @@ static void conn_recv_version_negotiation(rudp_conn *conn,
  * Returns the bytes it consumed, or a negative fatal code; malformed input
  * consumes the rest of the datagram.
  */
-static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
-                                size_t len, rudp_tstamp now) {
+static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt, size_t len,
+                                rudp_tstamp now) {
   rudp_pkt_hd hd;
   rudp_ssize hdlen = rudp_pkt_decode_hd(&hd, pkt, len, conn->scid.datalen);
   uint64_t pn, frame_type = 0;
   int rv, ack_eliciting;
   size_t payload_len;
+  const uint8_t *payload;
+  int aead = 0;
 
   if (hdlen < 0) {
     ++conn->stats.pkts_dropped;
@@ -1691,20 +1926,67 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
       return (rudp_ssize)hd.pktlen;
     }
   }
-  if (hd.type == RUDP_PKT_CONNECT && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
+  if (hd.type == RUDP_PKT_CONNECT &&
+      conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
       !rudp_cid_eq(&hd.scid, &conn->dcid)) {
     ++conn->stats.pkts_dropped;
     return (rudp_ssize)hd.pktlen;
   }
-  pn = rudp_pkt_decode_pkt_num(conn->acktr.largest, hd.pkt_num,
-                               hd.pkt_numlen);
-  /* The CRC covers the full packet number: corruption, and a packet
-   * delayed so long that its number expanded wrongly, both fail here. */
-  if (pn > RUDP_PKT_MAX_PKT_NUM ||
-      rudp_pkt_verify_crc_pn(pkt, hd.pktlen, pn) != 0) {
+  pn = rudp_pkt_decode_pkt_num(conn->acktr.largest, hd.pkt_num, hd.pkt_numlen);
+  if (conn->tls && hd.type == RUDP_PKT_SHORT) {
+    /* TLS mode: short packets are AEAD-protected; nothing in them is
+     * looked at before they authenticate.  The server has no keys until
+     * the client's Finished arrived (RFC 9001 5.7): earlier ones are
+     * dropped, and recovered by loss detection. */
+    rudp_ssize n;
+    if (!conn->pp) {
+      ++conn->stats.pkts_dropped;
+      ++conn->stats.pkts_undecryptable;
+      return (rudp_ssize)hd.pktlen;
+    }
+    if (conn->rxbuflen < hd.pktlen) {
+      size_t want = rudp_max(hd.pktlen, (size_t)2048);
+      uint8_t *buf = rudp_mem_malloc(conn->mem, want);
+      if (!buf) {
+        return RUDP_ERR_NOMEM;
+      }
+      rudp_mem_free(conn->mem, conn->rxbuf);
+      conn->rxbuf = buf;
+      conn->rxbuflen = want;
+    }
+    n = pn > RUDP_PKT_MAX_PKT_NUM
+            ? RUDP_ERR_INTEGRITY
+            : rudp_pp_open(conn->pp, conn->rxbuf, conn->rxbuflen, pkt,
+                           (size_t)hdlen, hd.pktlen, pn,
+                           (hd.flags & RUDP_PKT_FLAG_KEY_PHASE) != 0);
+    if (n == RUDP_ERR_NOMEM) {
+      return n;
+    }
+    if (n < 0) {
+      ++conn->stats.pkts_dropped;
+      ++conn->stats.pkts_bad_integrity;
+      if (conn->pp->auth_failures >= CONN_AEAD_INTEGRITY_LIMIT) {
+        /* RFC 9001 6.6: so many forgeries that one might succeed. */
+        conn_close_with(conn, RUDP_ERR_CRYPTO, 0, RUDP_AEAD_LIMIT_REACHED, 0,
+                        "AEAD integrity limit reached", now);
+      }
+      return (rudp_ssize)hd.pktlen;
+    }
+    payload = conn->rxbuf;
+    payload_len = (size_t)n;
+    aead = 1;
+  } else if (pn > RUDP_PKT_MAX_PKT_NUM ||
+             rudp_pkt_verify_crc_pn(pkt, hd.pktlen, pn) != 0) {
+    /* The CRC covers the full packet number: corruption, and a packet
+     * delayed so long that its number expanded wrongly, both fail
+     * here. */
     ++conn->stats.pkts_dropped;
     ++conn->stats.pkts_bad_integrity;
     return (rudp_ssize)hd.pktlen;
+  }
+  if (!aead) {
+    payload = pkt + hdlen;
+    payload_len = hd.pktlen - (size_t)hdlen - RUDP_PKT_CRCLEN;
   }
   if (rudp_acktr_is_duplicate(&conn->acktr, pn)) {
     ++conn->stats.pkts_dropped;
@@ -1712,8 +1994,8 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
     return (rudp_ssize)hd.pktlen;
   }
 
-  if (hd.type == RUDP_PKT_CONNECT && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
-      conn->crypto_tx.sent > 0) {
+  if (hd.type == RUDP_PKT_CONNECT &&
+      conn->state == RUDP_CONN_STATE_ACCEPT_SENT && conn->crypto_tx.sent > 0) {
     /* A repeated CONNECT means our ACCEPT was lost: send it again (the
      * half-open connection answers; no new state). */
     rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
@@ -1738,7 +2020,8 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
   }
 
   if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
-      hd.type == RUDP_PKT_SHORT && (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
+      hd.type == RUDP_PKT_SHORT && !conn->tls &&
+      (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
     /* A short packet proves the client got ACCEPT (it knows our CID):
      * complete before its frames, so handshake_completed comes before
      * the streams it opens. */
@@ -1747,9 +2030,8 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
       return rv;
     }
   }
-  payload_len = hd.pktlen - (size_t)hdlen - RUDP_PKT_CRCLEN;
-  rv = conn_recv_frames(conn, &hd, pkt + hdlen, payload_len, now,
-                        &ack_eliciting, &frame_type);
+  rv = conn_recv_frames(conn, &hd, payload, payload_len, now, &ack_eliciting,
+                        &frame_type);
   if (rv == CONN_DROP_PKT) {
     ++conn->stats.pkts_dropped;
     return (rudp_ssize)hd.pktlen;
@@ -1770,8 +2052,20 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt,
   rudp_acktr_add(&conn->acktr, pn, ack_eliciting, now);
 
   /* Handshake progress. */
-  if (!conn->server && conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
-      hd.type == RUDP_PKT_ACCEPT) {
+  if (conn->tls) {
+    /* TLS mode: the TLS handshake decides (the client once the server's
+     * Finished is verified, the server once the client's is). */
+    if ((conn->flags & RUDP_CONN_FLAG_TLS_DONE) &&
+        (conn->state == RUDP_CONN_STATE_CONNECT_SENT ||
+         conn->state == RUDP_CONN_STATE_ACCEPT_SENT)) {
+      conn->acktr.immediate = 1;
+      rv = conn_complete_handshake(conn, now);
+      if (rv != 0) {
+        return rv;
+      }
+    }
+  } else if (!conn->server && conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
+             hd.type == RUDP_PKT_ACCEPT) {
     if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
       /* Acknowledge ACCEPT at once: it completes the server's side. */
       conn->acktr.immediate = 1;
@@ -1853,6 +2147,8 @@ typedef struct conn_pkt {
   size_t hdlen;
   size_t len;
   size_t cap;
+  /* taglen: the trailer, a CRC32C or (TLS short packets) an AEAD tag. */
+  size_t taglen;
   int long_header;
   int ack_eliciting;
   int has_padding;
@@ -1863,7 +2159,7 @@ typedef struct conn_pkt {
 } conn_pkt;
 
 static size_t pkt_room(const conn_pkt *pkt) {
-  return pkt->cap - RUDP_PKT_CRCLEN - pkt->len;
+  return pkt->cap - pkt->taglen - pkt->len;
 }
 
 static rudp_rtb_frame *pkt_record(rudp_conn *conn, conn_pkt *pkt,
@@ -1951,6 +2247,58 @@ static int conn_write_crypto(rudp_conn *conn, conn_pkt *pkt) {
   return rudp_sbuf_on_sent(&conn->crypto_tx, 0, n);
 }
 
+/*
+ * conn_write_crypto_tls sends pending CRYPTO data (TLS mode) in as many
+ * frames as fit: lost ranges first, then new data.  In a long packet only
+ * handshake data (below crypto_hs_end), in a short one only what follows
+ * it (the server's session tickets).
+ */
+static int conn_write_crypto_tls(rudp_conn *conn, conn_pkt *pkt) {
+  for (;;) {
+    size_t room = pkt_room(pkt), hdmax, n;
+    uint64_t off;
+    uint8_t *p;
+    rudp_rtb_frame *f;
+    if (room < 8) {
+      return 0;
+    }
+    hdmax = 1 + 8 + rudp_varint_len(room);
+    if (room <= hdmax) {
+      return 0;
+    }
+    n = rudp_sbuf_next(&conn->crypto_tx, &off, room - hdmax);
+    if (n == 0) {
+      return 0;
+    }
+    if (pkt->long_header ? off >= conn->crypto_hs_end
+                         : off < conn->crypto_hs_end) {
+      return 0;
+    }
+    if (pkt->long_header && off + n > conn->crypto_hs_end) {
+      n = (size_t)(conn->crypto_hs_end - off);
+    }
+    f = pkt_record(conn, pkt, RUDP_FRAME_CRYPTO);
+    if (!f) {
+      return RUDP_ERR_NOMEM;
+    }
+    f->offset = off;
+    f->len = n;
+    p = pkt->buf + pkt->len;
+    p = rudp_put_uint8(p, RUDP_FRAME_CRYPTO);
+    p = rudp_put_varint(p, off);
+    p = rudp_put_varint(p, n);
+    rudp_sbuf_copy(&conn->crypto_tx, p, off, n);
+    pkt->len = (size_t)(p - pkt->buf) + n;
+    pkt->ack_eliciting = 1;
+    if (off < conn->crypto_tx.sent) {
+      pkt->retransmits = 1;
+    }
+    if (rudp_sbuf_on_sent(&conn->crypto_tx, off, n) != 0) {
+      return RUDP_ERR_NOMEM;
+    }
+  }
+}
+
 /* Connection-level control frames, in the order they are written. */
 static const struct {
   uint32_t flag;
@@ -1992,9 +2340,8 @@ static uint64_t conn_ctrl_value(rudp_conn *conn, uint8_t type,
  * RUDP_STRM_CTRL_*) of |strm|.  Returns 1 if written (the flag is then
  * cleared), 0 if it did not fit, or a negative error.
  */
-static int conn_write_strm_ctrl(rudp_conn *conn, conn_pkt *pkt,
-                                rudp_strm *strm, uint32_t flag,
-                                rudp_tstamp now) {
+static int conn_write_strm_ctrl(rudp_conn *conn, conn_pkt *pkt, rudp_strm *strm,
+                                uint32_t flag, rudp_tstamp now) {
   rudp_frame fr;
   uint64_t offset = 0, len = 0;
   int rv;
@@ -2291,6 +2638,9 @@ static int conn_has_pending(const rudp_conn *conn) {
       conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
     return rudp_sbuf_has_pending(&conn->crypto_tx);
   }
+  if (conn->tls && rudp_sbuf_has_pending(&conn->crypto_tx)) {
+    return 1;
+  }
   return conn->sendq_head || conn->ctrlq_head || conn->dgram_len ||
          (conn->ctrl & ~(uint32_t)RUDP_CONN_CTRL_CLOSE) || conn->probes;
 }
@@ -2312,8 +2662,7 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   case RUDP_CONN_STATE_DRAINING:
     /* Only the ACK of the peer's CONNECTION_CLOSE (docs/PROTOCOL.md 8.4). */
     if (conn->acktr.largest == UINT64_MAX ||
-        rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) >
-            now) {
+        rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) > now) {
       return 0;
     }
     draining = 1;
@@ -2347,8 +2696,8 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
     if (conn->bytes_sent_unvalidated >= allowed) {
       return 0;
     }
-    cap = (size_t)rudp_min((uint64_t)cap,
-                           allowed - conn->bytes_sent_unvalidated);
+    cap =
+        (size_t)rudp_min((uint64_t)cap, allowed - conn->bytes_sent_unvalidated);
   }
   if (cap < 64) {
     return 0;
@@ -2373,7 +2722,8 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   hd.pkt_numlen = rudp_pkt_num_len(pn, conn->rtb.largest_acked);
   if (closing || draining
           ? !conn->server && !(conn->flags & RUDP_CONN_FLAG_ACCEPT_SEEN)
-          : conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+          : conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
+                !(conn->tls && (conn->flags & RUDP_CONN_FLAG_ACCEPT_SEEN))) {
     hd.type = RUDP_PKT_CONNECT;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
     hd.token = conn->tokenlen ? conn->token : NULL;
@@ -2384,14 +2734,46 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
                  : conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
     hd.type = RUDP_PKT_ACCEPT;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
-  } else if ((closing || draining) && !conn->server &&
-             !(conn->flags & RUDP_CONN_FLAG_PEER_PARAMS)) {
-    /* The client saw an ACCEPT but the handshake failed (bad parameters):
-     * a HANDSHAKE packet to the server's CID (docs/PROTOCOL.md 9.1). */
+  } else if ((closing || draining)
+                 ? !conn->server &&
+                       !(conn->flags & (conn->tls ? RUDP_CONN_FLAG_TLS_DONE
+                                                  : RUDP_CONN_FLAG_PEER_PARAMS))
+                 : conn->tls && !conn->server &&
+                       (conn->state == RUDP_CONN_STATE_CONNECT_SENT ||
+                        (!(conn->flags & RUDP_CONN_FLAG_CONFIRMED) &&
+                         rudp_sbuf_has_pending(&conn->crypto_tx)))) {
+    /* The client saw an ACCEPT but the handshake failed (bad parameters,
+     * a refused certificate): a HANDSHAKE packet to the server's CID
+     * (docs/PROTOCOL.md 9.1).  In TLS mode HANDSHAKE packets also carry
+     * the client's ACKs of the server's flight and its Finished. */
     hd.type = RUDP_PKT_HANDSHAKE;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
   } else {
     hd.type = RUDP_PKT_SHORT;
+    if (conn->tls && !conn->pp) {
+      return 0; /* no keys yet: nothing can go in a short packet */
+    }
+    if (conn->pp) {
+      /* Key update: after key_update_interval packets with one key, once
+       * the peer acknowledged one sent with it (docs/PROTOCOL.md). */
+      if (conn->settings.key_update_interval &&
+          conn->pp->tx_count >= conn->settings.key_update_interval &&
+          rudp_pp_can_update(conn->pp)) {
+        rv = rudp_pp_update(conn->pp);
+        if (rv != 0) {
+          return rv == RUDP_ERR_NOMEM ? rv : RUDP_ERR_INTERNAL;
+        }
+      }
+      if (conn->pp->tx_count >= CONN_AEAD_CONFIDENTIALITY_LIMIT && !closing &&
+          !draining) {
+        conn_close_with(conn, RUDP_ERR_CRYPTO, 0, RUDP_AEAD_LIMIT_REACHED, 0,
+                        "AEAD confidentiality limit reached", now);
+        return conn_build(conn, out, outlen, now);
+      }
+      if (conn->pp->tx_phase) {
+        hd.flags |= RUDP_PKT_FLAG_KEY_PHASE;
+      }
+    }
   }
   hd.len = cap; /* placeholder; patched below */
   hdlen = rudp_pkt_encode_hd(out, cap, &hd);
@@ -2407,6 +2789,8 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   pkt.hdlen = pkt.len = (size_t)hdlen;
   pkt.cap = cap;
   pkt.long_header = hd.type != RUDP_PKT_SHORT;
+  pkt.taglen =
+      conn->tls && !pkt.long_header ? RUDP_AEAD_TAGLEN : RUDP_PKT_CRCLEN;
   pkt.tail = &pkt.frames;
 
   if (closing) {
@@ -2416,9 +2800,9 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
     fr.connection_close.type = conn->close_info.app && !pkt.long_header
                                    ? RUDP_FRAME_CONNECTION_CLOSE_APP
                                    : RUDP_FRAME_CONNECTION_CLOSE;
-    fr.connection_close.error_code =
-        conn->close_info.app && pkt.long_header ? RUDP_APPLICATION_ERROR
-                                                : conn->close_info.wire_error;
+    fr.connection_close.error_code = conn->close_info.app && pkt.long_header
+                                         ? RUDP_APPLICATION_ERROR
+                                         : conn->close_info.wire_error;
     fr.connection_close.frame_type = conn->close_frame_type;
     fr.connection_close.reason = (const uint8_t *)reason;
     fr.connection_close.reasonlen = strlen(reason);
@@ -2461,11 +2845,20 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
    * other packet whenever there is something new to report.  A piggyback
    * ACK that finds nothing to ride on is taken back below: an ACK-only
    * packet is sent only when an ACK is due. */
-  ack_due = rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) <=
-            now;
+  ack_due =
+      rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) <= now;
   saved_acktr = conn->acktr;
+  if (cc_ok && !pkt.long_header && conn->dgram_len > 0) {
+    /* Datagrams before the ACK: one as large as a packet allows must not
+     * be kept out (forever, holding up the queue) by the ACK's bytes. */
+    rv = conn_write_datagrams(conn, &pkt);
+    if (rv < 0) {
+      goto fail;
+    }
+  }
   if (conn->acktr.largest != UINT64_MAX &&
-      (ack_due || (conn->acktr.dirty && cc_ok && conn_has_pending(conn)))) {
+      (ack_due || (conn->acktr.dirty && cc_ok &&
+                   (pkt.ack_eliciting || conn_has_pending(conn))))) {
     rv = conn_write_ack(conn, &pkt, now);
     if (rv < 0) {
       goto fail;
@@ -2473,11 +2866,18 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   }
   if (cc_ok) {
     if (pkt.long_header) {
-      rv = conn_write_crypto(conn, &pkt);
+      rv = conn->tls ? conn_write_crypto_tls(conn, &pkt)
+                     : conn_write_crypto(conn, &pkt);
       if (rv < 0) {
         goto fail;
       }
     } else {
+      if (conn->tls && conn->server) {
+        rv = conn_write_crypto_tls(conn, &pkt); /* session tickets */
+        if (rv < 0) {
+          goto fail;
+        }
+      }
       rv = conn_write_ctrl(conn, &pkt, now);
       if (rv < 0) {
         goto fail;
@@ -2532,7 +2932,17 @@ finish:
       goto fail;
     }
   }
-  pkt.len = rudp_pkt_seal_crc_pn(out, pkt.len, pn);
+  if (pkt.taglen == RUDP_AEAD_TAGLEN) {
+    rudp_ssize n =
+        rudp_pp_seal(conn->pp, out, (size_t)hdlen, pkt.len - (size_t)hdlen, pn);
+    if (n < 0) {
+      rv = (int)n;
+      goto fail;
+    }
+    pkt.len = (size_t)n;
+  } else {
+    pkt.len = rudp_pkt_seal_crc_pn(out, pkt.len, pn);
+  }
 
   flags = 0;
   if (pkt.ack_eliciting) {
@@ -2610,11 +3020,29 @@ static rudp_duration conn_idle_timeout(const rudp_conn *conn) {
 }
 
 /* conn_pto_deadline is when the retransmission timer fires. */
+/* conn_connect_timer returns nonzero while the client's retransmissions
+ * follow the CONNECT backoff: until the ACCEPT arrives (in TLS mode the
+ * rest of the handshake then runs on the PTO, as the server's does). */
+static int conn_connect_timer(const rudp_conn *conn) {
+  return conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
+         !(conn->tls && (conn->flags & RUDP_CONN_FLAG_ACCEPT_SEEN));
+}
+
+/* conn_handshake_deadline bounds a handshake in progress: the server's
+ * half-open connection, and a TLS client past its ACCEPT. */
+static rudp_tstamp conn_handshake_deadline(const rudp_conn *conn) {
+  if (conn->state == RUDP_CONN_STATE_ACCEPT_SENT ||
+      (conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
+       !conn_connect_timer(conn))) {
+    return conn->created_ts + conn->settings.handshake_timeout;
+  }
+  return RUDP_TSTAMP_MAX;
+}
+
 static rudp_tstamp conn_pto_deadline(const rudp_conn *conn) {
-  if (conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+  if (conn_connect_timer(conn)) {
     unsigned k = conn->connect_sends ? conn->connect_sends - 1 : 0;
-    if (conn->last_connect_ts == RUDP_TSTAMP_MAX ||
-        conn->connect_sends == 0) {
+    if (conn->last_connect_ts == RUDP_TSTAMP_MAX || conn->connect_sends == 0) {
       return RUDP_TSTAMP_MAX; /* a CONNECT is waiting to be written */
     }
     if (k > 30) {
@@ -2654,9 +3082,9 @@ rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
   case RUDP_CONN_STATE_CLOSED:
     return RUDP_TSTAMP_MAX;
   case RUDP_CONN_STATE_DRAINING:
-    return rudp_min(conn->close_deadline,
-                    rudp_acktr_deadline(&conn->acktr,
-                                        conn->settings.max_ack_delay));
+    return rudp_min(
+        conn->close_deadline,
+        rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay));
   case RUDP_CONN_STATE_CLOSING:
     t = conn->close_deadline;
     if (!(conn->flags & RUDP_CONN_FLAG_CLOSE_ACKED) &&
@@ -2680,17 +3108,15 @@ rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
   if (d != RUDP_TSTAMP_MAX) {
     t = rudp_min(t, d);
   }
-  idle = conn->state >= RUDP_CONN_STATE_ESTABLISHED ? conn_idle_timeout(conn)
-                                                     : 0;
+  idle =
+      conn->state >= RUDP_CONN_STATE_ESTABLISHED ? conn_idle_timeout(conn) : 0;
   if (idle) {
     t = rudp_min(t, conn->idle_start_ts + idle);
   }
   if (conn_keepalive_armed(conn)) {
     t = rudp_min(t, conn_keepalive_deadline(conn));
   }
-  if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT) {
-    t = rudp_min(t, conn->created_ts + conn->settings.handshake_timeout);
-  }
+  t = rudp_min(t, conn_handshake_deadline(conn));
   if (conn->state == RUDP_CONN_STATE_LINGER) {
     t = rudp_min(t, conn->linger_deadline);
   }
@@ -2702,7 +3128,7 @@ static void conn_on_pto(rudp_conn *conn, rudp_tstamp now) {
   const rudp_rtb_pkt *oldest;
   const rudp_rtb_frame *f;
 
-  if (conn->state == RUDP_CONN_STATE_CONNECT_SENT) {
+  if (conn_connect_timer(conn)) {
     /* CONNECT retransmission with exponential backoff, like SYN. */
     if (conn->connect_sends > conn->settings.connect_retries) {
       conn_close_silently(conn, RUDP_ERR_HANDSHAKE_TIMEOUT);
@@ -2752,20 +3178,17 @@ int rudp_conn_handle_expiry(rudp_conn *conn, rudp_tstamp now) {
     }
     break;
   default:
-    idle = conn->state >= RUDP_CONN_STATE_ESTABLISHED
-               ? conn_idle_timeout(conn)
-               : 0;
+    idle = conn->state >= RUDP_CONN_STATE_ESTABLISHED ? conn_idle_timeout(conn)
+                                                      : 0;
     if (idle && now >= conn->idle_start_ts + idle) {
       conn_close_silently(conn, RUDP_ERR_IDLE_CLOSE);
       break;
     }
-    if (conn->server && conn->state == RUDP_CONN_STATE_ACCEPT_SENT &&
-        now >= conn->created_ts + conn->settings.handshake_timeout) {
+    if (now >= conn_handshake_deadline(conn)) {
       conn_close_silently(conn, RUDP_ERR_HANDSHAKE_TIMEOUT);
       break;
     }
-    if (conn->state == RUDP_CONN_STATE_LINGER &&
-        now >= conn->linger_deadline) {
+    if (conn->state == RUDP_CONN_STATE_LINGER && now >= conn->linger_deadline) {
       /* Linger expired: close anyway. */
       conn_close_with(conn, 0, 0, RUDP_NO_ERROR, 0, "linger timeout", now);
       break;
@@ -3039,7 +3462,7 @@ int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
   if (conn->dgram_bufsize == 0 ||
       len + 1 + rudp_varint_len(len) > conn->dgram_bufsize ||
       len + 1 + rudp_varint_len(len) + 1 + conn->dcid.datalen + 4 +
-              RUDP_PKT_CRCLEN >
+              (conn->tls ? RUDP_AEAD_TAGLEN : RUDP_PKT_CRCLEN) >
           conn->max_tx_payload) {
     return RUDP_ERR_DATAGRAM_TOO_LARGE;
   }

@@ -54,6 +54,8 @@
 /* An ack-eliciting packet was sent since the last packet received (the
  * idle timer restarts only on the first, RFC 9000 §10.1). */
 #define RUDP_CONN_FLAG_ELICITING_SINCE_RECV 0x0100u
+/* TLS mode: the TLS handshake completed (keys installed). */
+#define RUDP_CONN_FLAG_TLS_DONE 0x0200u
 
 /* RUDP_CONN_CLOSE_MAX_SENDS bounds CONNECTION_CLOSE transmissions. */
 #define RUDP_CONN_CLOSE_MAX_SENDS 12
@@ -101,6 +103,20 @@ struct rudp_conn {
   rudp_sbuf crypto_tx;
   /* crypto_msg holds the encoded parameters crypto_tx refers to. */
   uint8_t crypto_msg[RUDP_TP_MAXLEN];
+
+  /* TLS mode (settings.tls set; docs/PROTOCOL.md 4.4): tls is the TLS
+   * session; crypto_rx reorders the peer's CRYPTO stream before it is fed
+   * to TLS; pp is the packet protection, allocated when the keys are
+   * installed (the handshake completed); crypto_hs_end is where the
+   * server's post-handshake CRYPTO data (session tickets, sent in short
+   * packets) starts (UINT64_MAX: everything is handshake data); rxbuf
+   * (rxbuflen bytes) receives decrypted payloads. */
+  struct rudp_tls_session *tls;
+  rudp_rob crypto_rx;
+  struct rudp_pp *pp;
+  uint64_t crypto_hs_end;
+  uint8_t *rxbuf;
+  size_t rxbuflen;
 
   rudp_acktr acktr;
   rudp_rtb rtb;

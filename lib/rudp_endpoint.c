@@ -1161,8 +1161,13 @@ int rudp_endpoint_new(rudp_endpoint **pep,
   dcid.datalen = EP_CLIENT_DCIDLEN;
   memset(&scid, 0, sizeof(scid));
   scid.datalen = settings->cidlen;
-  rv = rudp_conn_client_new(&probe, &dcid, &scid, &settings->conn, NULL, mem,
-                            NULL, now);
+  {
+    /* Without TLS: a server's context cannot make a client session, and
+     * contexts are checked when connections are made. */
+    rudp_settings cs = settings->conn;
+    cs.tls = NULL;
+    rv = rudp_conn_client_new(&probe, &dcid, &scid, &cs, NULL, mem, NULL, now);
+  }
   if (rv != 0) {
     return rv;
   }

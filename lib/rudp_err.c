@@ -63,6 +63,20 @@ const char *rudp_strerror(int error_code) {
     return "connection reset by peer (stateless reset)";
   case RUDP_ERR_IO:
     return "system call failed";
+  case RUDP_ERR_TLS_UNAVAILABLE:
+    return "TLS not available: built without OpenSSL";
+  case RUDP_ERR_TLS_CERT_UNTRUSTED:
+    return "TLS: certificate not trusted (unknown CA)";
+  case RUDP_ERR_TLS_NAME_MISMATCH:
+    return "TLS: certificate name mismatch";
+  case RUDP_ERR_TLS_CERT_EXPIRED:
+    return "TLS: certificate expired or not yet valid";
+  case RUDP_ERR_TLS_PIN_MISMATCH:
+    return "TLS: certificate does not match the pinned SHA-256";
+  case RUDP_ERR_TLS_MODE_MISMATCH:
+    return "TLS mode mismatch: one side uses TLS, the other does not";
+  case RUDP_ERR_TLS_CONFIG:
+    return "TLS: bad configuration";
   case RUDP_ERR_NOMEM:
     return "out of memory";
   case RUDP_ERR_CALLBACK_FAILURE:

@@ -20,6 +20,9 @@
  * billionths fits in 64 bits. */
 #define NE_INT_MAX 10000000000ULL
 #define NE_BILLION 1000000000ULL
+/* NE_QUEUE_PKTS_MAX, NE_QUEUE_BYTES_MAX bound the lab's queue= values. */
+#define NE_QUEUE_PKTS_MAX 1000000ULL
+#define NE_QUEUE_BYTES_MAX (1024ULL * 1048576ULL)
 
 /* ------------------------------------------------------------ parse */
 
@@ -90,11 +93,96 @@ enum {
   NE_K_JITTER,
   NE_K_RATE,
   NE_K_SEED,
+  /* The lab keys, from NE_K_LAB on (rudp_netem_parse_lab only). */
+  NE_K_BURST,
+  NE_K_QUEUE,
   NE_K_N
 };
+#define NE_K_LAB NE_K_BURST
 
 static const char *const ne_keys[NE_K_N] = {
-    "loss", "reorder", "dup", "corrupt", "delay", "jitter", "rate", "seed"};
+    "loss",   "reorder", "dup",  "corrupt", "delay",
+    "jitter", "rate",    "seed", "burst",   "queue"};
+
+static const char *ne_value(rudp_netem_spec *spec, int k, const char **pp);
+
+/* ne_burst_value parses burst's 2 to 4 PROBs joined by ':' from |*pp|.
+ * Returns NULL or the error string. */
+static const char *ne_burst_value(rudp_netem_spec *spec, const char **pp) {
+  /* enter, exit, loss when bad, loss when good */
+  uint32_t v[4] = {0, 0, RUDP_NETEM_PPB, 0};
+  size_t i;
+  for (i = 0; i < rudp_arraylen(v); ++i) {
+    rudp_netem_spec one;
+    const char *err;
+    if (i > 0) {
+      if (**pp != ':') {
+        break;
+      }
+      ++*pp;
+    }
+    /* Each part is a PROB exactly as loss= takes it. */
+    memset(&one, 0, sizeof(one));
+    err = ne_value(&one, NE_K_LOSS, pp);
+    if (err) {
+      return err;
+    }
+    v[i] = one.loss;
+  }
+  if (i < 2) {
+    return "bad burst";
+  }
+  spec->burst_enter = v[0];
+  spec->burst_exit = v[1];
+  spec->burst_loss_bad = v[2];
+  spec->burst_loss_good = v[3];
+  return NULL;
+}
+
+/* ne_queue_value parses queue's packet count or byte size from |*pp|.
+ * Returns NULL or the error string. */
+static const char *ne_queue_value(rudp_netem_spec *spec, const char **pp) {
+  const char *p = *pp, *u;
+  uint64_t n = 0, mult;
+  size_t un;
+  int big = 0;
+  if (*p < '0' || *p > '9') {
+    return "bad number";
+  }
+  for (; *p >= '0' && *p <= '9'; ++p) {
+    if (!big) {
+      n = n * 10 + (uint64_t)(*p - '0');
+      big = n > NE_QUEUE_BYTES_MAX;
+    }
+  }
+  u = p;
+  while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+    ++p;
+  }
+  un = (size_t)(p - u);
+  *pp = p;
+  if (un == 0) {
+    if (big || n < 1 || n > NE_QUEUE_PKTS_MAX) {
+      return "queue out of range";
+    }
+    spec->queue_pkts = n;
+    return NULL;
+  }
+  if (ne_word_eq(u, un, "b")) {
+    mult = 1;
+  } else if (ne_word_eq(u, un, "kb")) {
+    mult = 1024;
+  } else if (ne_word_eq(u, un, "mb")) {
+    mult = 1048576;
+  } else {
+    return "bad unit";
+  }
+  if (big || n < 1 || n > NE_QUEUE_BYTES_MAX / mult) {
+    return "queue out of range";
+  }
+  spec->queue_bytes = n * mult;
+  return NULL;
+}
 
 /* ne_value parses the value of key |k| from |*pp| into |spec|.  Returns
  * NULL or the error string. */
@@ -104,6 +192,12 @@ static const char *ne_value(rudp_netem_spec *spec, int k, const char **pp) {
   size_t un;
   int rv;
 
+  if (k == NE_K_BURST) {
+    return ne_burst_value(spec, pp);
+  }
+  if (k == NE_K_QUEUE) {
+    return ne_queue_value(spec, pp);
+  }
   if (k == NE_K_SEED) {
     uint64_t s = 0;
     if (*p < '0' || *p > '9') {
@@ -227,8 +321,9 @@ static const char *ne_value(rudp_netem_spec *spec, int k, const char **pp) {
   }
 }
 
-int rudp_netem_parse_ex(rudp_netem_spec *spec, const char *str,
-                        const char **perr) {
+/* ne_parse parses |str|; |lab| nonzero accepts the lab keys. */
+static int ne_parse(rudp_netem_spec *spec, const char *str, const char **perr,
+                    int lab) {
   const char *p = str, *err = NULL;
   unsigned seen = 0;
 
@@ -250,7 +345,7 @@ int rudp_netem_parse_ex(rudp_netem_spec *spec, const char *str,
         break;
       }
     }
-    if (k == NE_K_N) {
+    if (k == NE_K_N || (k >= NE_K_LAB && !lab)) {
       err = "unknown key";
       break;
     }
@@ -295,10 +390,24 @@ int rudp_netem_parse_ex(rudp_netem_spec *spec, const char *str,
       break;
     }
   }
+  /* A queue exists only in front of a rate-limited link. */
+  if (!err && (spec->queue_pkts || spec->queue_bytes) && !spec->rate) {
+    err = "queue needs rate";
+  }
   if (perr) {
     *perr = err;
   }
   return err ? RUDP_ERR_INVALID_ARGUMENT : 0;
+}
+
+int rudp_netem_parse_ex(rudp_netem_spec *spec, const char *str,
+                        const char **perr) {
+  return ne_parse(spec, str, perr, 0);
+}
+
+int rudp_netem_parse_lab(rudp_netem_spec *spec, const char *str,
+                         const char **perr) {
+  return ne_parse(spec, str, perr, 1);
 }
 
 int rudp_netem_parse(rudp_netem_spec *spec, const char *str) {
@@ -307,7 +416,8 @@ int rudp_netem_parse(rudp_netem_spec *spec, const char *str) {
 
 int rudp_netem_spec_is_active(const rudp_netem_spec *spec) {
   return spec->loss || spec->reorder || spec->dup || spec->corrupt ||
-         spec->delay || spec->jitter || spec->rate;
+         spec->delay || spec->jitter || spec->rate || spec->burst_enter ||
+         spec->burst_loss_good;
 }
 
 /* ------------------------------------------------------------ queue */
@@ -393,6 +503,17 @@ int rudp_netem_init(rudp_netem *ne, const rudp_netem_spec *spec,
     rudp_netem_free(ne);
     return RUDP_ERR_NOMEM;
   }
+  if (spec->rate && (spec->queue_pkts || spec->queue_bytes)) {
+    /* Every copy in the link's queue also holds a slot: max_slots
+     * entries are enough. */
+    ne->bl_end = rudp_mem_malloc(ne->mem, max_slots * sizeof(*ne->bl_end));
+    ne->bl_len = rudp_mem_malloc(ne->mem, max_slots * sizeof(*ne->bl_len));
+    if (!ne->bl_end || !ne->bl_len) {
+      rudp_netem_free(ne);
+      return RUDP_ERR_NOMEM;
+    }
+  }
+  ne->max_bytes = RUDP_NETEM_MAX_BYTES;
   /* A stack, slot 0 on top: reused slots are the warm ones. */
   for (i = 0; i < max_slots; ++i) {
     ne->free_[i] = (uint32_t)(max_slots - 1 - i);
@@ -415,9 +536,36 @@ void rudp_netem_free(rudp_netem *ne) {
   rudp_mem_free(ne->mem, ne->slots);
   rudp_mem_free(ne->mem, ne->free_);
   rudp_mem_free(ne->mem, ne->heap);
+  rudp_mem_free(ne->mem, ne->bl_end);
+  rudp_mem_free(ne->mem, ne->bl_len);
+  ne->bl_end = NULL;
+  ne->bl_len = NULL;
+  ne->bl_n = 0;
   ne->slots = NULL;
   ne->free_ = ne->heap = NULL;
   ne->nfree = ne->nheap = ne->max_slots = 0;
+}
+
+int rudp_netem_set_max_bytes(rudp_netem *ne, size_t max_bytes) {
+  if (max_bytes == 0) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  ne->max_bytes = max_bytes;
+  return 0;
+}
+
+/* ne_queue_full forgets the copies whose serialisation ended by |now| and
+ * tells whether a |len|-byte copy finds the rate link's queue full. */
+static int ne_queue_full(rudp_netem *ne, size_t len, rudp_tstamp now) {
+  const rudp_netem_spec *sp = &ne->spec;
+  while (ne->bl_n > 0 && ne->bl_end[ne->bl_head] <= now) {
+    ne->bl_bytes -= ne->bl_len[ne->bl_head];
+    ne->bl_head = (ne->bl_head + 1) % ne->max_slots;
+    --ne->bl_n;
+  }
+  return ne->bl_n == ne->max_slots ||
+         (sp->queue_pkts && ne->bl_n >= sp->queue_pkts) ||
+         (sp->queue_bytes && ne->bl_bytes + len > sp->queue_bytes);
 }
 
 /* ne_enqueue queues one copy.  Returns nonzero if it was queued. */
@@ -430,7 +578,7 @@ static int ne_enqueue(rudp_netem *ne, const uint8_t *data, size_t len,
   rudp_duration d = sp->delay;
   uint32_t idx;
 
-  if (ne->nfree == 0 || ne->bytes + len > RUDP_NETEM_MAX_BYTES) {
+  if (ne->nfree == 0 || ne->bytes + len > ne->max_bytes) {
     ++ne->stats.dropped_queue;
     return 0;
   }
@@ -439,13 +587,20 @@ static int ne_enqueue(rudp_netem *ne, const uint8_t *data, size_t len,
      * backlog is through, and a backlog over a second is a full router
      * queue (drop-tail). */
     rudp_tstamp start = rudp_max(now, ne->link_free);
-    if (start - now > RUDP_NETEM_MAX_BACKLOG) {
+    if (ne->bl_end ? ne_queue_full(ne, len, now)
+                   : start - now > RUDP_NETEM_MAX_BACKLOG) {
       ++ne->stats.dropped_queue;
       return 0;
     }
     ne->link_free =
         start + ((uint64_t)len * 8 * RUDP_SECONDS + sp->rate - 1) / sp->rate;
     at = ne->link_free;
+    if (ne->bl_end) {
+      size_t i = (ne->bl_head + ne->bl_n++) % ne->max_slots;
+      ne->bl_end[i] = ne->link_free;
+      ne->bl_len[i] = (uint32_t)len;
+      ne->bl_bytes += len;
+    }
   }
   if (sp->jitter) {
     uint64_t j = ne_rand(ne) % (2 * sp->jitter + 1);
@@ -494,6 +649,26 @@ static int ne_enqueue(rudp_netem *ne, const uint8_t *data, size_t len,
   return 1;
 }
 
+/* ne_burst_lose moves the Gilbert-Elliott chain one step and tells
+ * whether it loses this datagram: the loss follows the state the datagram
+ * found, the move applies from the next one (as tc-netem's gemodel). */
+static int ne_burst_lose(rudp_netem *ne) {
+  const rudp_netem_spec *sp = &ne->spec;
+  int lose;
+  if (ne->burst_bad) {
+    lose = ne_chance(ne, sp->burst_loss_bad);
+    if (ne_chance(ne, sp->burst_exit)) {
+      ne->burst_bad = 0;
+    }
+  } else {
+    lose = ne_chance(ne, sp->burst_loss_good);
+    if (ne_chance(ne, sp->burst_enter)) {
+      ne->burst_bad = 1;
+    }
+  }
+  return lose;
+}
+
 int rudp_netem_submit(rudp_netem *ne, const uint8_t *data, size_t len,
                       const struct sockaddr *to, socklen_t tolen,
                       rudp_tstamp now) {
@@ -503,6 +678,12 @@ int rudp_netem_submit(rudp_netem *ne, const uint8_t *data, size_t len,
     return RUDP_ERR_INVALID_ARGUMENT;
   }
   ++ne->stats.offered;
+  /* Only the lab's burst= draws here: other specs keep their sequence. */
+  if ((ne->spec.burst_enter || ne->spec.burst_loss_good) && ne_burst_lose(ne)) {
+    ++ne->stats.dropped_loss;
+    ++ne->dropped_burst;
+    return 0;
+  }
   if (ne_chance(ne, ne->spec.loss)) {
     ++ne->stats.dropped_loss;
     return 0;

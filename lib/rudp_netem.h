@@ -53,6 +53,30 @@
  *            them (reordered).
  * Independently, when RUDP_NETEM_MAX_BYTES are queued or every slot is in
  * use, new copies are dropped (dropped_queue).
+ *
+ * The lab grammar (`rudp_netem_parse_lab` only, for tools/rudp-netem; the
+ * two parsers above keep rejecting these keys as "unknown key") adds:
+ *
+ *   burst = PROB ":" PROB [ ":" PROB [ ":" PROB ] ]
+ *   queue = 1*DIGIT                  packets, 1 to 1000000
+ *         | 1*DIGIT ( "b" | "kb" | "mb" )
+ *                                    bytes (tc's units: k = 1024,
+ *                                    m = 1048576), 1 b to 1024 mb
+ *
+ *   burst    Gilbert-Elliott loss, like tc-netem's `loss gemodel p r 1-h
+ *            1-k`: a two-state chain moved once per offered datagram, good
+ *            to bad with the first PROB (burst_enter) and bad to good with
+ *            the second (burst_exit); a datagram is lost with the third
+ *            PROB in the bad state (burst_loss_bad, default 100%) and with
+ *            the fourth in the good one (burst_loss_good, default 0%).  It
+ *            is decided before `loss` (both drop: either one is enough)
+ *            and counted in dropped_loss, and in `dropped_burst`.  Mean
+ *            burst: 1 / burst_exit datagrams; mean loss: burst_enter /
+ *            (burst_enter + burst_exit) with the defaults.
+ *   queue    the rate link's queue (drop-tail, dropped_queue) holds at
+ *            most that many copies, or bytes, counting the one being
+ *            serialised; it replaces the one-second backlog bound.  Needs
+ *            `rate` ("queue needs rate").
  */
 
 /** RUDP_NETEM_MAX_BACKLOG bounds the serialisation backlog of `rate`. */
@@ -76,6 +100,17 @@ typedef struct rudp_netem_spec {
   uint64_t rate;
   /* seed seeds the generator (default 1). */
   uint64_t seed;
+  /* The lab keys (`rudp_netem_parse_lab`); all zero from the others.
+   * burst_*: the Gilbert-Elliott chain in parts per billion (off while
+   * burst_enter and burst_loss_good are both 0). */
+  uint32_t burst_enter;
+  uint32_t burst_exit;
+  uint32_t burst_loss_bad;
+  uint32_t burst_loss_good;
+  /* queue_pkts, queue_bytes bound the rate link's queue (0: no bound of
+   * that kind; both 0: the one-second backlog bound). */
+  uint64_t queue_pkts;
+  uint64_t queue_bytes;
 } rudp_netem_spec;
 
 /*
@@ -94,6 +129,15 @@ int rudp_netem_parse(rudp_netem_spec *spec, const char *str);
  */
 int rudp_netem_parse_ex(rudp_netem_spec *spec, const char *str,
                         const char **perr);
+
+/*
+ * `rudp_netem_parse_lab` is `rudp_netem_parse_ex` that also accepts the
+ * lab keys `burst` and `queue` (grammar above).  Its extra messages: "bad
+ * burst" (not 2 to 4 PROBs joined by ':'), "queue out of range", "queue
+ * needs rate".
+ */
+int rudp_netem_parse_lab(rudp_netem_spec *spec, const char *str,
+                         const char **perr);
 
 /*
  * `rudp_netem_spec_is_active` returns nonzero if |spec| impairs anything
@@ -134,6 +178,20 @@ typedef struct rudp_netem {
   rudp_tstamp link_free;
   rudp_tstamp fifo_floor;
   rudp_netem_stats stats;
+  /* max_bytes bounds bytes (RUDP_NETEM_MAX_BYTES unless
+   * `rudp_netem_set_max_bytes` changed it). */
+  size_t max_bytes;
+  /* burst_bad is nonzero while the Gilbert-Elliott chain is bad;
+   * dropped_burst counts its losses (also in stats.dropped_loss). */
+  int burst_bad;
+  uint64_t dropped_burst;
+  /* With a queue bound: the end of serialisation (bl_end) and length
+   * (bl_len) of each copy in the rate link's queue, oldest first, in a
+   * ring of max_slots entries from bl_head; bl_bytes sums bl_len. */
+  rudp_tstamp *bl_end;
+  uint32_t *bl_len;
+  size_t bl_head, bl_n;
+  uint64_t bl_bytes;
 } rudp_netem;
 
 /*
@@ -151,6 +209,15 @@ int rudp_netem_init(rudp_netem *ne, const rudp_netem_spec *spec,
 /* `rudp_netem_free` frees |ne|'s memory and queued copies (|ne| may be
  * NULL). */
 void rudp_netem_free(rudp_netem *ne);
+
+/*
+ * `rudp_netem_set_max_bytes` sets the bound on the bytes |ne| holds (queued
+ * and delayed copies alike; RUDP_NETEM_MAX_BYTES after init) to
+ * |max_bytes|: a link of 1 Gbit/s and 100 ms holds 12.5 MB in flight.
+ * Copies already held stay.  Returns 0, or
+ * :macro:`RUDP_ERR_INVALID_ARGUMENT` if |max_bytes| is 0.
+ */
+int rudp_netem_set_max_bytes(rudp_netem *ne, size_t max_bytes);
 
 /*
  * `rudp_netem_submit` offers the datagram |data| (|len| bytes, 1 to

@@ -4,7 +4,8 @@
  * fake clock: loss within statistical bounds, exact delay, bounded jitter
  * that keeps FIFO order, reordering only when asked, duplication,
  * one-bit corruption, exact serialisation times, the queue bounds,
- * determinism and no allocation after warm-up.
+ * determinism and no allocation after warm-up; the lab keys (burst=
+ * Gilbert-Elliott loss, queue= bounds) and the byte bound's setter.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -618,6 +619,287 @@ static void test_rudp_netem_bad_arguments(void **state) {
   rudp_netem_free(NULL);
 }
 
+/* ------------------------------------------------------------ lab */
+
+static void init_lab(rudp_netem *ne, const char *str, size_t slots) {
+  rudp_netem_spec spec;
+  const char *err = "unset";
+  assert_int_equal(rudp_netem_parse_lab(&spec, str, &err), 0);
+  assert_null(err);
+  assert_int_equal(rudp_netem_init(ne, &spec, slots, NULL), 0);
+}
+
+static void test_rudp_netem_parse_lab(void **state) {
+  static const struct {
+    const char *spec;
+    const char *err;
+  } bad[] = {
+      {"burst=1%", "bad burst"},
+      {"burst=1%;2%", "bad burst"},
+      {"burst=1%:", "bad number"},
+      {"burst=1%:2x", "bad unit"},
+      {"burst=1%:101%", "probability above 100%"},
+      {"burst=1%:2%:3%:4%:5%", "trailing garbage"},
+      {"burst=1%:2%,burst=1%:2%", "duplicate key"},
+      {"queue=10", "queue needs rate"},
+      {"queue=0,rate=1mbit", "queue out of range"},
+      {"queue=1000001,rate=1mbit", "queue out of range"},
+      {"queue=0b,rate=1mbit", "queue out of range"},
+      {"queue=1025mb,rate=1mbit", "queue out of range"},
+      {"queue=99999999999999999999b,rate=1mbit", "queue out of range"},
+      {"queue=10gb,rate=1mbit", "bad unit"},
+      {"queue=10pkts,rate=1mbit", "bad unit"},
+      {"queue=-1,rate=1mbit", "bad number"},
+      {"foo=1", "unknown key"},
+  };
+  static const char *const old_specs[] = {
+      ("loss=2%,delay=20ms,jitter=5ms,reorder=1%,dup=1%,corrupt=0.1%,"
+       "rate=50mbit"),
+      "", "seed=7,rate=1gbit", " LOSS = 0.02 , Delay=1.5S"};
+  rudp_netem_spec sp, sp2;
+  const char *err;
+  size_t i;
+  (void)state;
+
+  assert_int_equal(rudp_netem_parse_lab(&sp, "burst=1%:25%", &err), 0);
+  assert_null(err);
+  assert_int_equal(sp.burst_enter, 10000000);
+  assert_int_equal(sp.burst_exit, 250000000);
+  assert_int_equal(sp.burst_loss_bad, RUDP_NETEM_PPB);
+  assert_int_equal(sp.burst_loss_good, 0);
+  assert_true(rudp_netem_spec_is_active(&sp));
+  assert_int_equal(
+      rudp_netem_parse_lab(&sp, "BURST = 0.5%:0.1:50%:0.01%,loss=1%", &err), 0);
+  assert_int_equal(sp.burst_enter, 5000000);
+  assert_int_equal(sp.burst_exit, 100000000);
+  assert_int_equal(sp.burst_loss_bad, 500000000);
+  assert_int_equal(sp.burst_loss_good, 100000);
+  assert_int_equal(sp.loss, 10000000);
+  /* Only the good-state loss: active too. */
+  assert_int_equal(rudp_netem_parse_lab(&sp, "burst=0%:0%:0%:1%", &err), 0);
+  assert_true(rudp_netem_spec_is_active(&sp));
+  assert_int_equal(rudp_netem_parse_lab(&sp, "burst=0%:10%", &err), 0);
+  assert_false(rudp_netem_spec_is_active(&sp));
+
+  assert_int_equal(rudp_netem_parse_lab(&sp, "rate=100mbit,queue=100", &err),
+                   0);
+  assert_int_equal(sp.queue_pkts, 100);
+  assert_int_equal(sp.queue_bytes, 0);
+  assert_int_equal(rudp_netem_parse_lab(&sp, "queue=64kb,rate=1mbit", &err), 0);
+  assert_int_equal(sp.queue_pkts, 0);
+  assert_int_equal(sp.queue_bytes, 65536);
+  assert_int_equal(rudp_netem_parse_lab(&sp, "queue=1500B,rate=1mbit", &err),
+                   0);
+  assert_int_equal(sp.queue_bytes, 1500);
+  assert_int_equal(rudp_netem_parse_lab(&sp, "queue=1024mb,rate=1mbit", &err),
+                   0);
+  assert_int_equal(sp.queue_bytes, 1024ULL * 1048576);
+  assert_int_equal(rudp_netem_parse_lab(&sp, "queue=1000000,rate=1mbit", &err),
+                   0);
+  assert_int_equal(sp.queue_pkts, 1000000);
+
+  for (i = 0; i < rudp_arraylen(bad); ++i) {
+    int rv;
+    err = NULL;
+    rv = rudp_netem_parse_lab(&sp, bad[i].spec, &err);
+    if (rv != RUDP_ERR_INVALID_ARGUMENT || !err ||
+        strcmp(err, bad[i].err) != 0) {
+      fail_msg("\"%s\": got %d \"%s\", want \"%s\"", bad[i].spec, rv,
+               err ? err : "(null)", bad[i].err);
+    }
+  }
+
+  /* The other parsers still refuse the lab keys, with the old message. */
+  err = NULL;
+  assert_int_equal(rudp_netem_parse_ex(&sp, "burst=1%:25%", &err),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  assert_string_equal(err, "unknown key");
+  assert_int_equal(rudp_netem_parse_ex(&sp, "rate=1mbit,queue=10", &err),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  assert_string_equal(err, "unknown key");
+  assert_int_equal(rudp_netem_parse(&sp, "queue=10"),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  /* ... and the lab parser reads every old spec the same way. */
+  for (i = 0; i < rudp_arraylen(old_specs); ++i) {
+    memset(&sp, 0xa5, sizeof(sp));
+    memset(&sp2, 0x5a, sizeof(sp2));
+    assert_int_equal(rudp_netem_parse_ex(&sp, old_specs[i], NULL), 0);
+    assert_int_equal(rudp_netem_parse_lab(&sp2, old_specs[i], NULL), 0);
+    assert_memory_equal(&sp, &sp2, sizeof(sp));
+    assert_int_equal(sp.burst_enter | sp.burst_exit | sp.burst_loss_bad |
+                         sp.burst_loss_good,
+                     0);
+    assert_int_equal(sp.queue_pkts + sp.queue_bytes, 0);
+  }
+}
+
+static void test_rudp_netem_burst_loss(void **state) {
+  rudp_netem ne;
+  uint32_t i, lost_run = 0, runs = 0, run_len = 0, n = 200000;
+  uint64_t before;
+  size_t got;
+  double mean_loss, mean_run;
+  (void)state;
+
+  /* Always enter, never leave: the first datagram finds the good state
+   * (kept), every later one the bad state (lost). */
+  init_lab(&ne, "burst=100%:0%", 256);
+  for (i = 0; i < 100; ++i) {
+    submit_idx(&ne, i, 100, 0);
+  }
+  assert_int_equal(ne.stats.offered, 100);
+  assert_int_equal(ne.stats.dropped_loss, 99);
+  assert_int_equal(ne.dropped_burst, 99);
+  got = 0;
+  drain(&ne, RUDP_TSTAMP_MAX - 1, g_out, &got, 10);
+  assert_int_equal(got, 1);
+  assert_int_equal(g_out[0].idx, 0);
+  rudp_netem_free(&ne);
+
+  /* burst=1%:20%: mean loss 0.01 / 0.21 = 4.76%, mean burst 1 / 0.2 = 5
+   * datagrams (one seed, so the figures are exact for it; the bounds are
+   * the statistics'). */
+  init_lab(&ne, "burst=1%:20%,seed=5", 256);
+  for (i = 0; i < n; ++i) {
+    before = ne.dropped_burst;
+    submit_idx(&ne, i, 100, 0);
+    got = 0;
+    drain(&ne, RUDP_TSTAMP_MAX - 1, NULL, &got, 0);
+    if (ne.dropped_burst != before) {
+      assert_int_equal(got, 0);
+      ++run_len;
+    } else {
+      assert_int_equal(got, 1);
+      if (run_len > 0) {
+        ++runs;
+        lost_run += run_len;
+        run_len = 0;
+      }
+    }
+  }
+  assert_int_equal(ne.stats.dropped_loss, ne.dropped_burst);
+  mean_loss = (double)ne.dropped_burst / n;
+  mean_run = (double)lost_run / runs;
+  if (mean_loss < 0.0476 * 0.9 || mean_loss > 0.0476 * 1.1 || mean_run < 4.5 ||
+      mean_run > 5.5) {
+    fail_msg("loss %.4f (want 0.0476), mean burst %.2f (want 5)", mean_loss,
+             mean_run);
+  }
+  rudp_netem_free(&ne);
+
+  /* Bad-state loss 0% and good-state loss 0%: nothing is lost. */
+  init_lab(&ne, "burst=50%:50%:0%:0%", 256);
+  for (i = 0; i < 1000; ++i) {
+    submit_idx(&ne, i, 100, 0);
+  }
+  assert_int_equal(ne.stats.dropped_loss, 0);
+  rudp_netem_free(&ne);
+
+  /* burst and loss both drop; loss=100% drops what burst kept. */
+  init_lab(&ne, "burst=100%:0%,loss=100%", 256);
+  for (i = 0; i < 10; ++i) {
+    submit_idx(&ne, i, 100, 0);
+  }
+  assert_int_equal(ne.stats.dropped_loss, 10);
+  assert_int_equal(ne.dropped_burst, 9);
+  rudp_netem_free(&ne);
+}
+
+static void test_rudp_netem_queue_limit(void **state) {
+  rudp_netem ne;
+  uint32_t i;
+  size_t got;
+  (void)state;
+
+  /* 8 mbit/s: 1000 bytes take 1 ms.  queue=3 holds three copies,
+   * counting the one on the wire. */
+  init_lab(&ne, "rate=8mbit,queue=3,delay=10ms", 64);
+  for (i = 0; i < 5; ++i) {
+    submit_idx(&ne, i, 1000, 0);
+  }
+  assert_int_equal(ne.stats.dropped_queue, 2);
+  /* At 1 ms the first left the queue: room for exactly one. */
+  submit_idx(&ne, 5, 1000, 1 * MS);
+  submit_idx(&ne, 6, 1000, 1 * MS);
+  assert_int_equal(ne.stats.dropped_queue, 3);
+  /* A nanosecond before 2 ms the second is still being serialised. */
+  submit_idx(&ne, 7, 1000, 2 * MS - 1);
+  assert_int_equal(ne.stats.dropped_queue, 4);
+  got = 0;
+  drain(&ne, RUDP_TSTAMP_MAX - 1, g_out, &got, 10);
+  assert_int_equal(got, 4);
+  assert_int_equal(g_out[0].idx, 0);
+  assert_int_equal(g_out[1].idx, 1);
+  assert_int_equal(g_out[2].idx, 2);
+  assert_int_equal(g_out[3].idx, 5);
+  assert_int_equal(g_out[3].at, 4 * MS + 10 * MS);
+  rudp_netem_free(&ne);
+
+  /* Bytes: 2500 b holds two 1000-byte copies, then a 500-byte one. */
+  init_lab(&ne, "rate=8mbit,queue=2500b", 64);
+  submit_idx(&ne, 0, 1000, 0);
+  submit_idx(&ne, 1, 1000, 0);
+  submit_idx(&ne, 2, 1000, 0);
+  assert_int_equal(ne.stats.dropped_queue, 1);
+  submit_idx(&ne, 3, 500, 0);
+  submit_idx(&ne, 4, 4, 0);
+  assert_int_equal(ne.stats.dropped_queue, 2);
+  got = 0;
+  drain(&ne, RUDP_TSTAMP_MAX - 1, g_out, &got, 10);
+  assert_int_equal(got, 3);
+  assert_int_equal(g_out[2].idx, 3);
+  assert_int_equal(g_out[2].at, 2500 * US);
+  rudp_netem_free(&ne);
+
+  /* A queue bound replaces the one-second backlog bound: 1100 copies of
+   * 1 ms each all fit in queue=2000. */
+  init_lab(&ne, "rate=8mbit,queue=2000", 2000);
+  for (i = 0; i < 1100; ++i) {
+    submit_idx(&ne, i, 1000, 0);
+  }
+  assert_int_equal(ne.stats.dropped_queue, 0);
+  got = 0;
+  drain(&ne, RUDP_TSTAMP_MAX - 1, NULL, &got, 0);
+  assert_int_equal(got, 1100);
+  rudp_netem_free(&ne);
+
+  /* The slots still bound it (4 slots, queue=100). */
+  init_lab(&ne, "rate=8mbit,queue=100", 4);
+  for (i = 0; i < 6; ++i) {
+    submit_idx(&ne, i, 1000, 0);
+  }
+  assert_int_equal(ne.stats.dropped_queue, 2);
+  rudp_netem_free(&ne);
+}
+
+static void test_rudp_netem_set_max_bytes(void **state) {
+  rudp_netem ne;
+  uint32_t i;
+  size_t got;
+  (void)state;
+
+  init_spec(&ne, "delay=1s", 8000);
+  assert_int_equal(ne.max_bytes, RUDP_NETEM_MAX_BYTES);
+  assert_int_equal(rudp_netem_set_max_bytes(&ne, 0), RUDP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(rudp_netem_set_max_bytes(&ne, 2 * RUDP_NETEM_MAX_BYTES), 0);
+  for (i = 0; i < 7000; ++i) {
+    submit_idx(&ne, i, 1400, 0);
+  }
+  assert_int_equal(ne.stats.dropped_queue,
+                   7000 - 2 * RUDP_NETEM_MAX_BYTES / 1400);
+  /* Lowering it keeps what is held and refuses new copies. */
+  assert_int_equal(rudp_netem_set_max_bytes(&ne, 1400), 0);
+  submit_idx(&ne, 9, 1400, 0);
+  assert_int_equal(ne.stats.dropped_queue,
+                   7000 - 2 * RUDP_NETEM_MAX_BYTES / 1400 + 1);
+  got = 0;
+  drain(&ne, RUDP_TSTAMP_MAX - 1, NULL, &got, 0);
+  assert_int_equal(got, 2 * RUDP_NETEM_MAX_BYTES / 1400);
+  submit_idx(&ne, 10, 1400, 2 * SEC);
+  assert_int_equal(rudp_netem_next(&ne), 3 * SEC);
+  rudp_netem_free(&ne);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_netem_parse_accepted),
@@ -633,6 +915,10 @@ int main(void) {
       cmocka_unit_test(test_rudp_netem_deterministic),
       cmocka_unit_test(test_rudp_netem_no_alloc_after_warmup),
       cmocka_unit_test(test_rudp_netem_bad_arguments),
+      cmocka_unit_test(test_rudp_netem_parse_lab),
+      cmocka_unit_test(test_rudp_netem_burst_loss),
+      cmocka_unit_test(test_rudp_netem_queue_limit),
+      cmocka_unit_test(test_rudp_netem_set_max_bytes),
   };
   return cmocka_run_group_tests_name("netem", tests, NULL, NULL);
 }

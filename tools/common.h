@@ -1,8 +1,8 @@
 /*
- * Shared code of rudp-send and rudp-recv (docs/TOOLS.md): an incremental
- * SHA-256 (lib/rudp_token.c only offers a one-shot hash, and files of
- * several GiB are hashed while they stream), the file header codec and the
- * option helpers both tools use.
+ * Shared code of rudp-send and rudp-recv (docs/TOOLS.md), also used by
+ * rudp-chat: the incremental SHA-256 (files of several GiB are hashed
+ * while they stream), the file header's constants and the option and
+ * formatting helpers.
  */
 #ifndef RUDP_TOOLS_COMMON_H
 #define RUDP_TOOLS_COMMON_H
@@ -42,14 +42,17 @@ void tool_print_listening(const char *tool, const struct rudp_event *ev);
 /*
  * tool_bulk_settings tunes |s| for bulk transfer: larger initial windows
  * (8 MiB per connection, 4 MiB per stream, auto-tuning to 32 MiB) so a
- * transfer does not wait for the windows to grow.  The datagram size stays
- * at the safe 1200 bytes: the path MTU is not probed yet.
+ * transfer does not wait for the windows to grow, and keepalives at a
+ * third of |s|'s idle timeout (set it first).  The datagram size stays at
+ * the safe 1200 bytes: the path MTU is not probed yet.
  */
 void tool_bulk_settings(rudp_settings *s);
 
 /* The per-file header (docs/TOOLS.md): "RUDPF1", name length (u16 BE),
- * name, size (u64 BE), SHA-256. */
+ * name, size (u64 BE), SHA-256.  "RUDPR1" (rudp-send --resume) has the
+ * same fields and asks the receiver for its partial copy first. */
 #define TOOL_MAGIC "RUDPF1"
+#define TOOL_MAGIC_RESUME "RUDPR1"
 #define TOOL_MAGICLEN 6
 #define TOOL_HDR_FIXED (TOOL_MAGICLEN + 2 + 8 + TOOL_SHA256_LEN)
 /* Longest name accepted: NAME_MAX of Linux file systems. */
@@ -78,5 +81,30 @@ void tool_fmt_rate(char *out, size_t outlen, double bytes_per_s);
 
 /* tool_now_s returns CLOCK_MONOTONIC in seconds. */
 double tool_now_s(void);
+
+/* Bounds of tool_parse_rate, in bits per second. */
+#define TOOL_RATE_MIN 1000ull
+#define TOOL_RATE_MAX 100000000000ull
+
+/*
+ * tool_parse_rate parses a rate in bits per second like iperf3's -b: a
+ * decimal number (fractions allowed) with an optional k, M or G suffix
+ * (powers of 1000, either case), e.g. "10M" = 10 Mbit/s.  It stores the
+ * rate in |*pbits| and returns 0, or -1 when |s| is not such a number or
+ * is outside [TOOL_RATE_MIN, TOOL_RATE_MAX].
+ */
+int tool_parse_rate(const char *s, uint64_t *pbits);
+
+/* tool_fmt_bytes writes |n| bytes with a decimal unit ("104.9 MB") to
+ * |out|. */
+void tool_fmt_bytes(char *out, size_t outlen, uint64_t n);
+
+/*
+ * tool_bad_option prints the one-line usage error for getopt_long's
+ * return |c| ('?' unknown option, ':' missing argument; the option string
+ * must start with ':'): "|tool|: OPTION: why (see |tool| -h)".  Call it
+ * right after getopt_long returned (it reads optind, optopt and |argv|).
+ */
+void tool_bad_option(const char *tool, int c, char **argv);
 
 #endif /* RUDP_TOOLS_COMMON_H */

@@ -24,6 +24,7 @@
 #include <rudp/rudp_event.h>
 
 #include "common.h"
+#include "tls_opts.h"
 
 #define TOOL "rudp-chat"
 /* Longest line sent; longer stdin lines are split into pieces this long. */
@@ -34,8 +35,10 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: " TOOL " -s [-l ADDR] [-p PORT]\n"
-          "       " TOOL " [-p PORT] -n NAME HOST\n"
+          "usage: " TOOL " -s [-l ADDR] [-p PORT] [--tls [--cert F --key F]]\n"
+          "       " TOOL " [-p PORT] [--tls [--ca F | --pin SHA256 | "
+          "--insecure]]\n"
+          "                 -n NAME HOST\n"
           "A chat room: -s runs the room, -n NAME HOST joins it; each stdin\n"
           "line goes to everyone else as \"<NAME> line\".\n"
           "  -s, --server       run the room server\n"
@@ -43,9 +46,9 @@ static void usage(FILE *f) {
           "  -p, --port PORT    port (default %u; server: 0 picks a free one)\n"
           "  -n, --name NAME    your name in the room (client)\n"
           "  --cc reno|cubic    congestion controller (default cubic)\n"
-          "  --netem SPEC       impair sent datagrams (see rudp-chat(1))\n"
-          "  --tls              not built yet\n"
-          "  -h, --help         show this help\n"
+          "  --netem SPEC       impair sent datagrams (see "
+          "rudp-chat(1))\n" TOOL_TLS_HELP_TLS TOOL_TLS_HELP_SERVER
+              TOOL_TLS_HELP_CLIENT "  -h, --help         show this help\n"
           "  --version          show the version\n"
           "Type /quit or end stdin to leave.\n",
           TOOL_DEFAULT_PORT);
@@ -307,7 +310,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 }
 
 static int run_server(const char *laddr, uint16_t port, rudp_cc_algo cc,
-                      const char *netem) {
+                      const char *netem, rudp_tls_ctx *tls) {
   static server srv;
   rudp_endpoint_callbacks epcb;
   rudp_callbacks cb;
@@ -346,6 +349,7 @@ static int run_server(const char *laddr, uint16_t port, rudp_cc_algo cc,
   rudp_event_settings_default(&st);
   st.endpoint.listen = 1;
   conn_settings(&st.endpoint.conn, cc);
+  st.endpoint.conn.tls = tls;
   st.netem = netem;
   srv.base = event_base_new();
   if (!srv.base) {
@@ -588,7 +592,12 @@ static void cli_closed(rudp_conn *conn, int error, void *ud) {
   rudp_conn_close_info info;
 
   rudp_conn_get_close_info(conn, &info);
-  if (!info.local && info.reason[0] && !c->refused) {
+  /* The peer's reason, or ours when TLS failed (it names the cause:
+   * "certificate verify failed: ..."). */
+  if (info.reason[0] && !c->refused &&
+      (!info.local || error == RUDP_ERR_CRYPTO ||
+       (error <= RUDP_ERR_TLS_CERT_UNTRUSTED &&
+        error >= RUDP_ERR_TLS_CONFIG))) {
     snprintf(c->reason, sizeof(c->reason), "%s", info.reason);
   }
   c->closed = 1;
@@ -616,7 +625,7 @@ static void cli_on_signal(evutil_socket_t sig, short what, void *arg) {
 }
 
 static int run_client(const char *host, uint16_t port, const char *name,
-                      rudp_cc_algo cc, const char *netem) {
+                      rudp_cc_algo cc, const char *netem, rudp_tls_ctx *tls) {
   static client cl;
   client *c = &cl;
   rudp_callbacks cb;
@@ -649,6 +658,8 @@ static int run_client(const char *host, uint16_t port, const char *name,
   cb.closed = cli_closed;
   rudp_event_settings_default(&st);
   conn_settings(&st.endpoint.conn, cc);
+  st.endpoint.conn.tls = tls;
+  st.endpoint.conn.tls_server_name = host;
   st.netem = netem;
   c->base = event_base_new();
   if (!c->base) {
@@ -671,7 +682,8 @@ static int run_client(const char *host, uint16_t port, const char *name,
                                    : sizeof(struct sockaddr_in),
                                &st, NULL, &cb, NULL);
   if (rv != 0) {
-    fprintf(stderr, TOOL ": create endpoint: %s\n", tool_endpoint_error(rv, netem));
+    fprintf(stderr, TOOL ": create endpoint: %s\n",
+            tool_endpoint_error(rv, netem));
     goto out;
   }
   rv = rudp_event_connect(ev, ai->ai_addr, ai->ai_addrlen, NULL, c, &c->conn);
@@ -691,8 +703,9 @@ static int run_client(const char *host, uint16_t port, const char *name,
   } else if (!c->closed) {
     fprintf(stderr, TOOL ": interrupted\n");
   } else if (!c->established) {
-    fprintf(stderr, TOOL ": cannot reach the server: %s\n",
-            c->error ? rudp_strerror(c->error) : "connection closed");
+    fprintf(stderr, TOOL ": cannot reach the server: %s%s%s\n",
+            c->error ? rudp_strerror(c->error) : "connection closed",
+            c->reason[0] ? ": " : "", c->reason);
   } else if (c->error != 0) {
     fprintf(stderr, TOOL ": lost the server: %s%s%s\n", rudp_strerror(c->error),
             c->reason[0] ? ": " : "", c->reason);
@@ -729,13 +742,16 @@ int main(int argc, char **argv) {
                                        {"version", no_argument, NULL, 'V'},
                                        {"cc", required_argument, NULL, 'c'},
                                        {"netem", required_argument, NULL, 'N'},
-                                       {"tls", no_argument, NULL, 'T'},
+                                       TOOL_TLS_LONGOPTS,
                                        {NULL, 0, NULL, 0}};
+  tool_tls_opts tlso;
+  rudp_tls_ctx *tls = NULL;
   const char *laddr = NULL, *name = NULL, *netem = NULL;
   uint16_t port = TOOL_DEFAULT_PORT;
   rudp_cc_algo cc = RUDP_CC_CUBIC;
   int c, is_server = 0, port_set = 0;
 
+  memset(&tlso, 0, sizeof(tlso));
   while ((c = getopt_long(argc, argv, "sl:p:n:h", opts, NULL)) != -1) {
     switch (c) {
     case 's':
@@ -769,13 +785,16 @@ int main(int argc, char **argv) {
     case 'N':
       netem = optarg;
       break;
-    case 'T':
-      fprintf(stderr, TOOL ": --tls: not built yet\n");
-      return 2;
     default:
+      if (tool_tls_opt(&tlso, c, optarg)) {
+        break;
+      }
       usage(stderr);
       return 2;
     }
+  }
+  if ((c = tool_tls_check(TOOL, &tlso, is_server)) != 0) {
+    return c;
   }
   if (is_server) {
     if (optind < argc || name) {
@@ -783,7 +802,12 @@ int main(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
-    return run_server(laddr, port, cc, netem);
+    if ((c = tool_tls_ctx(TOOL, &tlso, 1, "rudp-chat", &tls)) != 0) {
+      return c;
+    }
+    c = run_server(laddr, port, cc, netem, tls);
+    rudp_tls_ctx_free(tls);
+    return c;
   }
   if (!name) {
     fprintf(stderr, TOOL ": missing -n NAME (or -s)\n");
@@ -804,5 +828,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, TOOL ": %s\n", laddr ? "-l needs -s" : "bad port: 0");
     return 2;
   }
-  return run_client(argv[optind], port, name, cc, netem);
+  if ((c = tool_tls_ctx(TOOL, &tlso, 0, "rudp-chat", &tls)) != 0) {
+    return c;
+  }
+  c = run_client(argv[optind], port, name, cc, netem, tls);
+  rudp_tls_ctx_free(tls);
+  return c;
 }

@@ -1,10 +1,14 @@
 /*
  * rudp-recv [-l ADDR] [-p PORT] [-o DIR] [--once] [-q]: receives files
  * sent by rudp-send (docs/TOOLS.md) into DIR, verifies each one's SHA-256
- * and makes it appear atomically (a temporary name in DIR, renamed once
- * verified).  It never writes outside DIR: names must be one plain path
- * component.
+ * and makes it appear atomically (written as DIR/.NAME.rudp-part, renamed
+ * once verified).  The partial file of an interrupted transfer is kept
+ * for rudp-send --resume.  It never writes outside DIR: names must be one
+ * plain path component.
  */
+/* Files over 2 GiB on 32-bit systems too (off_t for lseek, pread). */
+#define _FILE_OFFSET_BITS 64
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,8 +33,19 @@
 
 #define TOOL "rudp-recv"
 #define CHUNK (64 * 1024)
+/* The partial file of NAME is DIR/.NAME.rudp-part. */
+#define PART_SUFFIX ".rudp-part"
+/* Bytes of partial files hashed per turn of the event loop (tens of
+ * milliseconds): the loop goes on answering meanwhile. */
+#define HASH_SLICE (8u << 20)
 
-enum { ST_HDR, ST_DATA, ST_DONE };
+/* A stream's stages: the header; with RUDPR1, hashing the partial file
+ * (in slices, see on_hash), then the sender's 8-byte offset (after our
+ * HAVE line); the data; done (answered). */
+enum { ST_HDR, ST_HASH, ST_OFF, ST_DATA, ST_DONE };
+
+/* What happens to a partial file when its transfer ends unverified. */
+enum { PART_DELETE, PART_KEEP, PART_KEEP_QUIET };
 
 typedef struct rstream {
   struct rstream *next;
@@ -39,27 +55,41 @@ typedef struct rstream {
   size_t hdrlen;
   char name[TOOL_NAME_MAX + 1];
   uint64_t size, got;
+  /* have: bytes of the partial file offered in the HAVE line (hashed so
+   * far: hashed); from: the offset the sender's data starts at; off,
+   * offlen: that offset as it arrives. */
+  uint64_t have, hashed, from;
+  uint8_t off[8];
+  size_t offlen;
   uint8_t md[TOOL_SHA256_LEN];
   tool_sha256 ctx;
+  /* fd is the partial file, open and locked (flock) from the header to
+   * the answer; -1 otherwise. */
   int fd;
-  char tmp[64];
+  char part[TOOL_NAME_MAX + 1];
 } rstream;
 
 typedef struct cstate {
-  /* prev, next link the receiver's connections (cleanup on a signal). */
+  /* prev, next link the receiver's connections (cleanup on a signal; a
+   * newer transfer of a file supersedes an older one). */
   struct cstate *prev, *next;
+  rudp_conn *conn;
   rstream *streams;
   size_t nok, nfail;
 } cstate;
 
 typedef struct receiver {
   struct event_base *base;
+  /* hash_ev runs on_hash while partial files are being hashed. */
+  struct event *hash_ev;
   int dirfd;
   int once, quiet, force;
   int done, status, interrupted;
   cstate *conns;
-  unsigned tmpseq;
+  /* buf takes stream data; hashbuf the partial file's prefix (read while
+   * buf still holds the chunk being consumed). */
   uint8_t buf[CHUNK];
+  uint8_t hashbuf[CHUNK];
 } receiver;
 
 /* The tools are single-threaded and have one receiver: connection
@@ -90,6 +120,7 @@ static cstate *get_cs(rudp_conn *conn) {
   if (!cs) {
     cs = calloc(1, sizeof(*cs));
     if (cs) {
+      cs->conn = conn;
       rudp_conn_set_user_data(conn, cs);
       cs->next = g_recv->conns;
       if (cs->next) {
@@ -118,20 +149,37 @@ static rstream *get_rs(cstate *cs, int64_t sid) {
   return rs;
 }
 
-static void drop_tmp(rstream *rs) {
-  if (rs->fd >= 0) {
-    close(rs->fd);
-    rs->fd = -1;
-    unlinkat(g_recv->dirfd, rs->tmp, 0);
+/* release_part closes |rs|'s partial file: deleted (PART_DELETE), or kept
+ * for rudp-send --resume if it holds data (PART_KEEP says so on stderr).
+ * Deleting happens before the close, under the lock. */
+static void release_part(rstream *rs, int what) {
+  struct stat st;
+
+  if (rs->fd < 0) {
+    return;
   }
+  if (what != PART_DELETE && fstat(rs->fd, &st) == 0 && st.st_size > 0) {
+    if (what == PART_KEEP) {
+      fprintf(stderr,
+              TOOL ": %s: incomplete: kept %" PRIu64 " bytes in %s for "
+                   "rudp-send --resume\n",
+              rs->name, (uint64_t)st.st_size, rs->part);
+    }
+  } else {
+    unlinkat(g_recv->dirfd, rs->part, 0);
+  }
+  close(rs->fd);
+  rs->fd = -1;
 }
 
-/* answer sends the status line with FIN and finishes |rs|. */
-static void answer(rudp_conn *conn, cstate *cs, rstream *rs, const char *err) {
+/* answer sends the status line with FIN and finishes |rs|; a partial file
+ * still open is released as |part| says. */
+static void answer(rudp_conn *conn, cstate *cs, rstream *rs, const char *err,
+                   int part) {
   char line[256];
   int n;
 
-  drop_tmp(rs);
+  release_part(rs, part);
   rs->stage = ST_DONE;
   if (err) {
     n = snprintf(line, sizeof(line), "ERR %s\n", err);
@@ -144,11 +192,18 @@ static void answer(rudp_conn *conn, cstate *cs, rstream *rs, const char *err) {
     n = snprintf(line, sizeof(line), "OK\n");
     ++cs->nok;
     if (!g_recv->quiet) {
-      printf(TOOL ": %s: %" PRIu64 " bytes verified\n", rs->name, rs->size);
+      if (rs->from > 0) {
+        printf(TOOL ": %s: %" PRIu64 " bytes verified (resumed at %" PRIu64
+                    ")\n",
+               rs->name, rs->size, rs->from);
+      } else {
+        printf(TOOL ": %s: %" PRIu64 " bytes verified\n", rs->name, rs->size);
+      }
       fflush(stdout);
     }
   }
-  /* A short line always fits a fresh stream's send buffer. */
+  /* A short line always fits the stream's send buffer (at most a HAVE
+   * line went before it). */
   rudp_conn_stream_write(conn, rs->sid, (const uint8_t *)line, (size_t)n, 1);
 }
 
@@ -161,12 +216,188 @@ static uint64_t get64be(const uint8_t *p) {
   return v;
 }
 
-/* start_file checks the header's name and creates the temporary file. */
-static const char *start_file(rstream *rs, size_t nl) {
+/* part_name writes the partial file's name for |name| to |out|
+ * (TOOL_NAME_MAX + 1 bytes): ".NAME.rudp-part", or for a name too long
+ * for that ".rudp-part.HEX" with the SHA-256 of the name.  Either is one
+ * plain path component since |name| passed tool_check_name. */
+static void part_name(char *out, const char *name) {
+  size_t nl = strlen(name);
+
+  if (1 + nl + sizeof(PART_SUFFIX) - 1 <= TOOL_NAME_MAX) {
+    out[0] = '.';
+    memcpy(out + 1, name, nl);
+    memcpy(out + 1 + nl, PART_SUFFIX, sizeof(PART_SUFFIX));
+  } else {
+    uint8_t md[TOOL_SHA256_LEN];
+    char hex[2 * TOOL_SHA256_LEN + 1];
+    tool_sha256 ctx;
+    tool_sha256_init(&ctx);
+    tool_sha256_update(&ctx, name, nl);
+    tool_sha256_final(&ctx, md);
+    tool_hex(hex, md);
+    snprintf(out, TOOL_NAME_MAX + 1, PART_SUFFIX ".%s", hex);
+  }
+}
+
+/* supersede ends the older transfers of |rs|'s partial file in this
+ * receiver: a sender that vanished leaves its connection (and the lock)
+ * until the idle timeout, and its --resume must not wait for that. */
+static void supersede(rstream *rs) {
+  cstate *cs;
+  rstream *o;
+
+  for (cs = g_recv->conns; cs; cs = cs->next) {
+    for (o = cs->streams; o; o = o->next) {
+      if (o != rs && o->fd >= 0 && strcmp(o->part, rs->part) == 0) {
+        answer(cs->conn, cs, o, "superseded by a newer transfer of the file",
+               PART_KEEP_QUIET);
+      }
+    }
+  }
+}
+
+/* open_part opens and locks |rs|'s partial file, creating it if needed,
+ * and stores its size in |*psize|.  Returns NULL or why not. */
+static const char *open_part(rstream *rs, uint64_t *psize) {
+  struct stat st, st2;
+  int i, fd;
+
+  for (i = 0; i < 3; ++i) {
+    /* O_NOFOLLOW: a symbolic link planted under the predictable name must
+     * not lead the writes outside DIR; a hard link (st_nlink) neither. */
+    fd = openat(g_recv->dirfd, rs->part,
+                O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return errno == ELOOP ? "the partial file is a symbolic link"
+             : errno == ENOSPC || errno == EDQUOT
+                 ? "no space left on the receiver"
+                 : "cannot create the partial file";
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+      close(fd);
+      return "the partial file is not a plain file";
+    }
+    /* Another rudp-recv on the same DIR may be writing it. */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      return "the partial file is in use by another receiver";
+    }
+    /* The name may have been renamed into place or deleted between the
+     * open and the lock: the lock is good only if it still names this
+     * file. */
+    if (fstatat(g_recv->dirfd, rs->part, &st2, AT_SYMLINK_NOFOLLOW) == 0 &&
+        st2.st_dev == st.st_dev && st2.st_ino == st.st_ino) {
+      rs->fd = fd;
+      *psize = (uint64_t)st.st_size;
+      return NULL;
+    }
+    close(fd);
+  }
+  return "the partial file keeps changing";
+}
+
+/* restart empties the partial file: the data starts at 0. */
+static const char *restart(rstream *rs) {
+  if (ftruncate(rs->fd, 0) != 0 || lseek(rs->fd, 0, SEEK_SET) != 0) {
+    return "cannot write the file";
+  }
+  tool_sha256_init(&rs->ctx);
+  rs->got = 0;
+  return NULL;
+}
+
+/* offer_part writes "HAVE LEN HEX": the length of the partial file and
+ * the SHA-256 of its bytes, hashed into rs->ctx (the whole file's hash
+ * goes on from there). */
+static const char *offer_part(rudp_conn *conn, rstream *rs) {
+  uint8_t md[TOOL_SHA256_LEN];
+  char hex[2 * TOOL_SHA256_LEN + 1], line[128];
+  tool_sha256 prefix = rs->ctx;
+  int n;
+
+  tool_sha256_final(&prefix, md);
+  tool_hex(hex, md);
+  rs->got = rs->have;
+  rs->stage = ST_OFF;
+  n = snprintf(line, sizeof(line), "HAVE %" PRIu64 " %s\n", rs->have, hex);
+  if (rudp_conn_stream_write(conn, rs->sid, (const uint8_t *)line, (size_t)n,
+                             0) != n) {
+    return "cannot answer";
+  }
+  return NULL;
+}
+
+/* hash_slice hashes up to |budget| more bytes of |rs|'s partial file;
+ * returns how many, or -1 on a read error. */
+static int64_t hash_slice(rstream *rs, uint64_t budget) {
+  receiver *r = g_recv;
+  uint64_t done = 0;
+
+  while (done < budget && rs->hashed < rs->have) {
+    uint64_t left = rs->have - rs->hashed;
+    size_t want = left < sizeof(r->hashbuf) ? (size_t)left : sizeof(r->hashbuf);
+    ssize_t got = read(rs->fd, r->hashbuf, want);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      return -1;
+    }
+    tool_sha256_update(&rs->ctx, r->hashbuf, (size_t)got);
+    rs->hashed += (uint64_t)got;
+    done += (uint64_t)got;
+  }
+  return (int64_t)done;
+}
+
+/* on_hash hashes the next slice of the partial files being offered (all
+ * streams in ST_HASH, HASH_SLICE bytes in all) and sends each one's HAVE
+ * line when it is done. */
+static void on_hash(evutil_socket_t fd, short what, void *arg) {
+  receiver *r = arg;
+  struct timeval now = {0, 0};
+  uint64_t budget = HASH_SLICE;
+  int more = 0;
+  cstate *cs;
+  rstream *rs;
+  (void)fd;
+  (void)what;
+
+  for (cs = r->conns; cs; cs = cs->next) {
+    for (rs = cs->streams; rs; rs = rs->next) {
+      const char *why = NULL;
+      int64_t n;
+      if (rs->stage != ST_HASH) {
+        continue;
+      }
+      n = budget > 0 ? hash_slice(rs, budget) : 0;
+      if (n < 0) {
+        why = "cannot read the partial file";
+      } else if (rs->hashed == rs->have) {
+        why = offer_part(cs->conn, rs);
+      } else {
+        more = 1;
+      }
+      budget -= n > 0 ? (uint64_t)n : 0;
+      if (why) {
+        answer(cs->conn, cs, rs, why, PART_KEEP);
+      }
+    }
+  }
+  if (more) {
+    evtimer_add(r->hash_ev, &now);
+  }
+}
+
+/* start_file checks the header's name, opens the partial file and, for
+ * RUDPR1, offers what it holds. */
+static const char *start_file(rudp_conn *conn, rstream *rs, size_t nl) {
   receiver *r = g_recv;
   const char *why = tool_check_name(rs->hdr + 8, nl);
+  int resume = memcmp(rs->hdr, TOOL_MAGIC_RESUME, TOOL_MAGICLEN) == 0;
+  struct timeval now = {0, 0};
   struct stat st;
-  int i;
+  uint64_t len;
 
   if (why) {
     return why;
@@ -178,21 +409,47 @@ static const char *start_file(rstream *rs, size_t nl) {
   if (!r->force && fstatat(r->dirfd, rs->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
     return "file exists (the receiver needs --force)";
   }
-  for (i = 0; i < 100; ++i) {
-    snprintf(rs->tmp, sizeof(rs->tmp), ".rudp-recv.%ld.%u.tmp", (long)getpid(),
-             r->tmpseq++);
-    rs->fd = openat(r->dirfd, rs->tmp,
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (rs->fd >= 0 || errno != EEXIST) {
-      break;
-    }
+  part_name(rs->part, rs->name);
+  supersede(rs);
+  why = open_part(rs, &len);
+  if (why) {
+    return why;
   }
-  if (rs->fd < 0) {
-    return "cannot create a temporary file";
+  if (!resume) {
+    rs->stage = ST_DATA;
+    return restart(rs);
+  }
+  /* A partial file longer than the file cannot be its prefix. */
+  if (len > rs->size) {
+    why = restart(rs);
+    if (why) {
+      return why;
+    }
+    len = 0;
   }
   tool_sha256_init(&rs->ctx);
-  rs->stage = ST_DATA;
+  rs->have = len;
+  rs->hashed = 0;
+  rs->stage = ST_HASH;
+  if (len == 0) {
+    return offer_part(conn, rs);
+  }
+  evtimer_add(r->hash_ev, &now);
   return NULL;
+}
+
+/* take_offset handles the sender's offset after HAVE: our length (its
+ * prefix matched) or 0 (it did not: start again). */
+static const char *take_offset(rstream *rs) {
+  rs->from = get64be(rs->off);
+  rs->stage = ST_DATA;
+  if (rs->from == rs->have) {
+    return NULL;
+  }
+  if (rs->from == 0) {
+    return restart(rs);
+  }
+  return "bad resume offset";
 }
 
 /* finish_file verifies the received file and renames it into place. */
@@ -211,16 +468,16 @@ static const char *finish_file(rstream *rs) {
     return "cannot write the file";
   }
   if (r->force) {
-    if (renameat(r->dirfd, rs->tmp, r->dirfd, rs->name) != 0) {
+    if (renameat(r->dirfd, rs->part, r->dirfd, rs->name) != 0) {
       return "cannot rename the file into place";
     }
   } else {
     /* link() fails with EEXIST where rename() would replace. */
-    if (linkat(r->dirfd, rs->tmp, r->dirfd, rs->name, 0) != 0) {
+    if (linkat(r->dirfd, rs->part, r->dirfd, rs->name, 0) != 0) {
       return errno == EEXIST ? "file exists (the receiver needs --force)"
                              : "cannot rename the file into place";
     }
-    unlinkat(r->dirfd, rs->tmp, 0);
+    unlinkat(r->dirfd, rs->part, 0);
   }
   close(rs->fd);
   rs->fd = -1;
@@ -228,13 +485,17 @@ static const char *finish_file(rstream *rs) {
 }
 
 /* consume takes |len| received bytes of |rs|. */
-static const char *consume(rstream *rs, const uint8_t *p, size_t len) {
+static const char *consume(rudp_conn *conn, rstream *rs, const uint8_t *p,
+                           size_t len) {
+  const char *why;
+
   while (len > 0 && rs->stage != ST_DONE) {
     if (rs->stage == ST_HDR) {
       size_t need = 8, n;
       if (rs->hdrlen >= 8) {
         size_t nl = (size_t)rs->hdr[6] << 8 | rs->hdr[7];
-        if (memcmp(rs->hdr, TOOL_MAGIC, TOOL_MAGICLEN) != 0) {
+        if (memcmp(rs->hdr, TOOL_MAGIC, TOOL_MAGICLEN) != 0 &&
+            memcmp(rs->hdr, TOOL_MAGIC_RESUME, TOOL_MAGICLEN) != 0) {
           return "bad header magic";
         }
         if (nl == 0) {
@@ -251,10 +512,27 @@ static const char *consume(rstream *rs, const uint8_t *p, size_t len) {
       p += n;
       len -= n;
       if (rs->hdrlen == need && need > 8) {
-        const char *why = start_file(rs, need - TOOL_HDR_FIXED);
+        why = start_file(conn, rs, need - TOOL_HDR_FIXED);
         if (why) {
           return why;
         }
+      }
+      continue;
+    }
+    if (rs->stage == ST_HASH) {
+      /* The sender waits for HAVE before it sends anything more. */
+      return "data before the resume offer";
+    }
+    if (rs->stage == ST_OFF) {
+      size_t n = sizeof(rs->off) - rs->offlen < len
+                     ? sizeof(rs->off) - rs->offlen
+                     : len;
+      memcpy(rs->off + rs->offlen, p, n);
+      rs->offlen += n;
+      p += n;
+      len -= n;
+      if (rs->offlen == sizeof(rs->off) && (why = take_offset(rs)) != NULL) {
+        return why;
       }
       continue;
     }
@@ -293,16 +571,19 @@ static int on_stream_readable(rudp_conn *conn, int64_t sid, void *ud) {
   while (rs->stage != ST_DONE &&
          (n = rudp_conn_stream_read(conn, sid, r->buf, sizeof(r->buf), &fin)) >=
              0) {
-    why = consume(rs, r->buf, (size_t)n);
+    why = consume(conn, rs, r->buf, (size_t)n);
     if (!why && fin) {
-      why = rs->stage == ST_HDR ? "truncated header" : finish_file(rs);
+      why = rs->stage == ST_HDR    ? "truncated header"
+            : rs->stage != ST_DATA ? "truncated resume offset"
+                                   : finish_file(rs);
       if (!why) {
-        answer(conn, cs, rs, NULL);
+        answer(conn, cs, rs, NULL, PART_DELETE);
         break;
       }
     }
     if (why) {
-      answer(conn, cs, rs, why);
+      /* The data cannot be trusted (or did not fit): no partial file. */
+      answer(conn, cs, rs, why, PART_DELETE);
       break;
     }
     if (n == 0) {
@@ -318,7 +599,7 @@ static int on_stream_reset(rudp_conn *conn, int64_t sid, uint64_t code,
   rstream *rs = cs ? get_rs(cs, sid) : NULL;
   (void)code;
   if (rs && rs->stage != ST_DONE) {
-    answer(conn, cs, rs, "the sender reset the stream");
+    answer(conn, cs, rs, "the sender reset the stream", PART_KEEP);
   }
   return 0;
 }
@@ -334,8 +615,9 @@ static int on_accept_ready(rudp_endpoint *ep, void *ud) {
   return 0;
 }
 
-/* free_cs unlinks and frees |cs|, deleting the temporary files of its
- * unfinished streams; returns how many there were. */
+/* free_cs unlinks and frees |cs|, keeping the partial files of its
+ * unfinished streams for rudp-send --resume; returns how many there
+ * were. */
 static size_t free_cs(cstate *cs) {
   rstream *rs, *next;
   size_t unfinished = 0;
@@ -344,7 +626,7 @@ static size_t free_cs(cstate *cs) {
     next = rs->next;
     if (rs->stage != ST_DONE) {
       ++unfinished;
-      drop_tmp(rs);
+      release_part(rs, PART_KEEP);
     }
     free(rs);
   }
@@ -389,8 +671,8 @@ static void on_closed(rudp_conn *conn, int error, void *ud) {
   }
 }
 
-/* on_signal stops the loop on SIGINT / SIGTERM so that temporary files
- * of unfinished transfers are deleted. */
+/* on_signal stops the loop on SIGINT / SIGTERM so that the partial files
+ * of unfinished transfers are closed (and kept) in order. */
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
   receiver *r = arg;
   (void)sig;
@@ -429,7 +711,7 @@ int main(int argc, char **argv) {
 
   g_recv = &rcv;
   rcv.dirfd = -1;
-  while ((c = getopt_long(argc, argv, "l:p:o:qh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":l:p:o:qh", opts, NULL)) != -1) {
     switch (c) {
     case 'l':
       laddr = optarg;
@@ -471,13 +753,13 @@ int main(int argc, char **argv) {
       fprintf(stderr, TOOL ": --tls: not built yet\n");
       return 2;
     default:
-      usage(stderr);
+      tool_bad_option(TOOL, c, argv);
       return 2;
     }
   }
   if (optind < argc) {
-    fprintf(stderr, TOOL ": unexpected argument: %s\n", argv[optind]);
-    usage(stderr);
+    fprintf(stderr, TOOL ": unexpected argument: %s (see " TOOL " -h)\n",
+            argv[optind]);
     return 2;
   }
   memset(&sin6, 0, sizeof(sin6));
@@ -515,14 +797,19 @@ int main(int argc, char **argv) {
   tool_bulk_settings(&st.endpoint.conn);
   st.netem = netem;
   rcv.base = event_base_new();
-  if (!rcv.base) {
+  rcv.hash_ev = rcv.base ? evtimer_new(rcv.base, on_hash, &rcv) : NULL;
+  if (!rcv.hash_ev) {
     fprintf(stderr, TOOL ": startup: event_base_new failed\n");
+    if (rcv.base) {
+      event_base_free(rcv.base);
+    }
     close(rcv.dirfd);
     return 1;
   }
   rv = rudp_event_endpoint_new(&ev, rcv.base, sa, salen, &st, &epcb, &cb, NULL);
   if (rv != 0) {
     fprintf(stderr, TOOL ": listen: %s\n", tool_endpoint_error(rv, netem));
+    event_free(rcv.hash_ev);
     event_base_free(rcv.base);
     close(rcv.dirfd);
     return 1;
@@ -553,6 +840,7 @@ int main(int argc, char **argv) {
   if (sigterm) {
     event_free(sigterm);
   }
+  event_free(rcv.hash_ev);
   event_base_free(rcv.base);
   close(rcv.dirfd);
   if (!rcv.once) {

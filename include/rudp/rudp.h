@@ -132,6 +132,25 @@ typedef ptrdiff_t rudp_ssize;
  *  says why (rudp_event.h only: the core does no I/O). */
 #define RUDP_ERR_IO -227
 
+/** TLS was asked for but librudp was built without OpenSSL. */
+#define RUDP_ERR_TLS_UNAVAILABLE -228
+/** TLS: the peer's certificate is not trusted (unknown or untrusted CA,
+ *  self-signed, bad signature or chain). */
+#define RUDP_ERR_TLS_CERT_UNTRUSTED -229
+/** TLS: the peer's certificate does not name the host or address asked
+ *  for. */
+#define RUDP_ERR_TLS_NAME_MISMATCH -230
+/** TLS: the peer's certificate has expired or is not yet valid. */
+#define RUDP_ERR_TLS_CERT_EXPIRED -231
+/** TLS: the peer's certificate is not the pinned one (SHA-256). */
+#define RUDP_ERR_TLS_PIN_MISMATCH -232
+/** One side uses TLS and the other plain mode (docs/PROTOCOL.md 4.4). */
+#define RUDP_ERR_TLS_MODE_MISMATCH -233
+/** A TLS configuration is unusable: unreadable certificate, key or CA
+ *  file, a key that does not match its certificate, a malformed pin, an
+ *  unknown cipher suite or ALPN list.  The error text says which. */
+#define RUDP_ERR_TLS_CONFIG -234
+
 /** Codes at or below RUDP_ERR_FATAL are fatal. */
 #define RUDP_ERR_FATAL -500
 /** Memory allocation failed. */
@@ -182,7 +201,8 @@ typedef struct rudp_mem {
  */
 RUDP_EXTERN const rudp_mem *rudp_mem_default(void);
 
-/* ------------------------------------------------------------ wire constants */
+/* ------------------------------------------------------------ wire constants
+ */
 
 /** RUDP_PROTO_VER_V1 is version 1 of the wire protocol (docs/PROTOCOL.md). */
 #define RUDP_PROTO_VER_V1 0x52550001u
@@ -239,10 +259,13 @@ RUDP_EXTERN const rudp_mem *rudp_mem_default(void);
 #define RUDP_KEY_UPDATE_ERROR 0xeu
 /** The AEAD confidentiality or integrity limit was reached. */
 #define RUDP_AEAD_LIMIT_REACHED 0xfu
+/** One side uses TLS and the other plain mode (librudp; not in QUIC). */
+#define RUDP_TLS_MODE_MISMATCH 0x11u
 /** RUDP_CRYPTO_ERROR(alert) carries a TLS alert (0x100 + alert). */
 #define RUDP_CRYPTO_ERROR(alert) (0x100u + (uint8_t)(alert))
 
-/* ------------------------------------------------------------ transport params */
+/* ------------------------------------------------------------ transport params
+ */
 
 /**
  * `rudp_transport_params` are the limits and preferences each side announces
@@ -314,7 +337,8 @@ typedef struct rudp_transport_params {
  */
 RUDP_EXTERN void rudp_transport_params_default(rudp_transport_params *params);
 
-/* ------------------------------------------------------------ connection IDs */
+/* ------------------------------------------------------------ connection IDs
+ */
 
 /**
  * `rudp_cid` is a connection ID of 0 to :macro:`RUDP_MAX_CIDLEN` bytes.
@@ -355,8 +379,10 @@ typedef struct rudp_settings {
    *  doubles after each retransmission (default 1 s). */
   rudp_duration connect_timeout;
   /** handshake_timeout bounds a server's half-open connection: if the
-   *  client's first ACK has not arrived by then, it is dropped
-   *  (default 10 s). */
+   *  client's first ACK (in TLS mode: its Finished) has not arrived by
+   *  then, it is dropped (default 10 s).  In TLS mode it also bounds a
+   *  client whose handshake stalls after the first ACCEPT
+   *  (:macro:`RUDP_ERR_HANDSHAKE_TIMEOUT`). */
   rudp_duration handshake_timeout;
   /** idle_timeout closes the connection silently after this long without
    *  receiving anything; the smaller of both sides' values applies, but at
@@ -414,6 +440,20 @@ typedef struct rudp_settings {
   size_t datagram_queue_len;
   /** cc_algo selects the congestion controller (default RUDP_CC_CUBIC). */
   rudp_cc_algo cc_algo;
+  /** tls turns TLS 1.3 on (include/rudp/rudp_tls.h): NULL (the default)
+   *  is plain mode.  The connection takes its own reference to the
+   *  context.  Both sides must use the same mode: a mismatch fails the
+   *  handshake with :macro:`RUDP_ERR_TLS_MODE_MISMATCH`. */
+  struct rudp_tls_ctx *tls;
+  /** tls_server_name (client, TLS): the host name or IP address literal
+   *  the server's certificate must name; also sent as SNI (host names
+   *  only) and the key of the session cache.  Copied when the connection
+   *  is created.  NULL: no name check (only with a pin or insecure). */
+  const char *tls_server_name;
+  /** key_update_interval (TLS): start a key update after this many
+   *  packets sent with one key (default 2^22, below AES-GCM's
+   *  confidentiality limit of 2^23 in RFC 9001 6.6; 0: never). */
+  uint64_t key_update_interval;
 } rudp_settings;
 
 /**
@@ -447,13 +487,11 @@ typedef struct rudp_callbacks {
   int (*stream_opened)(rudp_conn *conn, int64_t stream_id, void *user_data);
   /** stream_readable: data or the end of stream |stream_id| can be read
    *  with `rudp_conn_stream_read`. */
-  int (*stream_readable)(rudp_conn *conn, int64_t stream_id,
-                         void *user_data);
+  int (*stream_readable)(rudp_conn *conn, int64_t stream_id, void *user_data);
   /** stream_writable: stream |stream_id| can take more data after a write
    *  returned :macro:`RUDP_ERR_WOULDBLOCK` or took less than asked: its
    *  unacknowledged bytes fell to half of max_stream_send_buffer. */
-  int (*stream_writable)(rudp_conn *conn, int64_t stream_id,
-                         void *user_data);
+  int (*stream_writable)(rudp_conn *conn, int64_t stream_id, void *user_data);
   /** stream_reset: the peer aborted its sending side of |stream_id| with
    *  |app_error_code| (RESET_STREAM); data not yet read is discarded. */
   int (*stream_reset)(rudp_conn *conn, int64_t stream_id,
@@ -540,14 +578,12 @@ RUDP_EXTERN int rudp_conn_client_new(rudp_conn **pconn, const rudp_cid *dcid,
  *
  * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT` or :macro:`RUDP_ERR_NOMEM`.
  */
-RUDP_EXTERN int rudp_conn_server_new(rudp_conn **pconn,
-                                     const rudp_cid *client_scid,
-                                     const rudp_cid *original_dcid,
-                                     const rudp_cid *scid,
-                                     const rudp_settings *settings,
-                                     const rudp_callbacks *callbacks,
-                                     const rudp_mem *mem, void *user_data,
-                                     rudp_tstamp now);
+RUDP_EXTERN int
+rudp_conn_server_new(rudp_conn **pconn, const rudp_cid *client_scid,
+                     const rudp_cid *original_dcid, const rudp_cid *scid,
+                     const rudp_settings *settings,
+                     const rudp_callbacks *callbacks, const rudp_mem *mem,
+                     void *user_data, rudp_tstamp now);
 
 /**
  * `rudp_conn_del` frees |conn| and everything it holds, calling
@@ -684,9 +720,9 @@ RUDP_EXTERN int rudp_conn_stream_write_ref(rudp_conn *conn, int64_t stream_id,
  * (send-only stream, the peer reset it, or this side stopped it with
  * `rudp_conn_stream_stop_sending`).
  */
-RUDP_EXTERN rudp_ssize rudp_conn_stream_read(rudp_conn *conn,
-                                             int64_t stream_id, uint8_t *buf,
-                                             size_t len, int *pfin);
+RUDP_EXTERN rudp_ssize rudp_conn_stream_read(rudp_conn *conn, int64_t stream_id,
+                                             uint8_t *buf, size_t len,
+                                             int *pfin);
 
 /**
  * `rudp_conn_stream_shutdown` ends the sending side of |stream_id| (FIN
@@ -816,8 +852,12 @@ typedef struct rudp_conn_stats {
   uint64_t pkts_dropped;
   /** pkts_duplicate: the duplicates among pkts_dropped. */
   uint64_t pkts_duplicate;
-  /** pkts_bad_integrity: the integrity failures among pkts_dropped. */
+  /** pkts_bad_integrity: the integrity failures among pkts_dropped
+   *  (CRC32C mismatch, or AEAD authentication failure in TLS mode). */
   uint64_t pkts_bad_integrity;
+  /** pkts_undecryptable (TLS): short packets dropped because their keys
+   *  were not available yet (before the server's handshake completed). */
+  uint64_t pkts_undecryptable;
   /** datagrams_sent, datagrams_recv, datagrams_dropped (queue full or
    *  lost). */
   uint64_t datagrams_sent;
@@ -980,8 +1020,7 @@ RUDP_EXTERN rudp_tstamp rudp_endpoint_get_expiry(const rudp_endpoint *ep);
  * connection due) and frees connections that have closed.  Returns 0 or a
  * fatal code.
  */
-RUDP_EXTERN int rudp_endpoint_handle_expiry(rudp_endpoint *ep,
-                                            rudp_tstamp now);
+RUDP_EXTERN int rudp_endpoint_handle_expiry(rudp_endpoint *ep, rudp_tstamp now);
 
 /**
  * `rudp_endpoint_connect` opens a client connection to |to| and stores it
@@ -995,12 +1034,10 @@ RUDP_EXTERN int rudp_endpoint_handle_expiry(rudp_endpoint *ep,
  * :macro:`RUDP_ERR_CONNECTION_REFUSED` (max_connections reached),
  * :macro:`RUDP_ERR_NOMEM` or :macro:`RUDP_ERR_CALLBACK_FAILURE`.
  */
-RUDP_EXTERN int rudp_endpoint_connect(rudp_endpoint *ep,
-                                      const struct sockaddr *to,
-                                      socklen_t tolen,
-                                      const rudp_settings *settings,
-                                      void *conn_user_data, rudp_conn **pconn,
-                                      rudp_tstamp now);
+RUDP_EXTERN int
+rudp_endpoint_connect(rudp_endpoint *ep, const struct sockaddr *to,
+                      socklen_t tolen, const rudp_settings *settings,
+                      void *conn_user_data, rudp_conn **pconn, rudp_tstamp now);
 
 /**
  * `rudp_endpoint_on_unreachable` reports that the network said |to| is

@@ -5,8 +5,11 @@
 # leave notice; a duplicate name is refused; usage errors exit 2; a server
 # killed with SIGKILL makes a connected client say "lost the server" and
 # exit 1 (RUDP_CHAT_IDLE_MS shortens the idle timeout), and a server
-# stopped with SIGTERM closes the room at once.  Every process is bounded
-# by `timeout`; the whole test takes a few seconds.
+# stopped with SIGTERM closes the room at once.  With --tls: a room with an
+# ephemeral certificate, clients pinning its fingerprint chat; a wrong pin,
+# a client without --tls and one trusting only the system store are
+# refused with the reason.  Every process is bounded by `timeout`; the
+# whole test takes a few seconds.
 set -u
 chat=${RUDP_CHAT:-../tools/rudp-chat}
 work=$(mktemp -d)
@@ -16,13 +19,13 @@ trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$work"' \
   EXIT INT TERM
 passed=0
 failed=0
-# A watchdog holds the whole test to 15 s, whatever hangs.
+# A watchdog holds the whole test to 30 s, whatever hangs.
 # shellcheck disable=SC2016
 (
   trap 'kill $s 2>/dev/null; exit 0' TERM
-  sleep 15 >/dev/null 2>&1 &
+  sleep 30 >/dev/null 2>&1 &
   s=$!
-  wait $s && echo "FAIL: chat.sh took over 15 s" >&2 && kill $$
+  wait $s && echo "FAIL: chat.sh took over 30 s" >&2 && kill $$
 ) &
 pids="$pids $!"
 
@@ -33,24 +36,28 @@ fail() { failed=$((failed + 1)); echo "FAIL: $1" >&2; }
 RUDP_CHAT_IDLE_MS=1000
 export RUDP_CHAT_IDLE_MS
 
-# start_server TAG: starts a room on a free port; sets $spid (the timeout
-# wrapper), $chatpid (rudp-chat itself: SIGKILL must reach it, timeout
-# cannot forward that one) and $port.
+# start_server TAG [ARGS]: starts a room on a free port; sets $spid (the
+# timeout wrapper), $chatpid (rudp-chat itself: SIGKILL must reach it,
+# timeout cannot forward that one) and $port.
 start_server() {
-  rm -f "$work/$1.pid"
+  tag=$1
+  shift
+  rm -f "$work/$tag.pid"
   # shellcheck disable=SC2016
-  timeout 14 sh -c 'echo $$ >"$1"; exec "$2" -s -l 127.0.0.1 -p 0' sh \
-    "$work/$1.pid" "$chat" >"$work/$1.srv" 2>&1 &
+  timeout 14 sh -c 'p=$1; c=$2; shift 2; echo $$ >"$p";
+    exec "$c" -s -l 127.0.0.1 -p 0 "$@"' sh \
+    "$work/$tag.pid" "$chat" "$@" >"$work/$tag.srv" 2>&1 &
   spid=$!
   pids="$pids $spid"
   port=
   for _ in $(seq 50); do
-    port=$(sed -n '1s/^rudp-chat: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
-      "$work/$1.srv")
+    port=$(sed -n 's/^rudp-chat: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' \
+      "$work/$tag.srv" 2>/dev/null)
+    grep -q "built without TLS" "$work/$tag.srv" 2>/dev/null && break
     [ -n "$port" ] && break
     sleep 0.1
   done
-  chatpid=$(cat "$work/$1.pid" 2>/dev/null)
+  chatpid=$(cat "$work/$tag.pid" 2>/dev/null)
 }
 
 # wait_for FILE TEXT: waits up to 5 s for the line TEXT in FILE.
@@ -130,16 +137,19 @@ fi
 
 # Usage errors exit 2.
 for args in "127.0.0.1" "-p 70000 -n x 127.0.0.1" "--bogus" "--tls" \
-  "-s -n x" "-n x"; do
+  "-s -n x" "-n x" "--pin 00 --tls -n x 127.0.0.1" \
+  "--insecure -n x 127.0.0.1" "-s --tls --cert only.pem" \
+  "-s --tls --insecure" "--tls --cert c.pem -n x 127.0.0.1" \
+  "--tls --insecure --ca ca.pem -n x 127.0.0.1"; do
   # shellcheck disable=SC2086
   timeout 5 "$chat" $args >/dev/null 2>"$work/usage.err" </dev/null
   rc=$?
-  [ $rc -eq 2 ] && ok "usage error exits 2: $args" ||
+  if [ $rc -eq 2 ] && [ "$(wc -l <"$work/usage.err")" -ge 1 ]; then
+    ok "usage error exits 2: $args: $(head -1 "$work/usage.err")"
+  else
     fail "usage error '$args' exit $rc"
+  fi
 done
-grep -q -- "--tls: not built yet" "$work/usage.err" ||
-  timeout 5 "$chat" --tls 2>&1 | grep -q -- "--tls: not built yet" ||
-  fail "--tls message"
 
 # A server killed outright: bob notices within the idle timeout.
 kill -9 "$chatpid"
@@ -180,6 +190,59 @@ wait "$spid"
 rc=$?
 [ $rc -eq 0 ] && ok "server exits 0 on SIGTERM" || fail "server exit $rc"
 kill "$danin" 2>/dev/null
+
+# TLS: a room with an ephemeral certificate; clients pin its fingerprint.
+start_server tls --tls
+fp=$(sed -n 's/^rudp-chat: TLS certificate SHA-256 \([0-9A-F:]*\)$/\1/p' \
+  "$work/tls.srv")
+tlspid=$spid
+if grep -q "built without TLS" "$work/tls.srv"; then
+  ok "TLS cases skipped: $(cat "$work/tls.srv")"
+elif [ -n "$port" ] && [ ${#fp} -eq 95 ]; then
+  ok "TLS room printed its fingerprint"
+  mkfifo "$work/tbob.in"
+  sleep 6 >"$work/tbob.in" &
+  tbobin=$!
+  pids="$pids $tbobin"
+  timeout 6 "$chat" -p "$port" --tls --pin "$fp" -n bob 127.0.0.1 \
+    <"$work/tbob.in" >"$work/tbob.out" 2>"$work/tbob.err" &
+  pids="$pids $!"
+  wait_for "$work/tls.srv" "rudp-chat: bob joined" || fail "TLS: bob did not join"
+  echo "over TLS" | timeout 5 "$chat" -p "$port" --tls --pin "$fp" \
+    -n alice 127.0.0.1 >/dev/null 2>"$work/talice.err"
+  rc=$?
+  if [ $rc -eq 0 ] && wait_for "$work/tbob.out" "* alice left" &&
+    grep -qxF "<alice> over TLS" "$work/tbob.out"; then
+    ok "TLS: a line from alice reached bob"
+  else
+    fail "TLS chat: alice exit $rc"
+    cat "$work/talice.err" "$work/tbob.out" >&2
+  fi
+  wrong=00$(echo "$fp" | cut -c3-)
+  [ "$wrong" = "$fp" ] && wrong=11$(echo "$fp" | cut -c3-)
+  for case in "pin|--tls --pin $wrong|pinned SHA-256" \
+    "store|--tls|not trusted" "plain||TLS mode mismatch"; do
+    name=${case%%|*}
+    rest=${case#*|}
+    args=${rest%%|*}
+    want=${rest#*|}
+    # shellcheck disable=SC2086
+    timeout 5 "$chat" -p "$port" $args -n eve 127.0.0.1 </dev/null \
+      >/dev/null 2>"$work/t$name.err"
+    rc=$?
+    if [ $rc -eq 1 ] && grep -q "$want" "$work/t$name.err"; then
+      ok "TLS refused ($name): $(cat "$work/t$name.err")"
+    else
+      fail "TLS $name: exit $rc, wanted '$want'"
+      cat "$work/t$name.err" >&2
+    fi
+  done
+  kill "$tbobin" 2>/dev/null
+else
+  fail "TLS room: no port or fingerprint"
+  cat "$work/tls.srv" >&2
+fi
+kill -TERM "$tlspid" 2>/dev/null
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
