@@ -16,6 +16,7 @@
 #include "rudp_macro.h"
 #include "rudp_mem.h"
 #include "rudp_pkt.h"
+#include "rudp_tls_openssl.h"
 
 /* The DCID length of a client's first CONNECT (docs/PROTOCOL.md 1.4: at
  * least 8 random bytes). */
@@ -1210,6 +1211,20 @@ int rudp_endpoint_new(rudp_endpoint **pep,
       rudp_min(settings->stateless_reset_rate, (uint64_t)RUDP_SECONDS) *
       RUDP_SECONDS;
   ep->reset_ts = now;
+  /* The settings keep the TLS context and the server name for every
+   * connection to come: hold a reference and a copy of our own. */
+  if (settings->conn.tls_server_name) {
+    size_t n = strlen(settings->conn.tls_server_name) + 1;
+    char *name = rudp_mem_malloc(mem, n);
+    if (!name) {
+      rv = RUDP_ERR_NOMEM;
+      rudp_mem_free(mem, ep->heap);
+      goto fail_heap;
+    }
+    memcpy(name, settings->conn.tls_server_name, n);
+    ep->settings.conn.tls_server_name = name;
+  }
+  rudp_tls_ctx_ref(settings->conn.tls);
   *pep = ep;
   return 0;
 
@@ -1238,6 +1253,8 @@ void rudp_endpoint_del(rudp_endpoint *ep) {
   }
   rudp_mem_free(ep->mem, ep->heap);
   rudp_mem_free(ep->mem, ep->slq);
+  rudp_tls_ctx_free(ep->settings.conn.tls);
+  rudp_mem_free(ep->mem, (char *)(uintptr_t)ep->settings.conn.tls_server_name);
   rudp_mem_free(ep->mem, ep);
 }
 

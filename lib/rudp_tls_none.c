@@ -36,6 +36,8 @@ int rudp_tls_ctx_new(rudp_tls_ctx **pctx, const rudp_tls_config *cfg,
   return RUDP_ERR_TLS_UNAVAILABLE;
 }
 
+rudp_tls_ctx *rudp_tls_ctx_ref(rudp_tls_ctx *ctx) { return ctx; }
+
 void rudp_tls_ctx_free(rudp_tls_ctx *ctx) { (void)ctx; }
 
 int rudp_tls_ctx_get_fingerprint(const rudp_tls_ctx *ctx, char *out,

@@ -950,6 +950,15 @@ fail:
   return rv;
 }
 
+rudp_tls_ctx *rudp_tls_ctx_ref(rudp_tls_ctx *ctx) {
+  if (ctx != NULL) {
+    pthread_mutex_lock(&ctx->mu);
+    ++ctx->refcnt;
+    pthread_mutex_unlock(&ctx->mu);
+  }
+  return ctx;
+}
+
 void rudp_tls_ctx_free(rudp_tls_ctx *ctx) {
   unsigned left;
 

@@ -26,6 +26,7 @@
 
 #include <rudp/rudp.h>
 #include <rudp/rudp_event.h>
+#include <rudp/rudp_tls.h>
 
 #define MS RUDP_MILLISECONDS
 #define SEC RUDP_SECONDS
@@ -60,6 +61,9 @@ typedef struct app {
   int closed;
   int close_err;
   rudp_tstamp started, closed_at;
+  /* stats, tls: the connection's counters and TLS state when it closed. */
+  rudp_conn_stats stats;
+  rudp_tls_info tls;
 } app;
 
 static app g_apps[MAXAPPS];
@@ -185,6 +189,8 @@ static void cb_closed(rudp_conn *conn, int error, void *ud) {
   a->closed = 1;
   a->close_err = error;
   a->closed_at = rudp_event_now();
+  rudp_conn_get_stats(conn, &a->stats);
+  rudp_conn_get_tls_info(conn, &a->tls);
   a->conn = NULL;
 }
 
@@ -902,6 +908,75 @@ static void test_rudp_event_netem(void **state) {
   rudp_event_endpoint_free(srv);
 }
 
+/* TLS over loopback through a corrupting path: every corrupted short
+ * packet fails the AEAD and is dropped and counted, the transfer still
+ * completes intact (docs/SECURITY.md). */
+static void test_rudp_event_tls_tamper(void **state) {
+  rudp_event_settings st;
+  struct sockaddr_storage ss, to;
+  socklen_t len, tolen;
+  rudp_event *srv, *cli;
+  rudp_event_stats cst, sst;
+  rudp_tls_config cfg;
+  rudp_tls_ctx *sctx, *cctx;
+  char fp[96];
+  const size_t total = 2 * 1024 * 1024;
+  app *a;
+  (void)state;
+  if (!rudp_tls_available()) {
+#ifdef RUDP_TEST_EXPECT_TLS
+    fail_msg("configured with OpenSSL, yet rudp_tls_available() is 0");
+#endif
+    skip();
+  }
+  rudp_tls_config_default(&cfg);
+  cfg.server = 1;
+  assert_int_equal(rudp_tls_ctx_new(&sctx, &cfg, NULL, 0), 0);
+  assert_int_equal(rudp_tls_ctx_get_fingerprint(sctx, fp, sizeof(fp)), 0);
+  rudp_tls_config_default(&cfg);
+  cfg.pin_sha256 = fp;
+  assert_int_equal(rudp_tls_ctx_new(&cctx, &cfg, NULL, 0), 0);
+
+  sa4(&ss, &len, 0);
+  settings_for(&st, 1);
+  st.netem = "corrupt=3%,seed=11";
+  st.endpoint.conn.tls = sctx;
+  srv = ev_new(&ss, len, &st);
+  settings_for(&st, 0);
+  st.netem = "corrupt=3%,seed=12";
+  st.endpoint.conn.tls = cctx;
+  st.endpoint.conn.tls_server_name = "127.0.0.1";
+  cli = ev_new(&ss, len, &st);
+  sa4(&to, &tolen, port_of(srv));
+  a = connect_app(cli, &to, tolen, total);
+  /* The connections hold their own references to the contexts. */
+  rudp_tls_ctx_free(sctx);
+  rudp_tls_ctx_free(cctx);
+  RUN_UNTIL(a->closed && g_napps == 2 && g_apps[1].closed, LIMIT);
+  assert_true(a->closed);
+  assert_int_equal(a->close_err, 0);
+  assert_int_equal(reply_count(a), total);
+  assert_int_equal(g_apps[1].recvd, total);
+  assert_false(g_apps[1].bad);
+  assert_true(a->tls.enabled && a->tls.handshake_done);
+  assert_string_equal(a->tls.peer_fingerprint, fp);
+  rudp_event_get_stats(cli, &cst);
+  rudp_event_get_stats(srv, &sst);
+  print_message("tls tamper: corrupted %llu + %llu; bad integrity at the "
+                "server %llu, at the client %llu\n",
+                (unsigned long long)cst.netem.corrupted,
+                (unsigned long long)sst.netem.corrupted,
+                (unsigned long long)g_apps[1].stats.pkts_bad_integrity,
+                (unsigned long long)a->stats.pkts_bad_integrity);
+  assert_true(cst.netem.corrupted > 10);
+  /* A corrupted datagram is refused by the AEAD (short packets) or the
+   * CRC (handshake packets), or does not parse: never accepted. */
+  assert_true(g_apps[1].stats.pkts_bad_integrity > 0);
+  assert_true(g_apps[1].stats.pkts_bad_integrity <= cst.netem.corrupted);
+  rudp_event_endpoint_free(cli);
+  rudp_event_endpoint_free(srv);
+}
+
 static void test_rudp_event_wakeup_other_thread(void **state) {
   struct sockaddr_storage ss;
   socklen_t len;
@@ -962,6 +1037,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rudp_event_closed_port_refused,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_netem, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_tls_tamper, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_wakeup_other_thread,
                                       setup, teardown),
   };

@@ -104,8 +104,14 @@ RUDP_EXTERN int rudp_tls_ctx_new(rudp_tls_ctx **pctx,
                                  const rudp_tls_config *cfg, char *errbuf,
                                  size_t errlen);
 
+/** `rudp_tls_ctx_ref` takes another reference to |ctx| (NULL ignored)
+ *  and returns |ctx|; drop it with `rudp_tls_ctx_free`.  Endpoints take
+ *  one for the context in their settings, connections one each. */
+RUDP_EXTERN rudp_tls_ctx *rudp_tls_ctx_ref(rudp_tls_ctx *ctx);
+
 /** `rudp_tls_ctx_free` drops the caller's reference; the context is freed
- *  when the last connection using it is deleted.  NULL is ignored. */
+ *  when the last connection or endpoint using it is deleted.  NULL is
+ *  ignored. */
 RUDP_EXTERN void rudp_tls_ctx_free(rudp_tls_ctx *ctx);
 
 /**
