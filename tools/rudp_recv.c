@@ -30,6 +30,7 @@
 #include <rudp/rudp_event.h>
 
 #include "common.h"
+#include "tls_opts.h"
 
 #define TOOL "rudp-recv"
 #define CHUNK (64 * 1024)
@@ -99,7 +100,7 @@ static receiver *g_recv;
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: " TOOL " [options]\n"
+          "usage: " TOOL " [options] [--tls [--cert F --key F]]\n"
           "Receive files sent by rudp-send into DIR, verified by SHA-256.\n"
           "  -l, --listen ADDR  listen address (default ::, dual stack)\n"
           "  -p, --port PORT    listen port (default %u; 0 picks a free one)\n"
@@ -108,8 +109,8 @@ static void usage(FILE *f) {
           "  --force            overwrite existing files\n"
           "  -q, --quiet        print only errors and the listening line\n"
           "  --cc reno|cubic    congestion controller (default cubic)\n"
-          "  --netem SPEC       impair sent datagrams (see rudp-recv(1))\n"
-          "  --tls              not built yet\n"
+          "  --netem SPEC       impair sent datagrams (see "
+          "rudp-recv(1))\n" TOOL_TLS_HELP_TLS TOOL_TLS_HELP_SERVER
           "  -h, --help         show this help\n"
           "  --version          show the version\n",
           TOOL_DEFAULT_PORT);
@@ -692,8 +693,10 @@ int main(int argc, char **argv) {
                                        {"version", no_argument, NULL, 'V'},
                                        {"cc", required_argument, NULL, 'c'},
                                        {"netem", required_argument, NULL, 'n'},
-                                       {"tls", no_argument, NULL, 'T'},
+                                       TOOL_TLS_LONGOPTS,
                                        {NULL, 0, NULL, 0}};
+  tool_tls_opts tlso;
+  rudp_tls_ctx *tls = NULL;
   static receiver rcv;
   const char *dir = ".", *laddr = NULL, *netem = NULL;
   uint16_t port = TOOL_DEFAULT_PORT;
@@ -711,6 +714,7 @@ int main(int argc, char **argv) {
 
   g_recv = &rcv;
   rcv.dirfd = -1;
+  memset(&tlso, 0, sizeof(tlso));
   while ((c = getopt_long(argc, argv, ":l:p:o:qh", opts, NULL)) != -1) {
     switch (c) {
     case 'l':
@@ -749,13 +753,16 @@ int main(int argc, char **argv) {
     case 'n':
       netem = optarg;
       break;
-    case 'T':
-      fprintf(stderr, TOOL ": --tls: not built yet\n");
-      return 2;
     default:
+      if (tool_tls_opt(&tlso, c, optarg)) {
+        break;
+      }
       tool_bad_option(TOOL, c, argv);
       return 2;
     }
+  }
+  if ((rv = tool_tls_check(TOOL, &tlso, 1)) != 0) {
+    return rv;
   }
   if (optind < argc) {
     fprintf(stderr, TOOL ": unexpected argument: %s (see " TOOL " -h)\n",
@@ -784,6 +791,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, TOOL ": open %s: %s\n", dir, strerror(errno));
     return 1;
   }
+  /* The fingerprint line (ephemeral certificate) comes before the
+   * listening line: a script reads both before starting a sender. */
+  if ((rv = tool_tls_ctx(TOOL, &tlso, 1, "rudp-file", &tls)) != 0) {
+    close(rcv.dirfd);
+    return rv;
+  }
 
   memset(&epcb, 0, sizeof(epcb));
   epcb.accept_ready = on_accept_ready;
@@ -795,6 +808,7 @@ int main(int argc, char **argv) {
   st.endpoint.listen = 1;
   st.endpoint.conn.cc_algo = cc;
   tool_bulk_settings(&st.endpoint.conn);
+  st.endpoint.conn.tls = tls;
   st.netem = netem;
   rcv.base = event_base_new();
   rcv.hash_ev = rcv.base ? evtimer_new(rcv.base, on_hash, &rcv) : NULL;
@@ -804,6 +818,7 @@ int main(int argc, char **argv) {
       event_base_free(rcv.base);
     }
     close(rcv.dirfd);
+    rudp_tls_ctx_free(tls);
     return 1;
   }
   rv = rudp_event_endpoint_new(&ev, rcv.base, sa, salen, &st, &epcb, &cb, NULL);
@@ -812,6 +827,7 @@ int main(int argc, char **argv) {
     event_free(rcv.hash_ev);
     event_base_free(rcv.base);
     close(rcv.dirfd);
+    rudp_tls_ctx_free(tls);
     return 1;
   }
   tool_print_listening(TOOL, ev);
@@ -843,6 +859,7 @@ int main(int argc, char **argv) {
   event_free(rcv.hash_ev);
   event_base_free(rcv.base);
   close(rcv.dirfd);
+  rudp_tls_ctx_free(tls);
   if (!rcv.once) {
     return rcv.interrupted ? 0 : 1;
   }

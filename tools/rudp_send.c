@@ -30,6 +30,7 @@
 #include <rudp/rudp_event.h>
 
 #include "common.h"
+#include "tls_opts.h"
 
 #define TOOL "rudp-send"
 /* Chunk read from the file and handed to the stream at a time. */
@@ -107,11 +108,14 @@ typedef struct sender {
   int progress;
   size_t barlen;
   struct event *tick;
+  /* reason: the close reason when the connection failed. */
+  char reason[128];
 } sender;
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: " TOOL " [options] HOST FILE...\n"
+          "usage: " TOOL " [options] [--tls [--ca F | --pin SHA256 | "
+          "--insecure]] HOST FILE...\n"
           "Send FILEs to rudp-recv on HOST; exit 0 only when the receiver\n"
           "verified every file's SHA-256.\n"
           "  -p, --port PORT  receiver port (default %u)\n"
@@ -121,8 +125,8 @@ static void usage(FILE *f) {
           "  -q, --quiet      no progress bar (unless --progress), no "
           "summary\n"
           "  --cc reno|cubic  congestion controller (default cubic)\n"
-          "  --netem SPEC     impair sent datagrams (see rudp-send(1))\n"
-          "  --tls            not built yet\n"
+          "  --netem SPEC     impair sent datagrams (see "
+          "rudp-send(1))\n" TOOL_TLS_HELP_TLS TOOL_TLS_HELP_CLIENT
           "  -h, --help       show this help\n"
           "  --version        show the version\n",
           TOOL_DEFAULT_PORT);
@@ -729,6 +733,13 @@ static void on_closed(rudp_conn *conn, int error, void *ud) {
   s->error = error;
   s->end = tool_now_s();
   rudp_conn_get_stats(conn, &s->stats);
+  if (error) {
+    /* The reason names a TLS failure ("certificate verify failed: ..."),
+     * or is the receiver's own. */
+    rudp_conn_close_info ci;
+    rudp_conn_get_close_info(conn, &ci);
+    snprintf(s->reason, sizeof(s->reason), "%s", ci.reason);
+  }
   event_base_loopbreak(s->base);
 }
 
@@ -804,8 +815,10 @@ int main(int argc, char **argv) {
                                        {"version", no_argument, NULL, 'V'},
                                        {"cc", required_argument, NULL, 'c'},
                                        {"netem", required_argument, NULL, 'n'},
-                                       {"tls", no_argument, NULL, 'T'},
+                                       TOOL_TLS_LONGOPTS,
                                        {NULL, 0, NULL, 0}};
+  tool_tls_opts tlso;
+  rudp_tls_ctx *tls = NULL;
   uint16_t port = TOOL_DEFAULT_PORT;
   rudp_cc_algo cc = RUDP_CC_CUBIC;
   const char *netem = NULL, *host, *env;
@@ -823,6 +836,7 @@ int main(int argc, char **argv) {
   int raw_names = getenv("RUDP_SEND_RAW_NAMES") != NULL &&
                   strcmp(getenv("RUDP_SEND_RAW_NAMES"), "1") == 0;
 
+  memset(&tlso, 0, sizeof(tlso));
   while ((c = getopt_long(argc, argv, ":p:qh", opts, NULL)) != -1) {
     switch (c) {
     case 'p':
@@ -864,13 +878,16 @@ int main(int argc, char **argv) {
     case 'n':
       netem = optarg;
       break;
-    case 'T':
-      fprintf(stderr, TOOL ": --tls: not built yet\n");
-      return 2;
     default:
+      if (tool_tls_opt(&tlso, c, optarg)) {
+        break;
+      }
       tool_bad_option(TOOL, c, argv);
       return 2;
     }
+  }
+  if ((rv = tool_tls_check(TOOL, &tlso, 0)) != 0) {
+    return rv;
   }
   if (argc - optind < 2) {
     fprintf(stderr, TOOL ": missing %s (see " TOOL " -h)\n",
@@ -889,9 +906,13 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if ((rv = tool_tls_ctx(TOOL, &tlso, 0, "rudp-file", &tls)) != 0) {
+    return rv;
+  }
   s = calloc(1, sizeof(*s));
   if (!s) {
     fprintf(stderr, TOOL ": startup: out of memory\n");
+    rudp_tls_ctx_free(tls);
     return 1;
   }
   s->fd = -1;
@@ -951,6 +972,8 @@ int main(int argc, char **argv) {
   rudp_event_settings_default(&st);
   st.endpoint.conn.cc_algo = cc;
   tool_bulk_settings(&st.endpoint.conn);
+  st.endpoint.conn.tls = tls;
+  st.endpoint.conn.tls_server_name = host;
   st.netem = netem;
   s->base = event_base_new();
   if (!s->base) {
@@ -1012,7 +1035,8 @@ int main(int argc, char **argv) {
     nok += s->files[i].ok;
   }
   if (s->error != 0 && !s->failed) {
-    say(s, "connection to %s: %s", host, rudp_strerror(s->error));
+    say(s, "connection to %s: %s%s%s", host, rudp_strerror(s->error),
+        s->reason[0] ? ": " : "", s->reason);
   } else if (nok < s->nfiles && !s->failed) {
     say(s, "transfer: %zu of %zu files not verified", s->nfiles - nok,
         s->nfiles);
@@ -1065,5 +1089,6 @@ out:
   }
   free(s->files);
   free(s);
+  rudp_tls_ctx_free(tls);
   return ret;
 }

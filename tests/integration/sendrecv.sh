@@ -8,8 +8,10 @@
 # after a SIGKILL (the new transfer supersedes the stale one) and over a
 # corrupted partial file (a full send); --rate's lower bound on time;
 # --progress, -q and the summary line; usage errors exit 2 with one line;
-# each tool's -h options match its man page.  Every process is bounded by
-# `timeout`.
+# each tool's -h options match its man page; TLS: a pinned ephemeral
+# certificate, a CA-signed one trusted with --ca, and the refusals (another
+# name, an untrusted CA, a plain sender, a bad key).  Every process is
+# bounded by `timeout`.
 set -u
 send=${RUDP_SEND:-../tools/rudp-send}
 recv=${RUDP_RECV:-../tools/rudp-recv}
@@ -359,7 +361,10 @@ usage_rc 2 "$send" -p 0 127.0.0.1 "$f"
 usage_rc 2 "$send" -p 70000 127.0.0.1 "$f"
 usage_rc 2 "$send" 127.0.0.1 "$f" -p
 usage_rc 2 "$send" --cc vegas 127.0.0.1 "$f"
-usage_rc 2 "$send" --tls 127.0.0.1 "$f"
+usage_rc 2 "$send" --insecure 127.0.0.1 "$f"
+usage_rc 2 "$send" --tls --pin 00:11 127.0.0.1 "$f"
+usage_rc 2 "$send" --tls --cert c.pem 127.0.0.1 "$f"
+usage_rc 2 "$send" --tls --pin "$(printf '%064d' 0)" --insecure 127.0.0.1 "$f"
 for r in "" 0 999 -5 abc 10X 10MM 200G 1e30 inf nan 0x10M; do
   usage_rc 2 "$send" --rate "$r" 127.0.0.1 "$f"
 done
@@ -371,13 +376,97 @@ usage_rc 2 "$recv" -p x
 usage_rc 2 "$recv" -o
 usage_rc 2 "$recv" --bogus
 usage_rc 2 "$recv" --once=1
-usage_rc 2 "$recv" --tls
+usage_rc 2 "$recv" --cert c.pem
+usage_rc 2 "$recv" --tls --cert c.pem
+usage_rc 2 "$recv" --tls --pin "$(printf '%064d' 0)"
 usage_rc 2 "$recv" extra-arg
 usage_rc 2 "$recv" -l not-an-address
 usage_rc 0 "$send" -h
 usage_rc 0 "$recv" -h
 usage_rc 1 "$send" -p 9 127.0.0.1 "$work/in/missing-file"
 usage_rc 1 "$recv" -p 0 -o "$work/no-such-dir" --once
+
+# TLS (docs/TOOLS.md, "TLS in every tool"): the receiver's ephemeral
+# certificate pinned by the sender; a CA-signed certificate trusted with
+# --ca; refusals, each exit 1 naming the cause: a certificate for another
+# name, a CA the sender does not trust, a plain sender.
+# tls_send NAME WANT_RC WANT_TEXT SEND_ARGS...: one sender against the
+# running receiver; a refused one leaves the receiver running (killed
+# here).
+tls_send() {
+  name=$1
+  want=$2
+  text=$3
+  shift 3
+  timeout 30 "$send" -p "$port" "$@" 127.0.0.1 "$work/in/small" \
+    "$work/in/big" >/dev/null 2>"$work/send.log"
+  src=$?
+  if [ "$want" -eq 0 ]; then
+    wait_recv
+    if [ $src -eq 0 ] && [ $rrc -eq 0 ] && same "$work/in/big" "$work/out/big"
+    then
+      ok "TLS $name: $(tail -n 1 "$work/send.log")"
+    else
+      fail "TLS $name: send $src recv $rrc: $(cat "$work/send.log" "$work/recv.log")"
+    fi
+  else
+    kill $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    pid=
+    if [ $src -eq "$want" ] && grep -q "$text" "$work/send.log"; then
+      ok "TLS $name refused: $(cat "$work/send.log")"
+    else
+      fail "TLS $name: exit $src, wanted $want and '$text': $(cat "$work/send.log")"
+    fi
+  fi
+}
+head -c 3000000 "$work/in/random" >"$work/in/big"
+rm -rf "$work/out" && mkdir "$work/out"
+start_recv -o "$work/out" --tls
+fp=$(sed -n 's/^rudp-recv: TLS certificate SHA-256 \([0-9A-F:]*\)$/\1/p' \
+  "$work/recv.log")
+if grep -q "built without TLS" "$work/recv.log"; then
+  ok "TLS cases skipped: $(cat "$work/recv.log")"
+else
+  tls_send "ephemeral certificate, --pin" 0 "" --tls --pin "$fp"
+  rm -rf "$work/out" && mkdir "$work/out"
+  start_recv -o "$work/out" --tls
+  tls_send "plain sender" 1 "TLS mode mismatch"
+  rm -rf "$work/out" && mkdir "$work/out"
+  start_recv -o "$work/out" --tls
+  tls_send "system store vs self-signed" 1 "not trusted" --tls
+  if command -v openssl >/dev/null 2>&1; then
+    d=$work/pki
+    mkdir "$d"
+    (
+      cd "$d" &&
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+          -keyout ca.key -out ca.pem -days 2 -subj /CN=rudp-test-ca &&
+        for n in good other; do
+          openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout $n.key -out $n.csr -subj /CN=$n || exit 1
+        done &&
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >good.ext &&
+        printf 'subjectAltName=DNS:other.example\n' >other.ext &&
+        for n in good other; do
+          openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key \
+            -CAcreateserial -out $n.pem -days 2 -extfile $n.ext || exit 1
+        done
+    ) >"$work/pki.log" 2>&1 || fail "openssl: $(cat "$work/pki.log")"
+    rm -rf "$work/out" && mkdir "$work/out"
+    start_recv -o "$work/out" --tls --cert "$d/good.pem" --key "$d/good.key"
+    tls_send "CA-signed certificate, --ca" 0 "" --tls --ca "$d/ca.pem"
+    rm -rf "$work/out" && mkdir "$work/out"
+    start_recv -o "$work/out" --tls --cert "$d/other.pem" --key "$d/other.key"
+    tls_send "certificate for another name" 1 "name mismatch" --tls \
+      --ca "$d/ca.pem"
+    usage_rc 1 "$recv" -p 0 --once --tls --cert "$d/good.pem" \
+      --key "$d/other.key"
+    usage_rc 1 "$send" --tls --ca "$d/missing.pem" 127.0.0.1 "$f"
+  else
+    ok "CA cases skipped: no openssl command"
+  fi
+fi
 
 # Each tool's -h options are the OPTIONS of its man page, and back.
 # opts_help TOOL: the option names of -h's first column, one per line.
