@@ -17,6 +17,12 @@
  *
  * Threads: a context may be shared by connections in several threads once
  * it is built (its session cache has a lock); build and free it from one.
+ *
+ * Memory: contexts and each connection's TLS session are allocated with
+ * the C library and OpenSSL's allocator (CRYPTO_set_mem_functions), not
+ * through the connection's `rudp_mem`; the packet-protection state and
+ * the decryption buffer of an established connection go through
+ * `rudp_mem` as usual.
  */
 #ifndef RUDP_TLS_H
 #define RUDP_TLS_H
