@@ -7,8 +7,17 @@
  *   mmsg   the same without GSO/GRO: sendmmsg/recvmmsg batches of 32
  *   plain  the same with batches of 1 (one sendmsg/recvmsg per datagram)
  *   tcp    kernel TCP over loopback, same harness, 64 KiB send/recv
- *   hs     handshakes: M connections, |inflight| at a time, each closed
- *          as soon as its handshake completes
+ *   hs     handshakes: M connections, |inflight| at a time; one counts
+ *          once both ends have completed it (the server accepted it: in
+ *          TLS mode after the client's Finished), and the server then
+ *          closes it at once
+ *
+ * With -t aes128|aes256|chacha20 the librudp cases (bulk and hs) run in
+ * TLS mode with that cipher suite: the server has an ephemeral
+ * certificate, the client accepts it without verification (insecure: the
+ * cost measured is the handshake and the packet protection, not the trust
+ * decision) and keeps no session tickets, so every handshake is a full
+ * one.  -t none (the default) is plain mode.
  *
  * The bulk cases run the server and the client on two threads, each with
  * its own event_base (the binding's threading model: one endpoint per
@@ -21,7 +30,8 @@
  * reported.  Not a test: it never fails because the machine is slow.
  *
  *   rudp_bench_event [-c gso,mmsg,plain,tcp,hs] [-n MIB] [-m HANDSHAKES]
- *                    [-i INFLIGHT] [-r REPS] [-s PAYLOAD] [-J]
+ *                    [-i INFLIGHT] [-r REPS] [-s PAYLOAD]
+ *                    [-t none|aes128|aes256|chacha20] [-J]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +52,7 @@
 
 #include <rudp/rudp.h>
 #include <rudp/rudp_event.h>
+#include <rudp/rudp_tls.h>
 
 #define SEC RUDP_SECONDS
 #define MS RUDP_MILLISECONDS
@@ -72,6 +83,25 @@ static double cpu_now(void) {
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* TLS contexts of the librudp cases (NULL: plain mode) and the suite. */
+static rudp_tls_ctx *g_stls, *g_ctls;
+static const char *g_suite = "none";
+
+static rudp_tls_ctx *tls_ctx(const char *suite, int server) {
+  rudp_tls_config cfg;
+  rudp_tls_ctx *ctx;
+  char err[256];
+  rudp_tls_config_default(&cfg);
+  cfg.server = server;
+  cfg.insecure = !server;
+  cfg.session_cache = 0;
+  cfg.ciphersuites = suite;
+  if (rudp_tls_ctx_new(&ctx, &cfg, err, sizeof(err)) != 0) {
+    die("TLS context: %s", err);
+  }
+  return ctx;
 }
 
 static int load(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
@@ -116,6 +146,8 @@ typedef struct result {
   uint64_t bytes; /* goodput bytes, or handshakes */
   double rate;    /* Gbit/s, or handshakes/s: the figure the median uses */
   uint64_t retx, lost, pto;
+  uint64_t accepted;  /* hs: connections the server established */
+  uint64_t half_open; /* hs: server connections still half-open */
   rudp_event_stats cev, sev;
 } result;
 
@@ -285,6 +317,7 @@ static void bulk_settings(rudp_event_settings *st, int listen, int offload,
   c->max_stream_window = 32u << 20;
   c->max_stream_send_buffer = 16u << 20;
   c->cc_algo = RUDP_CC_CUBIC;
+  c->tls = listen ? g_stls : g_ctls;
 }
 
 static void run_bulk(const char *name, int offload, size_t batch,
@@ -489,31 +522,51 @@ static void run_tcp(uint64_t mib, result *r) {
 /* ------------------------------------------------------------ handshakes */
 
 typedef struct hsb {
-  size_t total, started, completed, failed, closed;
+  /* completed: on the client; accepted: by the server (both ends done) */
+  size_t total, started, completed, accepted, failed, closed;
   uint8_t *done; /* per connection: handshake completed */
   rudp_event *cev;
+  rudp_endpoint_stats sst; /* the server's, at the end */
 } hsb;
 
 static hsb H;
 
 static int hs_completed(rudp_conn *conn, void *ud) {
   size_t i = (size_t)(uintptr_t)ud - 1;
+  (void)conn;
   H.done[i] = 1;
   ++H.completed;
-  if (rudp_conn_close(conn, rudp_event_now()) != 0) {
-    die("hs: rudp_conn_close failed");
+  return 0;
+}
+
+/* hs_accept_ready takes each connection the server established and closes
+ * it: the server ends it, so both ends finish their handshake first (a
+ * client closing inside handshake_completed could end before the server
+ * has its last handshake message). */
+static int hs_accept_ready(rudp_endpoint *ep, void *ud) {
+  rudp_conn *conn;
+  (void)ud;
+  while ((conn = rudp_endpoint_accept(ep)) != NULL) {
+    ++H.accepted;
+    if (rudp_conn_close(conn, rudp_event_now()) != 0) {
+      die("hs: rudp_conn_close failed");
+    }
   }
   return 0;
 }
+
+static const rudp_endpoint_callbacks hs_srv_epcb = {NULL, hs_accept_ready,
+                                                    NULL};
 
 static void hs_closed(rudp_conn *conn, int error, void *ud) {
   size_t i = (size_t)(uintptr_t)ud - 1;
   (void)conn;
   ++H.closed;
   if (!H.done[i] || error != 0) {
-    ++H.failed;
-    fprintf(stderr, "rudp_bench_event: hs: connection %zu closed: %s\n", i,
-            rudp_strerror(error));
+    if (++H.failed <= 5) {
+      fprintf(stderr, "rudp_bench_event: hs: connection %zu closed: %s\n", i,
+              rudp_strerror(error));
+    }
   }
 }
 
@@ -549,12 +602,14 @@ static void run_hs(size_t m, size_t inflight, size_t payload, result *r) {
   st.endpoint.max_half_open = 4 * inflight + 256;
   st.endpoint.accept_backlog = 4 * inflight + 256;
   st.endpoint.retry = RUDP_RETRY_NEVER;
+  st.endpoint.conn.tls = g_stls;
   rv = rudp_event_endpoint_new(&sev, base, (struct sockaddr *)&ss, len, &st,
-                               &srv_epcb, NULL, NULL);
+                               &hs_srv_epcb, NULL, NULL);
   if (rv != 0) {
     die("hs: server endpoint: %s", rudp_strerror(rv));
   }
   st.endpoint.listen = 0;
+  st.endpoint.conn.tls = g_ctls;
   rv = rudp_event_endpoint_new(&H.cev, base, (struct sockaddr *)&ss, len, &st,
                                NULL, &hs_cli_cb, NULL);
   if (rv != 0) {
@@ -567,8 +622,9 @@ static void run_hs(size_t m, size_t inflight, size_t payload, result *r) {
   cpu0 = cpu_now();
   t0 = rudp_event_now();
   limit = t0 + LIMIT;
-  while (H.completed + H.failed < m && rudp_event_now() < limit) {
-    while (H.started < m && H.started - H.completed - H.failed < inflight) {
+  while ((H.accepted < m || H.completed < m) && !H.failed &&
+         rudp_event_now() < limit) {
+    while (H.started < m && H.started - H.accepted < inflight) {
       rudp_conn *conn;
       rv = rudp_event_connect(H.cev, (struct sockaddr *)&to, tolen, NULL,
                               (void *)(uintptr_t)(H.started + 1), &conn);
@@ -580,9 +636,10 @@ static void run_hs(size_t m, size_t inflight, size_t payload, result *r) {
     event_base_loop(base, EVLOOP_ONCE);
   }
   t1 = rudp_event_now();
-  if (H.completed < m || H.failed) {
-    die("hs: %zu of %zu handshakes completed within %d s (%zu failed)",
-        H.completed, m, (int)(LIMIT / SEC), H.failed);
+  if (H.completed < m || H.accepted < m || H.failed) {
+    die("hs: %zu of %zu handshakes completed on the client, %zu on the "
+        "server within %d s (%zu failed)",
+        H.completed, m, H.accepted, (int)(LIMIT / SEC), H.failed);
   }
   /* Let the closes finish: the rate counts handshakes up to t1, the CPU
    * covers each connection's whole life (connect, handshake, close). */
@@ -595,10 +652,13 @@ static void run_hs(size_t m, size_t inflight, size_t payload, result *r) {
     die("hs: %zu of %zu connections closed 5 s after the last handshake",
         H.closed, H.started);
   }
+  rudp_endpoint_get_stats(rudp_event_endpoint_get_endpoint(sev), &H.sst);
   memset(r, 0, sizeof(*r));
   r->secs = (double)(t1 - t0) / 1e9;
   r->cpu = cpu1 - cpu0;
   r->bytes = H.completed;
+  r->accepted = H.sst.accepted;
+  r->half_open = H.sst.half_open;
   r->rate = (double)H.completed / r->secs;
   rudp_event_get_stats(H.cev, &r->cev);
   rudp_event_get_stats(sev, &r->sev);
@@ -645,10 +705,11 @@ static void print_bulk(const char *name, const char *desc, result *runs,
   int udp = strcmp(name, "tcp") != 0;
   int i;
   if (json) {
-    printf("{\"bench\":\"event\",\"case\":\"%s\",\"bytes\":%" PRIu64
-           ",\"payload\":%zu,\"runs\":%d,\"gbit_per_s\":%.3f,"
-           "\"gbit_per_s_runs\":[",
-           name, r->bytes, udp ? payload : (size_t)0, reps, r->rate);
+    printf("{\"bench\":\"event\",\"case\":\"%s\",\"tls\":\"%s\","
+           "\"bytes\":%" PRIu64 ",\"payload\":%zu,\"runs\":%d,"
+           "\"gbit_per_s\":%.3f,\"gbit_per_s_runs\":[",
+           name, udp ? g_suite : "none", r->bytes, udp ? payload : (size_t)0,
+           reps, r->rate);
     for (i = 0; i < reps; ++i) {
       printf("%s%.3f", i ? "," : "", runs[i].rate);
     }
@@ -688,7 +749,7 @@ static void print_bulk(const char *name, const char *desc, result *runs,
 }
 
 int main(int argc, char **argv) {
-  const char *cases = "gso,mmsg,plain,tcp,hs";
+  const char *cases = "gso,mmsg,plain,tcp,hs", *suite_arg = "none";
   uint64_t mib = 1024;
   size_t m = 2000, inflight = 100, payload = 1452;
   int reps = 3, json = 0, i, k;
@@ -707,12 +768,14 @@ int main(int argc, char **argv) {
       reps = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
       payload = (size_t)strtoull(argv[++i], NULL, 10);
+    } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+      suite_arg = argv[++i];
     } else if (!strcmp(argv[i], "-J")) {
       json = 1;
     } else {
       fprintf(stderr, "usage: rudp_bench_event [-c gso,mmsg,plain,tcp,hs] "
                       "[-n MIB] [-m HANDSHAKES] [-i INFLIGHT] [-r REPS] "
-                      "[-s PAYLOAD] [-J]\n");
+                      "[-s PAYLOAD] [-t none|aes128|aes256|chacha20] [-J]\n");
       return 2;
     }
   }
@@ -721,12 +784,31 @@ int main(int argc, char **argv) {
     fprintf(stderr, "rudp_bench_event: bad -n, -m, -i, -r or -s\n");
     return 2;
   }
+  if (!strcmp(suite_arg, "aes128")) {
+    g_suite = "TLS_AES_128_GCM_SHA256";
+  } else if (!strcmp(suite_arg, "aes256")) {
+    g_suite = "TLS_AES_256_GCM_SHA384";
+  } else if (!strcmp(suite_arg, "chacha20")) {
+    g_suite = "TLS_CHACHA20_POLY1305_SHA256";
+  } else if (strcmp(suite_arg, "none") != 0) {
+    fprintf(stderr, "rudp_bench_event: -t: expected none, aes128, aes256 or "
+                    "chacha20\n");
+    return 2;
+  }
+  if (strcmp(g_suite, "none") != 0) {
+    if (!rudp_tls_available()) {
+      die("-t %s: librudp was built without TLS", suite_arg);
+    }
+    g_stls = tls_ctx(g_suite, 1);
+    g_ctls = tls_ctx(g_suite, 0);
+  }
   memset(g_chunk, 0xab, sizeof(g_chunk));
 
   if (!json) {
     printf("rudp_bench_event: loopback 127.0.0.1, %" PRIu64
-           " MiB per bulk run, UDP payload %zu, CUBIC; median of %d runs\n",
-           mib, payload, reps);
+           " MiB per bulk run, UDP payload %zu, CUBIC, TLS %s; median of %d "
+           "runs\n",
+           mib, payload, g_suite, reps);
     printf("%-27s %-20s %8s %7s %7s %9s %9s %9s\n", "bulk, one connection",
            "Gbit/s (min-max)", "CPU s/GiB", "retx", "lost", "syscall/GiB",
            "GSO sends", "GRO recvs");
@@ -760,15 +842,18 @@ int main(int argc, char **argv) {
     const result *r;
     for (i = 0; i < reps; ++i) {
       run_hs(m, inflight, payload, &runs[i]);
-      fprintf(stderr, "# hs run %d: %.0f handshakes/s\n", i + 1, runs[i].rate);
+      fprintf(stderr,
+              "# hs run %d: %.0f handshakes/s, %" PRIu64 " established on "
+              "the server, %" PRIu64 " still half-open there\n",
+              i + 1, runs[i].rate, runs[i].accepted, runs[i].half_open);
     }
     qsort(runs, (size_t)reps, sizeof(result), cmp_rate);
     r = &runs[reps / 2];
     if (json) {
-      printf("{\"bench\":\"event\",\"case\":\"hs\",\"handshakes\":%" PRIu64
-             ",\"inflight\":%zu,\"runs\":%d,\"handshakes_per_s\":%.1f,"
-             "\"handshakes_per_s_runs\":[",
-             r->bytes, inflight, reps, r->rate);
+      printf("{\"bench\":\"event\",\"case\":\"hs\",\"tls\":\"%s\","
+             "\"handshakes\":%" PRIu64 ",\"inflight\":%zu,\"runs\":%d,"
+             "\"handshakes_per_s\":%.1f,\"handshakes_per_s_runs\":[",
+             g_suite, r->bytes, inflight, reps, r->rate);
       for (i = 0; i < reps; ++i) {
         printf("%s%.1f", i ? "," : "", runs[i].rate);
       }
@@ -787,16 +872,18 @@ int main(int argc, char **argv) {
              r->cev.gso_sends + r->sev.gso_sends,
              r->cev.gro_recvs + r->sev.gro_recvs);
     } else {
-      printf("handshakes: %" PRIu64 " connections, %zu in flight, one "
-             "thread: %.0f handshakes/s (%.0f-%.0f), %.1f CPU us per "
+      printf("handshakes (TLS %s): %" PRIu64 " connections, %zu in flight, "
+             "one thread: %.0f handshakes/s (%.0f-%.0f), %.1f CPU us per "
              "connection (both ends: connect, handshake, close), %.2f "
              "syscalls per connection\n",
-             r->bytes, inflight, r->rate, runs[0].rate, runs[reps - 1].rate,
-             r->cpu * 1e6 / (double)r->bytes,
+             g_suite, r->bytes, inflight, r->rate, runs[0].rate,
+             runs[reps - 1].rate, r->cpu * 1e6 / (double)r->bytes,
              (double)(r->cev.send_syscalls + r->cev.recv_syscalls +
                       r->sev.send_syscalls + r->sev.recv_syscalls) /
                  (double)r->bytes);
     }
   }
+  rudp_tls_ctx_free(g_stls);
+  rudp_tls_ctx_free(g_ctls);
   return 0;
 }

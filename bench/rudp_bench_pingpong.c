@@ -11,6 +11,9 @@
  *           server echoes each one
  *   tcp     kernel TCP, TCP_NODELAY, blocking send/recv
  *   udp     raw UDP, blocking send/recv on connected sockets (the floor)
+ *   udpev   raw UDP through a libevent loop on each side (non-blocking
+ *           sockets, one EV_READ event, one recv and one send per wake-up):
+ *           what the event loop alone costs, without librudp
  *
  * Client and server run on two threads of one process; the librudp cases
  * give each its own event_base (the binding's threading model).  The first
@@ -24,7 +27,7 @@
  *
  * Not a test: it never fails because the machine is slow.
  *
- *   rudp_bench_pingpong [-c stream,dgram,tcp,udp] [-n ROUNDS] [-t SECS]
+ *   rudp_bench_pingpong [-c stream,dgram,tcp,udp,udpev] [-n ROUNDS] [-t SECS]
  *                       [-s SIZE] [-w WARMUP] [-J]
  */
 #include <errno.h>
@@ -127,28 +130,28 @@ typedef struct rpp {
   size_t size;
   rudp_tstamp deadline;
   samples *smp;
-  /* server thread */
+  /* server thread; echoes: so far, echo_part: stream bytes not yet a
+   * whole echo; sev0: its counters when the warm-up ended */
   struct event_base *sbase;
   rudp_event *sev;
   int stop;
-  /* client thread */
+  uint64_t echoes;
+  size_t echo_part;
+  rudp_event_stats sev0;
+  /* client thread; got: bytes of the current echo; cst0, cev0: counters
+   * when the warm-up ended (have0), cst: at the end */
   struct event_base *cbase;
   rudp_event *cev;
   rudp_conn *conn;
   int64_t sid;
   size_t got;
-  /* server thread: echoes so far, stream bytes not yet a whole echo */
-  uint64_t echoes;
-  size_t echo_part;
   rudp_tstamp t_sent;
   int done;
   int established;
   struct sockaddr_storage to;
   socklen_t tolen;
-  rudp_conn_stats cst;
-  uint64_t rounds_at_stats0;
-  rudp_conn_stats cst0;
-  rudp_event_stats cev0, sev0;
+  rudp_conn_stats cst, cst0;
+  rudp_event_stats cev0;
   int have0;
 } rpp;
 
@@ -263,8 +266,7 @@ static int cli_readable(rudp_conn *conn, int64_t id, void *ud) {
   (void)ud;
   for (;;) {
     int fin = 0;
-    rudp_ssize n =
-        rudp_conn_stream_read(conn, id, buf, P.size - P.got, &fin);
+    rudp_ssize n = rudp_conn_stream_read(conn, id, buf, P.size - P.got, &fin);
     if (n <= 0) {
       return 0;
     }
@@ -326,8 +328,8 @@ static void *rsrv_main(void *arg) {
 static void *rcli_main(void *arg) {
   int rv;
   (void)arg;
-  rv = rudp_event_connect(P.cev, (const struct sockaddr *)&P.to, P.tolen,
-                          NULL, NULL, &P.conn);
+  rv = rudp_event_connect(P.cev, (const struct sockaddr *)&P.to, P.tolen, NULL,
+                          NULL, &P.conn);
   if (rv != 0) {
     die("rudp_event_connect: %s", rudp_strerror(rv));
   }
@@ -417,14 +419,12 @@ static void run_rudp(int dgram, size_t size, double secs, samples *smp,
   rudp_event_get_stats(P.sev, &se);
   rounds = smp->n;
   info->rounds = rounds;
-  info->pkts_per_rt =
-      (double)((P.cst.pkts_sent - P.cst0.pkts_sent) +
-               (P.cst.pkts_recv - P.cst0.pkts_recv)) /
-      (double)rounds;
-  info->timer_fires_per_rt =
-      (double)((ce.timer_fires - P.cev0.timer_fires) +
-               (se.timer_fires - P.sev0.timer_fires)) /
-      (double)rounds;
+  info->pkts_per_rt = (double)((P.cst.pkts_sent - P.cst0.pkts_sent) +
+                               (P.cst.pkts_recv - P.cst0.pkts_recv)) /
+                      (double)rounds;
+  info->timer_fires_per_rt = (double)((ce.timer_fires - P.cev0.timer_fires) +
+                                      (se.timer_fires - P.sev0.timer_fires)) /
+                             (double)rounds;
   info->send_calls_per_rt =
       (double)((ce.send_syscalls - P.cev0.send_syscalls) +
                (se.send_syscalls - P.sev0.send_syscalls)) /
@@ -502,8 +502,8 @@ static void *ksrv_main(void *arg) {
     } else {
       struct sockaddr_storage from;
       socklen_t fromlen = sizeof(from);
-      ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-                           &fromlen);
+      ssize_t n =
+          recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
       if (n > 0) {
         sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fromlen);
       }
@@ -585,6 +585,116 @@ static void run_kernel(int tcp, size_t size, double secs, samples *smp) {
   }
 }
 
+/* ------------------------------------------------------------ udpev */
+
+typedef struct epp {
+  size_t size;
+  rudp_tstamp deadline, t_sent;
+  samples *smp;
+  int sfd, cfd;
+  int stop, done;
+  struct event_base *sbase, *cbase;
+} epp;
+
+static epp E;
+
+static void ev_srv_read(evutil_socket_t fd, short what, void *arg) {
+  uint8_t buf[MAXSIZE];
+  struct sockaddr_storage from;
+  socklen_t fromlen = sizeof(from);
+  ssize_t n;
+  (void)what;
+  (void)arg;
+  n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
+  if (n > 0) {
+    sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fromlen);
+  }
+}
+
+static void ev_cli_send(void) {
+  E.t_sent = rudp_event_now();
+  if (send(E.cfd, g_msg, E.size, 0) != (ssize_t)E.size) {
+    die("udpev: send: %s", strerror(errno));
+  }
+}
+
+static void ev_cli_read(evutil_socket_t fd, short what, void *arg) {
+  uint8_t buf[MAXSIZE];
+  rudp_tstamp now;
+  (void)what;
+  (void)arg;
+  if (recv(fd, buf, sizeof(buf), 0) != (ssize_t)E.size || E.done) {
+    return;
+  }
+  now = rudp_event_now();
+  samples_add(E.smp, now - E.t_sent);
+  if (samples_full(E.smp) || now >= E.deadline) {
+    E.done = 1;
+    return;
+  }
+  ev_cli_send();
+}
+
+static void *esrv_main(void *arg) {
+  rudp_tstamp limit = E.deadline + 5 * SEC;
+  (void)arg;
+  while (!load(&E.stop) && rudp_event_now() < limit) {
+    event_base_loop(E.sbase, EVLOOP_ONCE);
+  }
+  return NULL;
+}
+
+static void run_udpev(size_t size, double secs, samples *smp) {
+  struct sockaddr_storage ss, to;
+  socklen_t len, tolen = sizeof(to);
+  struct event *stick, *ctick, *sev, *cev;
+  pthread_t ts;
+
+  memset(&E, 0, sizeof(E));
+  E.size = size;
+  E.smp = smp;
+  E.deadline = rudp_event_now() + (rudp_duration)(secs * 1e9);
+  sa4(&ss, &len, 0);
+  E.sfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  E.cfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  if (E.sfd < 0 || E.cfd < 0 || bind(E.sfd, (struct sockaddr *)&ss, len) != 0 ||
+      getsockname(E.sfd, (struct sockaddr *)&to, &tolen) != 0 ||
+      connect(E.cfd, (struct sockaddr *)&to, tolen) != 0) {
+    die("udpev: socket/bind/connect: %s", strerror(errno));
+  }
+  E.sbase = new_base(&stick);
+  E.cbase = new_base(&ctick);
+  sev = event_new(E.sbase, E.sfd, EV_READ | EV_PERSIST, ev_srv_read, NULL);
+  cev = event_new(E.cbase, E.cfd, EV_READ | EV_PERSIST, ev_cli_read, NULL);
+  if (!sev || !cev || event_add(sev, NULL) != 0 || event_add(cev, NULL) != 0) {
+    die("udpev: event_new failed");
+  }
+  if (pthread_create(&ts, NULL, esrv_main, NULL) != 0) {
+    die("pthread_create failed");
+  }
+  ev_cli_send();
+  while (!E.done && rudp_event_now() < E.deadline + SEC) {
+    event_base_loop(E.cbase, EVLOOP_ONCE);
+    if (!E.done && rudp_event_now() - E.t_sent > LOST_AFTER) {
+      ++smp->lost;
+      ev_cli_send();
+    }
+  }
+  store(&E.stop, 1);
+  pthread_join(ts, NULL);
+  event_free(sev);
+  event_free(cev);
+  event_free(stick);
+  event_free(ctick);
+  event_base_free(E.sbase);
+  event_base_free(E.cbase);
+  close(E.sfd);
+  close(E.cfd);
+  if (smp->n == 0) {
+    die("udpev: no round trip timed within %.0f s", secs);
+  }
+}
+
 /* ------------------------------------------------------------ main */
 
 static int selected(const char *list, const char *name) {
@@ -605,8 +715,9 @@ int main(int argc, char **argv) {
   } cases[] = {{"stream", "librudp stream"},
                {"dgram", "librudp datagram"},
                {"tcp", "kernel TCP, TCP_NODELAY"},
-               {"udp", "raw UDP"}};
-  const char *list = "stream,dgram,tcp,udp";
+               {"udp", "raw UDP"},
+               {"udpev", "raw UDP, libevent loop"}};
+  const char *list = "stream,dgram,tcp,udp,udpev";
   size_t rounds = 20000, warmup = 200, size = 64;
   double secs = 5;
   int json = 0, i, k;
@@ -625,15 +736,17 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "-J")) {
       json = 1;
     } else {
-      fprintf(stderr, "usage: rudp_bench_pingpong [-c stream,dgram,tcp,udp] "
-                      "[-n ROUNDS] [-t SECS] [-s SIZE] [-w WARMUP] [-J]\n");
+      fprintf(stderr, "usage: rudp_bench_pingpong "
+                      "[-c stream,dgram,tcp,udp,udpev] [-n ROUNDS] [-t SECS] "
+                      "[-s SIZE] [-w WARMUP] [-J]\n");
       return 2;
     }
   }
   if (rounds == 0 || rounds > 10000000 || !(secs > 0 && secs <= 60) ||
       size == 0 || size > MAXSIZE || warmup > 1000000) {
-    fprintf(stderr, "rudp_bench_pingpong: bad -n (1-10^7), -t (0-60 s), -s "
-                    "(1-%d) or -w\n",
+    fprintf(stderr,
+            "rudp_bench_pingpong: bad -n (1-10^7), -t (0-60 s), -s "
+            "(1-%d) or -w\n",
             MAXSIZE);
     return 2;
   }
@@ -665,6 +778,8 @@ int main(int argc, char **argv) {
     }
     if (rudp) {
       run_rudp(k == 1, size, secs, &smp, &info);
+    } else if (k == 4) {
+      run_udpev(size, secs, &smp);
     } else {
       run_kernel(k == 2, size, secs, &smp);
     }
@@ -678,9 +793,8 @@ int main(int argc, char **argv) {
              "\"rounds\":%zu,\"lost\":%" PRIu64 ",\"p50_us\":%.2f,"
              "\"p99_us\":%.2f,\"p999_us\":%.2f,\"mean_us\":%.2f,"
              "\"min_us\":%.2f,\"max_us\":%.2f",
-             cases[k].name, size, smp.n, smp.lost, pct(&smp, 50),
-             pct(&smp, 99), pct(&smp, 99.9), mean, pct(&smp, 0),
-             pct(&smp, 100));
+             cases[k].name, size, smp.n, smp.lost, pct(&smp, 50), pct(&smp, 99),
+             pct(&smp, 99.9), mean, pct(&smp, 0), pct(&smp, 100));
       if (rudp) {
         printf(",\"pkts_per_round_trip\":%.3f,\"timer_fires_per_round_trip\":"
                "%.4f,\"send_syscalls_per_round_trip\":%.3f",

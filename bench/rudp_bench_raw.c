@@ -343,8 +343,7 @@ static void run_once(int gso, size_t seg, size_t batch, double secs,
     if (setsockopt(R.rfd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0) {
       res->gro = 1;
     } else {
-      fprintf(stderr, "rudp_bench_raw: UDP_GRO refused: %s\n",
-              strerror(errno));
+      fprintf(stderr, "rudp_bench_raw: UDP_GRO refused: %s\n", strerror(errno));
     }
   }
   memset(&sin, 0, sizeof(sin));
@@ -435,8 +434,9 @@ int main(int argc, char **argv) {
   }
   if (mib == 0 || seg < 64 || seg > 1472 || batch < 1 || batch > MAXBATCH ||
       reps < 1 || reps > MAXREPS || window_kib > (1u << 20)) {
-    fprintf(stderr, "rudp_bench_raw: bad -n, -s (64-1472), -b (1-%d), -w or "
-                    "-r (1-%d)\n",
+    fprintf(stderr,
+            "rudp_bench_raw: bad -n, -s (64-1472), -b (1-%d), -w or "
+            "-r (1-%d)\n",
             MAXBATCH, MAXREPS);
     return 2;
   }
@@ -457,8 +457,7 @@ int main(int argc, char **argv) {
       continue;
     }
     for (i = 0; i < reps; ++i) {
-      run_once(k == 1, seg, batch, secs, mib << 20, window_kib << 10,
-               &runs[i]);
+      run_once(k == 1, seg, batch, secs, mib << 20, window_kib << 10, &runs[i]);
       fprintf(stderr, "# raw %s run %d: %.2f Gbit/s, %.3f CPU s/GiB\n",
               names[k], i + 1, runs[i].rate,
               runs[i].cpu / ((double)runs[i].received / GIB));
