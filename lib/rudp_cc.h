@@ -1,8 +1,8 @@
 /*
  * Congestion control interface.  Recovery (rudp_rtb/rudp_conn) reports
  * events through a `rudp_cc_ops` table; each algorithm lives in its own file
- * (rudp_cc_reno.c, later rudp_cc_cubic.c) and embeds `rudp_cc` as its first
- * member.  All callbacks are optional except where noted.
+ * (rudp_cc_reno.c, rudp_cc_cubic.c, rudp_cc_none.c) and embeds `rudp_cc`
+ * as its first member.  All callbacks are optional except where noted.
  *
  * Units: bytes and nanoseconds.  The congestion window counts UDP payload
  * bytes in flight.
@@ -243,5 +243,28 @@ void rudp_cc_cubic_init(rudp_cc_cubic *cubic, uint64_t max_udp_payload_size,
  * never below 0.  Exposed for the tests.
  */
 uint64_t rudp_cc_cubic_w_cubic(const rudp_cc_cubic *cubic, rudp_duration t);
+
+/*
+ * rudp_cc_none is no congestion control (settings.cc_algo RUDP_CC_NONE):
+ * the window is unbounded (UINT64_MAX) and never reacts to loss, and the
+ * pacing rate is the fixed |rate|.  For fixed-rate senders only: see
+ * rudp_settings.max_rate.
+ */
+typedef struct rudp_cc_none {
+  rudp_cc cc;
+  /* rate is the pacing rate, bytes per second (nonzero). */
+  uint64_t rate;
+} rudp_cc_none;
+
+/* rudp_cc_none_ops is the table of rudp_cc_none. */
+extern const rudp_cc_ops rudp_cc_none_ops;
+
+/*
+ * rudp_cc_none_init initialises |none| to pace at |rate| bytes per second
+ * (0 is taken as 1) with an unbounded window, for datagrams of
+ * |max_udp_payload_size| bytes.
+ */
+void rudp_cc_none_init(rudp_cc_none *none, uint64_t max_udp_payload_size,
+                       uint64_t rate, rudp_tstamp now);
 
 #endif /* RUDP_CC_H */

@@ -38,6 +38,15 @@
 #define CONN_AEAD_CONFIDENTIALITY_LIMIT (1ULL << 23)
 #define CONN_AEAD_INTEGRITY_LIMIT (1ULL << 36)
 
+/* Loss-detection tuning (rudp_settings): kPacketThreshold, and the bounds
+ * accepted for packet_threshold, time_threshold (1/1000 RTT) and
+ * min_rto. */
+#define CONN_DEFAULT_PACKET_THRESHOLD 3
+#define CONN_MAX_PACKET_THRESHOLD 1000
+#define CONN_MIN_TIME_THRESHOLD 1000
+#define CONN_MAX_TIME_THRESHOLD 8000
+#define CONN_MAX_MIN_RTO (60 * RUDP_SECONDS)
+
 /* ------------------------------------------------------------ settings */
 
 void rudp_settings_default(rudp_settings *s) {
@@ -68,6 +77,19 @@ void rudp_settings_default(rudp_settings *s) {
   s->tls = NULL;
   s->tls_server_name = NULL;
   s->key_update_interval = CONN_KEY_UPDATE_INTERVAL;
+  s->datagram_urgency = RUDP_DEFAULT_URGENCY;
+  s->ack_immediately = 0;
+  s->min_rto = RUDP_GRANULARITY;
+  s->packet_threshold = CONN_DEFAULT_PACKET_THRESHOLD;
+  s->time_threshold = RUDP_DEFAULT_TIME_THRESHOLD;
+  s->max_rate = 0;
+}
+
+void rudp_settings_low_latency(rudp_settings *s) {
+  /* No ACK delay here, none added to the peer's PTO. */
+  s->ack_immediately = 1;
+  /* Fast retransmit after two later packets, as KCP's resend = 2. */
+  s->packet_threshold = 2;
 }
 
 static int settings_valid(const rudp_settings *s) {
@@ -85,7 +107,14 @@ static int settings_valid(const rudp_settings *s) {
          s->max_streams_bidi <= RUDP_MAX_STREAMS &&
          s->max_streams_uni <= RUDP_MAX_STREAMS &&
          s->max_stream_send_buffer > 0 && s->datagram_queue_len > 0 &&
-         (s->cc_algo == RUDP_CC_RENO || s->cc_algo == RUDP_CC_CUBIC);
+         (s->cc_algo == RUDP_CC_RENO || s->cc_algo == RUDP_CC_CUBIC ||
+          (s->cc_algo == RUDP_CC_NONE && s->max_rate > 0)) &&
+         s->datagram_urgency <= RUDP_URGENCY_MAX &&
+         s->min_rto <= CONN_MAX_MIN_RTO &&
+         s->packet_threshold <= CONN_MAX_PACKET_THRESHOLD &&
+         (s->time_threshold == 0 ||
+          (s->time_threshold >= CONN_MIN_TIME_THRESHOLD &&
+           s->time_threshold <= CONN_MAX_TIME_THRESHOLD));
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -250,57 +279,19 @@ static int strm_is_local(const rudp_conn *conn, uint64_t id) {
 
 static int strm_kind(uint64_t id) { return rudp_strm_is_bidi(id) ? 0 : 1; }
 
+/* sendq_push schedules |strm|, which has something to send (data, FIN or
+ * a retransmission), at its urgency; sendq_remove takes it out. */
 static void sendq_push(rudp_conn *conn, rudp_strm *strm) {
-  if (strm->in_sendq) {
-    return;
-  }
-  strm->in_sendq = 1;
-  strm->sendq_next = NULL;
-  strm->sendq_prev = conn->sendq_tail;
-  if (conn->sendq_tail) {
-    conn->sendq_tail->sendq_next = strm;
-  } else {
-    conn->sendq_head = strm;
-  }
-  conn->sendq_tail = strm;
+  rudp_sched_push(&conn->sched, strm);
 }
 
-static void sendq_push_head(rudp_conn *conn, rudp_strm *strm) {
-  if (strm->in_sendq) {
-    return;
-  }
-  strm->in_sendq = 1;
-  strm->sendq_prev = NULL;
-  strm->sendq_next = conn->sendq_head;
-  if (conn->sendq_head) {
-    conn->sendq_head->sendq_prev = strm;
-  } else {
-    conn->sendq_tail = strm;
-  }
-  conn->sendq_head = strm;
+static void sendq_remove(rudp_conn *conn, rudp_strm *strm) {
+  rudp_sched_remove(&conn->sched, strm);
 }
 
 /* conn_requeue_all puts every stream with something to send back on the
  * send queue (after the connection's credit grew). */
 static void conn_requeue_cb(uint64_t key, void *value, void *arg);
-
-static void sendq_remove(rudp_conn *conn, rudp_strm *strm) {
-  if (!strm->in_sendq) {
-    return;
-  }
-  if (strm->sendq_prev) {
-    strm->sendq_prev->sendq_next = strm->sendq_next;
-  } else {
-    conn->sendq_head = strm->sendq_next;
-  }
-  if (strm->sendq_next) {
-    strm->sendq_next->sendq_prev = strm->sendq_prev;
-  } else {
-    conn->sendq_tail = strm->sendq_prev;
-  }
-  strm->in_sendq = 0;
-  strm->sendq_next = strm->sendq_prev = NULL;
-}
 
 static void ctrlq_push(rudp_conn *conn, rudp_strm *strm, uint32_t ctrl) {
   strm->ctrl |= ctrl;
@@ -383,6 +374,16 @@ static void conn_schedule_skip(rudp_conn *conn) {
   conn->next_skip_pn = rudp_rtb_next_pkt_num(&conn->rtb) + 128 + (x & 1023);
 }
 
+/* conn_pacing_rate is the congestion controller's pacing rate, capped at
+ * settings.max_rate. */
+static uint64_t conn_pacing_rate(const rudp_conn *conn) {
+  uint64_t rate = rudp_cc_pacing_rate(conn->cc, &conn->rtt);
+  if (conn->settings.max_rate && rate > conn->settings.max_rate) {
+    rate = conn->settings.max_rate;
+  }
+  return rate;
+}
+
 /* conn_cc_init (re)starts congestion control and pacing for datagrams of
  * max_tx_payload bytes. */
 static void conn_cc_init(rudp_conn *conn, rudp_tstamp now) {
@@ -391,12 +392,30 @@ static void conn_cc_init(rudp_conn *conn, rudp_tstamp now) {
     rudp_cc_reno_init(&conn->ccs.reno, conn->max_tx_payload, now);
     conn->cc = &conn->ccs.reno.cc;
     break;
+  case RUDP_CC_NONE:
+    rudp_cc_none_init(&conn->ccs.none, conn->max_tx_payload,
+                      conn->settings.max_rate, now);
+    conn->cc = &conn->ccs.none.cc;
+    break;
   default:
     rudp_cc_cubic_init(&conn->ccs.cubic, conn->max_tx_payload, now);
     conn->cc = &conn->ccs.cubic.cc;
     break;
   }
   rudp_pacer_init(&conn->pacer, conn->max_tx_payload, now);
+  /* Unpaced until the first ACK sets a rate, unless a cap applies from
+   * the first packet (RUDP_CC_NONE's rate is the cap). */
+  if (conn->settings.max_rate) {
+    rudp_pacer_set_rate(&conn->pacer, conn->settings.max_rate, now);
+  }
+}
+
+/* conn_rtt_init (re)starts the RTT estimator. */
+static void conn_rtt_init(rudp_conn *conn) {
+  rudp_rtt_init(&conn->rtt, conn->settings.initial_rtt);
+  if (conn->settings.min_rto) {
+    conn->rtt.min_rto = conn->settings.min_rto;
+  }
 }
 
 static rudp_strm *strm_new(rudp_conn *conn, uint64_t id, rudp_tstamp now) {
@@ -650,6 +669,13 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
    * advertised, so the peer is never told less than the truth. */
   conn->settings.max_ack_delay =
       settings->max_ack_delay / RUDP_MILLISECONDS * RUDP_MILLISECONDS;
+  if (settings->ack_immediately) {
+    /* Every ack-eliciting packet is due for an ACK at once, and the peer
+     * is told so (max_ack_delay 0), which takes the ACK delay out of its
+     * PTO. */
+    conn->settings.max_ack_delay = 0;
+    conn->settings.ack_eliciting_threshold = 1;
+  }
   if (callbacks) {
     conn->callbacks = *callbacks;
   }
@@ -677,7 +703,7 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   rudp_pool_init(&conn->chunks, RUDP_SBUF_CHUNKLEN, 1, mem);
   rudp_sbuf_init(&conn->crypto_tx, &conn->chunks, NULL, NULL, mem);
   rudp_map_init(&conn->streams, mem);
-  rudp_rtt_init(&conn->rtt, settings->initial_rtt);
+  conn_rtt_init(conn);
   conn_cc_init(conn, now);
   rudp_fc_tx_init(&conn->tx_fc, 0);
   rudp_fc_rx_init(&conn->rx_fc, settings->initial_max_data,
@@ -700,7 +726,7 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
     }
   }
   rv = rudp_acktr_init(&conn->acktr, settings->ack_ranges,
-                       settings->ack_eliciting_threshold, mem);
+                       conn->settings.ack_eliciting_threshold, mem);
   if (rv != 0) {
     goto fail_acktr;
   }
@@ -708,6 +734,15 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   if (rv != 0) {
     goto fail_rtb;
   }
+  if (settings->packet_threshold) {
+    conn->rtb.pkt_threshold = settings->packet_threshold;
+  }
+  if (settings->time_threshold) {
+    conn->rtb.time_threshold = settings->time_threshold;
+  }
+  rudp_sched_init(&conn->sched);
+  conn->dgram_node.kind = RUDP_SCHED_NODE_OTHER;
+  conn->dgram_urgency = settings->datagram_urgency;
   conn_schedule_skip(conn);
   conn->dgram_cap = settings->datagram_queue_len;
   conn->dgrams = rudp_mem_calloc(mem, conn->dgram_cap, sizeof(rudp_conn_dgram));
@@ -914,7 +949,7 @@ void rudp_conn_close_now(rudp_conn *conn, int error) {
 }
 
 void rudp_conn_on_path_change(rudp_conn *conn, rudp_tstamp now) {
-  rudp_rtt_init(&conn->rtt, conn->settings.initial_rtt);
+  conn_rtt_init(conn);
   conn->first_rtt_sample_ts = RUDP_TSTAMP_MAX;
   conn_cc_init(conn, now);
 }
@@ -1198,8 +1233,7 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
         2 * (conn->rtb.bytes_in_flight + res.bytes) < conn->cc->cwnd;
     conn->cc->ops->on_ack(conn->cc, &ack, &conn->rtt, now);
   }
-  rudp_pacer_set_rate(&conn->pacer, rudp_cc_pacing_rate(conn->cc, &conn->rtt),
-                      now);
+  rudp_pacer_set_rate(&conn->pacer, conn_pacing_rate(conn), now);
   /* RFC 9002 §6.2.1: an acknowledgement resets the PTO backoff (the
    * client keeps it while the handshake is unconfirmed). */
   if (conn->server || (conn->flags & RUDP_CONN_FLAG_CONFIRMED) ||
@@ -2429,8 +2463,17 @@ static int conn_write_ctrl(rudp_conn *conn, conn_pkt *pkt, rudp_tstamp now) {
   return 0;
 }
 
-static int conn_write_datagrams(rudp_conn *conn, conn_pkt *pkt) {
-  while (conn->dgram_len > 0) {
+/*
+ * conn_write_datagrams writes queued datagrams, oldest first, while they
+ * fit, at most |max| of them.  Sets dgram_carry when the next one does not
+ * fit the room left (conn_build then starts the next packet with it), and
+ * takes the queue out of the scheduler once it is empty.  Returns the
+ * number written or a negative error.
+ */
+static int conn_write_datagrams(rudp_conn *conn, conn_pkt *pkt, size_t max) {
+  size_t n = 0;
+  conn->dgram_carry = 0;
+  while (conn->dgram_len > 0 && n < max) {
     rudp_conn_dgram *d = &conn->dgrams[conn->dgram_head];
     rudp_frame fr;
     int rv;
@@ -2443,13 +2486,18 @@ static int conn_write_datagrams(rudp_conn *conn, conn_pkt *pkt) {
       return rv;
     }
     if (rv == 0) {
-      return 0; /* the next packet takes it */
+      conn->dgram_carry = 1;
+      break;
     }
     ++conn->stats.datagrams_sent;
     conn->dgram_head = (conn->dgram_head + 1) % conn->dgram_cap;
     --conn->dgram_len;
+    ++n;
   }
-  return 0;
+  if (conn->dgram_len == 0) {
+    rudp_sched_remove_node(&conn->sched, &conn->dgram_node);
+  }
+  return (int)n;
 }
 
 /*
@@ -2547,31 +2595,57 @@ static int conn_write_strm(rudp_conn *conn, conn_pkt *pkt, rudp_strm *strm) {
 }
 
 /*
- * conn_write_streams fills the packet from the send queue, round robin:
- * each visit writes one frame and sends the stream to the tail.  A stream
- * that may send nothing now (no data, or blocked by flow control) leaves
- * the queue until more data, a loss or new credit puts it back.
+ * conn_write_sched fills the rest of the packet from the scheduler (see
+ * rudp_strm.h): the most urgent member first, one frame per turn (one
+ * STREAM frame, or one datagram), the member going to the tail of its
+ * round robin while it has more to send: fair in turns, not in bytes.
+ * A stream that may send nothing now (no data, or blocked by flow
+ * control) leaves the scheduler until more data, a loss or new credit
+ * puts it back.  A datagram that does not fit what is left is carried to
+ * the start of the next packet while the others fill this one.
  */
-static int conn_write_streams(rudp_conn *conn, conn_pkt *pkt) {
+static int conn_write_sched(rudp_conn *conn, conn_pkt *pkt) {
+  rudp_sched_node *node;
   size_t guard = 0;
-  while (conn->sendq_head && pkt_room(pkt) > 8 && guard++ < 4096) {
-    rudp_strm *strm = conn->sendq_head;
-    int rv = conn_write_strm(conn, pkt, strm);
-    if (rv < 0) {
-      return rv;
-    }
-    sendq_remove(conn, strm);
-    if (rv == 0) {
-      if (rudp_strm_tx_has_pending(strm) && pkt_room(pkt) <= 64) {
-        /* Out of room, not out of credit: first in the next packet. */
-        sendq_push_head(conn, strm);
-        break;
+  int rv, dgram_out = 0;
+  while ((node = rudp_sched_top(&conn->sched)) != NULL && pkt_room(pkt) > 8 &&
+         guard++ < 4096) {
+    rudp_strm *strm;
+    if (node == &conn->dgram_node) {
+      rv = conn_write_datagrams(conn, pkt, 1);
+      if (rv < 0) {
+        return rv;
+      }
+      if (rv == 0 && conn->dgram_len > 0) {
+        /* Nothing fitted: out of the scheduler for this packet. */
+        rudp_sched_remove_node(&conn->sched, node);
+        dgram_out = 1;
+      } else if (conn->dgram_len > 0) {
+        rudp_sched_rotate(&conn->sched, node);
       }
       continue;
     }
-    if (rudp_strm_tx_has_pending(strm)) {
-      sendq_push(conn, strm);
+    strm = rudp_sched_node_strm(node);
+    rv = conn_write_strm(conn, pkt, strm);
+    if (rv < 0) {
+      return rv;
     }
+    if (rv == 0) {
+      if (rudp_strm_tx_has_pending(strm) && pkt_room(pkt) <= 64) {
+        /* Out of room, not out of credit: first in the next packet. */
+        break;
+      }
+      sendq_remove(conn, strm);
+      continue;
+    }
+    if (rudp_strm_tx_has_pending(strm)) {
+      rudp_sched_rotate(&conn->sched, node);
+    } else {
+      sendq_remove(conn, strm);
+    }
+  }
+  if (dgram_out && conn->dgram_len > 0) {
+    rudp_sched_push_node(&conn->sched, &conn->dgram_node, conn->dgram_urgency);
   }
   return 0;
 }
@@ -2604,7 +2678,7 @@ static void conn_linger_cb(uint64_t key, void *value, void *arg) {
  */
 static int conn_linger_done(const rudp_conn *conn) {
   int busy = 0;
-  if (conn->sendq_head || conn->ctrlq_head ||
+  if (!rudp_sched_empty(&conn->sched) || conn->ctrlq_head ||
       conn->rtb.ack_eliciting_in_flight > 0) {
     return 0;
   }
@@ -2641,8 +2715,9 @@ static int conn_has_pending(const rudp_conn *conn) {
   if (conn->tls && rudp_sbuf_has_pending(&conn->crypto_tx)) {
     return 1;
   }
-  return conn->sendq_head || conn->ctrlq_head || conn->dgram_len ||
-         (conn->ctrl & ~(uint32_t)RUDP_CONN_CTRL_CLOSE) || conn->probes;
+  return !rudp_sched_empty(&conn->sched) || conn->ctrlq_head ||
+         conn->dgram_len || (conn->ctrl & ~(uint32_t)RUDP_CONN_CTRL_CLOSE) ||
+         conn->probes;
 }
 
 static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
@@ -2835,11 +2910,13 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   }
 
   /* Congestion control: only ACKs (not counted in flight) beyond the
-   * window, except for PTO probes. */
+   * window, except for PTO probes; and pacing, which probes ignore too
+   * unless max_rate caps the rate (a cap is a cap). */
   probe = conn->probes > 0;
-  cc_ok = probe || ((conn->rtb.bytes_in_flight + cap <= conn->cc->cwnd ||
-                     conn->rtb.bytes_in_flight == 0) &&
-                    rudp_pacer_next(&conn->pacer, cap, now) <= now);
+  cc_ok = (probe || conn->rtb.bytes_in_flight + cap <= conn->cc->cwnd ||
+           conn->rtb.bytes_in_flight == 0) &&
+          ((probe && !conn->settings.max_rate) ||
+           rudp_pacer_next(&conn->pacer, cap, now) <= now);
 
   /* An ACK goes out when one is due, and rides along (piggybacks) on any
    * other packet whenever there is something new to report.  A piggyback
@@ -2848,10 +2925,12 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   ack_due =
       rudp_acktr_deadline(&conn->acktr, conn->settings.max_ack_delay) <= now;
   saved_acktr = conn->acktr;
-  if (cc_ok && !pkt.long_header && conn->dgram_len > 0) {
-    /* Datagrams before the ACK: one as large as a packet allows must not
-     * be kept out (forever, holding up the queue) by the ACK's bytes. */
-    rv = conn_write_datagrams(conn, &pkt);
+  if (cc_ok && !pkt.long_header && conn->dgram_carry && conn->dgram_len > 0) {
+    /* The head datagram did not fit behind the previous packet's frames:
+     * it goes first, before the ACK.  One as large as a packet allows
+     * must not be kept out (forever, holding up the queue) by the ACK's
+     * bytes. */
+    rv = conn_write_datagrams(conn, &pkt, 1);
     if (rv < 0) {
       goto fail;
     }
@@ -2882,11 +2961,7 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
       if (rv < 0) {
         goto fail;
       }
-      rv = conn_write_datagrams(conn, &pkt);
-      if (rv < 0) {
-        goto fail;
-      }
-      rv = conn_write_streams(conn, &pkt);
+      rv = conn_write_sched(conn, &pkt);
       if (rv < 0) {
         goto fail;
       }
@@ -2955,7 +3030,7 @@ finish:
     flags |= RUDP_RTB_FLAG_PROBE;
     --conn->probes;
   }
-  if (conn->sendq_head == NULL && pkt.ack_eliciting) {
+  if (rudp_sched_empty(&conn->sched) && pkt.ack_eliciting) {
     flags |= RUDP_RTB_FLAG_APP_LIMITED;
   }
   rv = rudp_rtb_add(&conn->rtb, now, pkt.len, flags, pkt.frames);
@@ -3100,7 +3175,8 @@ rudp_tstamp rudp_conn_get_expiry(const rudp_conn *conn) {
   /* Pacing: data waits for tokens (only when the window has room: the
    * timer must not come due with nothing it may send, a busy loop). */
   if (conn->state >= RUDP_CONN_STATE_ESTABLISHED && conn_has_pending(conn) &&
-      conn->rtb.bytes_in_flight + conn->max_tx_payload <= conn->cc->cwnd) {
+      (conn->rtb.bytes_in_flight + conn->max_tx_payload <= conn->cc->cwnd ||
+       (conn->probes && conn->settings.max_rate))) {
     t = rudp_min(t, rudp_pacer_next(&conn->pacer, conn->max_tx_payload,
                                     conn->pacer.last_ts));
   }
@@ -3447,7 +3523,67 @@ int rudp_conn_stream_stop_sending(rudp_conn *conn, int64_t stream_id,
   return conn_leave(conn, 0);
 }
 
+int rudp_conn_stream_set_priority(rudp_conn *conn, int64_t stream_id,
+                                  unsigned urgency, int incremental) {
+  rudp_strm *strm;
+  int queued;
+  if (urgency > RUDP_URGENCY_MAX) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  if (stream_id < 0) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  strm = rudp_map_find(&conn->streams, (uint64_t)stream_id);
+  if (!strm || (strm->flags & RUDP_STRM_FLAG_CLOSED)) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  if (strm->flags & RUDP_STRM_FLAG_NO_TX) {
+    return RUDP_ERR_STREAM_STATE;
+  }
+  /* Out of the scheduler and back in at the new place (the tail of the
+   * new urgency's round robin, or its heap). */
+  queued = strm->in_sendq;
+  sendq_remove(conn, strm);
+  strm->urgency = (uint8_t)urgency;
+  strm->incremental = incremental != 0;
+  if (queued) {
+    sendq_push(conn, strm);
+  }
+  return 0;
+}
+
+int rudp_conn_stream_get_priority(const rudp_conn *conn, int64_t stream_id,
+                                  unsigned *purgency, int *pincremental) {
+  const rudp_strm *strm;
+  if (stream_id < 0) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  strm = rudp_map_find(&conn->streams, (uint64_t)stream_id);
+  if (!strm || (strm->flags & RUDP_STRM_FLAG_CLOSED)) {
+    return RUDP_ERR_STREAM_NOT_FOUND;
+  }
+  if (purgency) {
+    *purgency = strm->urgency;
+  }
+  if (pincremental) {
+    *pincremental = strm->incremental;
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------ datagrams */
+
+int rudp_conn_set_datagram_urgency(rudp_conn *conn, unsigned urgency) {
+  if (urgency > RUDP_URGENCY_MAX) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  conn->dgram_urgency = (uint8_t)urgency;
+  if (conn->dgram_node.queued) {
+    rudp_sched_remove_node(&conn->sched, &conn->dgram_node);
+    rudp_sched_push_node(&conn->sched, &conn->dgram_node, urgency);
+  }
+  return 0;
+}
 
 int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
   rudp_conn_dgram *d;
@@ -3486,6 +3622,7 @@ int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
   }
   d->len = len;
   ++conn->dgram_len;
+  rudp_sched_push_node(&conn->sched, &conn->dgram_node, conn->dgram_urgency);
   conn_touch(conn);
   return 0;
 }

@@ -126,6 +126,7 @@ struct rudp_conn {
   union {
     rudp_cc_reno reno;
     rudp_cc_cubic cubic;
+    rudp_cc_none none;
   } ccs;
   rudp_cc *cc;
   /* pacer spreads each window over the RTT (rudp_cc_pacing_rate). */
@@ -147,10 +148,10 @@ struct rudp_conn {
   rudp_pool chunks;
   /* streams maps stream ID to rudp_strm. */
   rudp_map streams;
-  /* sendq: streams with data to send (round robin); ctrlq: streams with
+  /* sched: the send scheduler, by urgency (streams with data to send,
+   * and dgram_node while datagrams are queued); ctrlq: streams with
    * control frames to send; closeq: finished streams to free. */
-  rudp_strm *sendq_head;
-  rudp_strm *sendq_tail;
+  rudp_sched sched;
   rudp_strm *ctrlq_head;
   rudp_strm *closeq_head;
   /* local_opened[0] bidi, [1] uni: streams this side opened (count). */
@@ -179,6 +180,14 @@ struct rudp_conn {
   size_t dgram_head;
   size_t dgram_len;
   size_t dgram_bufsize;
+  /* dgram_node is the datagram queue's member in the scheduler, at
+   * urgency dgram_urgency; dgram_carry is set when the head datagram did
+   * not fit the room a packet had left: the next packet starts with it,
+   * before its ACK (a datagram as large as a packet allows would
+   * otherwise never fit behind an ACK, and hold up the queue). */
+  rudp_sched_node dgram_node;
+  uint8_t dgram_urgency;
+  uint8_t dgram_carry;
 
   /* Timers. */
   rudp_tstamp created_ts;

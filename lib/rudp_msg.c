@@ -111,6 +111,10 @@ typedef struct msg_chan {
   msg_txbuf *pend_head, *pend_tail;
   /* want_writable is set when a send was refused with WOULDBLOCK. */
   int want_writable;
+  /* urgency, incremental: the priority given to the channel's streams
+   * (rudp_msg_session_set_channel_priority; reliable channels). */
+  uint8_t urgency;
+  uint8_t incremental;
   /* receive side: rx_next_id numbers the ordered channel's messages;
    * rx_stream is the peer's ordered stream (-1 until seen). */
   uint64_t rx_next_id;
@@ -803,6 +807,15 @@ static int hand_over(rudp_msg_session *s, msg_txbuf *b, int64_t id, int fin) {
   return 0;
 }
 
+/* set_prio gives the new stream |id| its channel's priority (a stream just
+ * opened: it cannot fail). */
+static void set_prio(rudp_msg_session *s, const msg_chan *ch, int64_t id) {
+  if (ch->urgency != RUDP_DEFAULT_URGENCY || !ch->incremental) {
+    (void)rudp_conn_stream_set_priority(s->conn, id, ch->urgency,
+                                        ch->incremental);
+  }
+}
+
 /* flush_chan writes an ordered channel's waiting messages, opening its
  * stream first if needed.  Returns 0, 1 (no stream yet) or an error. */
 static int flush_chan(rudp_msg_session *s, unsigned channel) {
@@ -816,6 +829,7 @@ static int flush_chan(rudp_msg_session *s, unsigned channel) {
     if (rv != 0) {
       return rv;
     }
+    set_prio(s, ch, id);
     rv = write_small(s, id, tag, (size_t)(p - tag), 0);
     if (rv != 0) {
       return rv;
@@ -874,6 +888,7 @@ static int flush(rudp_msg_session *s) {
     if (rv != 0) {
       return rv > 0 ? 0 : rv;
     }
+    set_prio(s, &s->chans[b->channel], id);
     rv = hand_over(s, b, id, 1);
     if (rv != 0) {
       /* Close the empty stream: the receiver ignores an empty one. */
@@ -958,6 +973,27 @@ static int reliable_send(rudp_msg_session *s, unsigned channel, msg_chan *ch,
   /* The message is accepted: whatever cannot be written now (stream
    * limit, handshake, or out of memory) is retried by the next flush. */
   (void)flush(s);
+  return 0;
+}
+
+int rudp_msg_session_set_channel_priority(rudp_msg_session *s, unsigned channel,
+                                          unsigned urgency, int incremental) {
+  msg_chan *ch;
+  if (!s || channel >= s->nchannels || urgency > RUDP_URGENCY_MAX) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  ch = &s->chans[channel];
+  if (!mode_reliable(ch->st.mode)) {
+    return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  ch->urgency = (uint8_t)urgency;
+  ch->incremental = incremental != 0;
+  if (ch->tx_stream >= 0) {
+    /* The ordered channel's stream is open: from its next packet on (it
+     * is never closed while the session lives, so this cannot fail). */
+    (void)rudp_conn_stream_set_priority(s->conn, ch->tx_stream, urgency,
+                                        incremental);
+  }
   return 0;
 }
 
@@ -1557,6 +1593,8 @@ int rudp_msg_session_new(rudp_msg_session **psession, rudp_conn *conn,
     s->chans[i].st.mode = modes[i];
     s->chans[i].tx_stream = -1;
     s->chans[i].rx_stream = -1;
+    s->chans[i].urgency = RUDP_DEFAULT_URGENCY;
+    s->chans[i].incremental = 1;
     s->modes[i] = (uint8_t)modes[i];
   }
   for (i = 0; i < s->settings.max_reassembly; ++i) {

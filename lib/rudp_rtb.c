@@ -41,7 +41,9 @@
 #define RTB_INITIAL_CAP 16u
 /* RTB_FRAMES_PER_BLOCK is the frame pool's allocation unit. */
 #define RTB_FRAMES_PER_BLOCK 32u
-/* RTB_PACKET_THRESHOLD is kPacketThreshold (RFC 9002 §6.1.1). */
+/* RTB_PACKET_THRESHOLD is kPacketThreshold (RFC 9002 §6.1.1): the
+ * default of pkt_threshold, and how far below largest_acked a lost record
+ * must be before it is forgotten. */
 #define RTB_PACKET_THRESHOLD 3u
 /* RTB_LOST_KEEP_PTOS: lost records are kept this many PTOs (see header). */
 #define RTB_LOST_KEEP_PTOS 3u
@@ -209,6 +211,8 @@ int rudp_rtb_init(rudp_rtb *rtb, const rudp_mem *mem) {
   rtb->cap = RTB_INITIAL_CAP;
   rtb->largest_acked = RTB_NONE;
   rtb->hole_head = rtb->hole_tail = RTB_NONE;
+  rtb->pkt_threshold = RTB_PACKET_THRESHOLD;
+  rtb->time_threshold = RUDP_DEFAULT_TIME_THRESHOLD;
   rudp_pool_init(&rtb->frames, sizeof(rudp_rtb_frame), RTB_FRAMES_PER_BLOCK,
                  rtb->mem);
   return 0;
@@ -567,7 +571,7 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
   if (rtb->hole_head == RTB_NONE) {
     return;
   }
-  loss_delay = rudp_rtt_loss_delay(rtt);
+  loss_delay = rudp_rtt_loss_delay_scaled(rtt, rtb->time_threshold);
   pc_duration = rudp_rtt_persistent_congestion_duration(rtt, max_ack_delay);
 
   for (pn = rtb->hole_head; pn != RTB_NONE; prev = pn, pn = next) {
@@ -598,7 +602,7 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
     assert(p->state_ == RTB_HOLE);
     /* RFC 9002 §6.1: packet threshold, or time threshold. */
     deadline = sat_add(p->sent_ts, loss_delay);
-    if (rtb->largest_acked < pn + RTB_PACKET_THRESHOLD && deadline > now) {
+    if (rtb->largest_acked < pn + rtb->pkt_threshold && deadline > now) {
       if (deadline < res->loss_time) {
         res->loss_time = deadline;
       }

@@ -18,9 +18,10 @@
  * - rudp_rtb_detect_lost: O(holes).
  *
  * Loss detection (RFC 9002 §6.1): a hole is lost when the largest
- * acknowledged is at least 3 packets above it (kPacketThreshold, the "three
- * duplicate ACKs" of fast retransmit) or it was sent at least
- * rudp_rtt_loss_delay() before now (time threshold 9/8 RTT).  Persistent
+ * acknowledged is at least pkt_threshold (default 3, kPacketThreshold, the
+ * "three duplicate ACKs" of fast retransmit) packets above it or it was
+ * sent at least rudp_rtt_loss_delay_scaled(time_threshold) before now
+ * (default 9/8 RTT).  Persistent
  * congestion (§7.6) is reported when two ack-eliciting packets declared
  * lost by the same rudp_rtb_detect_lost call, both sent after the first RTT
  * sample, were sent more than the persistent-congestion duration apart
@@ -200,6 +201,12 @@ typedef struct rudp_rtb {
   size_t skipped_cap;
   size_t skipped_head;
   size_t skipped_len;
+  /* pkt_threshold (packets, >= 1) and time_threshold (1/1000 of an RTT,
+   * >= 1000) are the loss-detection thresholds (RFC 9002 §6.1):
+   * rudp_rtb_init sets kPacketThreshold 3 and kTimeThreshold 9/8 (1125);
+   * the owner may change them between calls. */
+  uint64_t pkt_threshold;
+  uint32_t time_threshold;
   /* nwork counts ranges, slots and hole-list entries visited by
    * rudp_rtb_on_ack and rudp_rtb_detect_lost: instrumentation that lets
    * tests check the costs promised above. */

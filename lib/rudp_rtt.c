@@ -31,6 +31,7 @@ void rudp_rtt_init(rudp_rtt *rtt, rudp_duration initial_rtt) {
   rtt->var = initial_rtt / 2;
   rtt->min = UINT64_MAX;
   rtt->nsamples = 0;
+  rtt->min_rto = RUDP_GRANULARITY;
 }
 
 void rudp_rtt_update(rudp_rtt *rtt, rudp_duration latest,
@@ -72,12 +73,13 @@ void rudp_rtt_update(rudp_rtt *rtt, rudp_duration latest,
   rtt->smoothed = (7 * rtt->smoothed + adjusted) / 8;
 }
 
-/* rtt_pto_base is smoothed + max(4 * var, kGranularity) + max_ack_delay. */
+/* rtt_pto_base is smoothed + max(4 * var, min_rto) + max_ack_delay
+ * (min_rto is kGranularity unless configured). */
 static rudp_duration rtt_pto_base(const rudp_rtt *rtt,
                                   rudp_duration max_ack_delay) {
   /* var <= RTT_MAX, so 4 * var does not overflow. */
   rudp_duration base =
-      sat_add(rtt->smoothed, rudp_max(4 * rtt->var, RUDP_GRANULARITY));
+      sat_add(rtt->smoothed, rudp_max(4 * rtt->var, rtt->min_rto));
 
   return sat_add(base, max_ack_delay);
 }
@@ -101,6 +103,24 @@ rudp_duration rudp_rtt_loss_delay(const rudp_rtt *rtt) {
   /* §6.1.2: kTimeThreshold is 9/8; x + x / 8 equals floor(9x / 8) for
    * integers without the intermediate 9x overflowing. */
   r = sat_add(r, r / 8);
+  return rudp_max(r, RUDP_GRANULARITY);
+}
+
+rudp_duration rudp_rtt_loss_delay_scaled(const rudp_rtt *rtt,
+                                         uint32_t threshold) {
+  rudp_duration r = rudp_max(rtt->smoothed, rtt->latest);
+  uint64_t q = r / 1000, s = r % 1000;
+
+  if (threshold == 0) {
+    threshold = RUDP_DEFAULT_TIME_THRESHOLD;
+  }
+  /* floor(r * threshold / 1000) with r = 1000 q + s is
+   * q * threshold + floor(s * threshold / 1000): no 64-bit overflow
+   * before the saturation (s * threshold < 1000 * 2^32). */
+  if (q > UINT64_MAX / threshold) {
+    return UINT64_MAX;
+  }
+  r = sat_add(q * threshold, s * threshold / 1000);
   return rudp_max(r, RUDP_GRANULARITY);
 }
 

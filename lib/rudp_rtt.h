@@ -26,7 +26,14 @@ typedef struct rudp_rtt {
   rudp_duration min;
   /* nsamples counts samples taken. */
   uint64_t nsamples;
+  /* min_rto is the floor of the PTO's variable term, max(4 * var,
+   * min_rto): kGranularity unless the connection set another
+   * (settings.min_rto).  rudp_rtt_init sets kGranularity. */
+  rudp_duration min_rto;
 } rudp_rtt;
+
+/* RUDP_DEFAULT_TIME_THRESHOLD is kTimeThreshold (9/8) in 1/1000 RTT. */
+#define RUDP_DEFAULT_TIME_THRESHOLD 1125
 
 /*
  * rudp_rtt_init resets |rtt| to the state before any sample: smoothed =
@@ -48,8 +55,9 @@ void rudp_rtt_update(rudp_rtt *rtt, rudp_duration latest,
 
 /*
  * rudp_rtt_pto returns the probe timeout smoothed + max(4 * var,
- * granularity) + |max_ack_delay|, doubled |pto_count| times (exponential
- * backoff), saturating instead of overflowing (RFC 9002 §6.2.1).
+ * min_rto) + |max_ack_delay|, doubled |pto_count| times (exponential
+ * backoff), saturating instead of overflowing (RFC 9002 §6.2.1, where
+ * min_rto is kGranularity).
  */
 rudp_duration rudp_rtt_pto(const rudp_rtt *rtt, rudp_duration max_ack_delay,
                            unsigned pto_count);
@@ -61,11 +69,21 @@ rudp_duration rudp_rtt_pto(const rudp_rtt *rtt, rudp_duration max_ack_delay,
 rudp_duration rudp_rtt_loss_delay(const rudp_rtt *rtt);
 
 /*
+ * rudp_rtt_loss_delay_scaled is rudp_rtt_loss_delay with the factor
+ * |threshold| / 1000 instead of 9/8 (0: RUDP_DEFAULT_TIME_THRESHOLD):
+ * max(threshold / 1000 * max(smoothed, latest), granularity), rounded
+ * down, saturating.
+ */
+rudp_duration rudp_rtt_loss_delay_scaled(const rudp_rtt *rtt,
+                                         uint32_t threshold);
+
+/*
  * rudp_rtt_persistent_congestion_duration returns (smoothed + max(4 * var,
- * granularity) + max_ack_delay) * 3, the span of losses that declares
+ * min_rto) + max_ack_delay) * 3, the span of losses that declares
  * persistent congestion (RFC 9002 §7.6.1).
  */
-rudp_duration rudp_rtt_persistent_congestion_duration(
-    const rudp_rtt *rtt, rudp_duration max_ack_delay);
+rudp_duration
+rudp_rtt_persistent_congestion_duration(const rudp_rtt *rtt,
+                                        rudp_duration max_ack_delay);
 
 #endif /* RUDP_RTT_H */

@@ -54,6 +54,122 @@
 
 typedef struct rudp_strm rudp_strm;
 
+/* ------------------------------------------------------------ scheduler */
+
+/*
+ * The send scheduler decides which stream (or the datagram queue) fills
+ * the next packet, after the control frames (RFC 9218 section 4
+ * semantics, applied locally: nothing about priorities goes on the wire):
+ *
+ * - strictly by urgency: nothing of urgency u is sent while a member of
+ *   a lower urgency value has something it may send now (a stream
+ *   blocked by flow control is out of the scheduler);
+ * - within one urgency, a round robin, one frame per turn: each
+ *   incremental stream is one member, and so is the connection's datagram
+ *   queue when its urgency is this one; the non-incremental streams of
+ *   the urgency share one member, which serves them one at a time in
+ *   stream-ID order (the lowest ID with data to send until it has
+ *   nothing more, then the next).
+ *
+ * Costs: push and remove are O(1) for round-robin members and O(log n)
+ * amortized for non-incremental streams (a pairing heap threaded through
+ * the streams, no allocation); finding the member to serve is O(1) (a
+ * bitmap of the non-empty urgencies).
+ */
+
+/* RUDP_SCHED_LEVELS is the number of urgencies (0 .. 7). */
+#define RUDP_SCHED_LEVELS (RUDP_URGENCY_MAX + 1)
+/* RUDP_SCHED_DEFAULT_URGENCY is the urgency of a new stream (RFC 9218's
+ * default, 3). */
+#define RUDP_SCHED_DEFAULT_URGENCY RUDP_DEFAULT_URGENCY
+
+/* Kinds of rudp_sched_node. */
+/* An incremental stream (the node is rudp_strm.sched). */
+#define RUDP_SCHED_NODE_STRM 0
+/* The non-incremental streams of one urgency (rudp_sched_level.seq_node). */
+#define RUDP_SCHED_NODE_SEQ 1
+/* Anything else the owner schedules (the connection's datagram queue). */
+#define RUDP_SCHED_NODE_OTHER 2
+
+/* rudp_sched_node is one member of an urgency's round robin. */
+typedef struct rudp_sched_node {
+  struct rudp_sched_node *next;
+  struct rudp_sched_node *prev;
+  /* kind is one of RUDP_SCHED_NODE_*. */
+  uint8_t kind;
+  /* level is the urgency whose round robin holds the node (if queued). */
+  uint8_t level;
+  /* queued is nonzero while the node is in a round robin. */
+  uint8_t queued;
+} rudp_sched_node;
+
+/* rudp_sched_level is one urgency. */
+typedef struct rudp_sched_level {
+  /* head, tail: the round robin (head is served next). */
+  rudp_sched_node *head;
+  rudp_sched_node *tail;
+  /* seq is the root of the pairing heap of non-incremental streams with
+   * something to send (NULL: none); seq_node stands for them in the round
+   * robin while seq is not NULL. */
+  rudp_strm *seq;
+  rudp_sched_node seq_node;
+} rudp_sched_level;
+
+typedef struct rudp_sched {
+  rudp_sched_level levels[RUDP_SCHED_LEVELS];
+  /* nonempty has bit u set while level u's round robin is not empty. */
+  uint32_t nonempty;
+} rudp_sched;
+
+/* rudp_sched_init makes |sched| empty. */
+void rudp_sched_init(rudp_sched *sched);
+
+/*
+ * rudp_sched_push adds |strm| at its urgency (strm->urgency, at most 7):
+ * an incremental stream at the tail of the round robin, a
+ * non-incremental one into the heap.  Nothing happens if it is already
+ * scheduled (in_sendq).
+ */
+void rudp_sched_push(rudp_sched *sched, rudp_strm *strm);
+
+/* rudp_sched_remove takes |strm| out (nothing happens if it is not in). */
+void rudp_sched_remove(rudp_sched *sched, rudp_strm *strm);
+
+/*
+ * rudp_sched_push_node adds |node| (kind RUDP_SCHED_NODE_OTHER) at the
+ * tail of urgency |level|'s round robin, unless it is queued already.
+ */
+void rudp_sched_push_node(rudp_sched *sched, rudp_sched_node *node,
+                          unsigned level);
+
+/* rudp_sched_remove_node takes |node| (RUDP_SCHED_NODE_OTHER) out. */
+void rudp_sched_remove_node(rudp_sched *sched, rudp_sched_node *node);
+
+/*
+ * rudp_sched_top returns the member to serve next: the head of the most
+ * urgent non-empty round robin, or NULL when nothing is scheduled.  O(1).
+ */
+rudp_sched_node *rudp_sched_top(const rudp_sched *sched);
+
+/*
+ * rudp_sched_node_strm returns the stream a member stands for: the
+ * stream itself, or the lowest-ID stream of a RUDP_SCHED_NODE_SEQ
+ * member; NULL for RUDP_SCHED_NODE_OTHER.
+ */
+rudp_strm *rudp_sched_node_strm(rudp_sched_node *node);
+
+/*
+ * rudp_sched_rotate moves |node|, the head of its round robin, to the
+ * tail: its turn is over (a RUDP_SCHED_NODE_SEQ member keeps serving the
+ * same stream at its next turn).
+ */
+void rudp_sched_rotate(rudp_sched *sched, rudp_sched_node *node);
+
+/* rudp_sched_empty returns nonzero when nothing is scheduled. */
+static inline int rudp_sched_empty(const rudp_sched *sched) {
+  return sched->nonempty == 0;
+}
+
 struct rudp_strm {
   /* id is the stream ID. */
   uint64_t id;
@@ -77,14 +193,25 @@ struct rudp_strm {
   uint64_t rx_final;
   /* rx_stop_code is the error code of our STOP_SENDING. */
   uint64_t rx_stop_code;
-  /* sendq links the stream on the connection's queue of streams with data
-   * to send; ctrlq on the queue of streams with control frames to send. */
-  rudp_strm *sendq_next;
-  rudp_strm *sendq_prev;
-  rudp_strm *ctrlq_next;
-  /* in_sendq / in_ctrlq are nonzero while on those queues. */
+  /* urgency (0 most urgent .. 7) and incremental: the stream's priority
+   * in the send scheduler (rudp_sched; RFC 9218 semantics). */
+  uint8_t urgency;
+  uint8_t incremental;
+  /* in_sendq is nonzero while the stream is in the send scheduler (it has
+   * data to send); in_ctrlq while on the queue of streams with control
+   * frames to send, linked by ctrlq_next. */
   uint8_t in_sendq;
   uint8_t in_ctrlq;
+  rudp_strm *ctrlq_next;
+  /* sched links an incremental stream in its urgency's round robin. */
+  rudp_sched_node sched;
+  /* heap_child, heap_next, heap_prev place a non-incremental stream in
+   * its urgency's pairing heap (ordered by stream ID): first child, next
+   * sibling, and the previous sibling or, for a first child, the parent
+   * (NULL at the root). */
+  rudp_strm *heap_child;
+  rudp_strm *heap_next;
+  rudp_strm *heap_prev;
   /* closeq links finished streams waiting to be freed. */
   rudp_strm *closeq_next;
 };
@@ -104,10 +231,10 @@ static inline int rudp_strm_is_server(uint64_t id) { return (id & 0x1) != 0; }
  * the connection).
  */
 void rudp_strm_init(rudp_strm *strm, uint64_t id, int has_tx, int has_rx,
-                    uint64_t tx_max, uint64_t rx_window,
-                    uint64_t rx_max_window, rudp_pool *chunks,
-                    rudp_sbuf_release_cb release, void *release_user_data,
-                    const rudp_mem *mem, rudp_tstamp now);
+                    uint64_t tx_max, uint64_t rx_window, uint64_t rx_max_window,
+                    rudp_pool *chunks, rudp_sbuf_release_cb release,
+                    void *release_user_data, const rudp_mem *mem,
+                    rudp_tstamp now);
 
 /* rudp_strm_free releases the stream's buffers (not |strm| itself). */
 void rudp_strm_free(rudp_strm *strm);

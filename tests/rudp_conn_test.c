@@ -4155,6 +4155,930 @@ static void test_rudp_conn_tls_early_short_packets(void **state) {
   tls_env_free(&e);
 }
 
+/* ------------------------------------------------------------ priorities */
+
+/* One frame seen on the wire, for the priority and low-latency tests. */
+typedef struct wire_frame {
+  rudp_tstamp at;
+  /* pkt numbers the datagrams sent that way, from 0. */
+  size_t pkt;
+  /* type is folded as in scan (STREAM, DATAGRAM, ACK, ...). */
+  uint8_t type;
+  uint8_t fin;
+  uint8_t dropped;
+  uint64_t stream_id;
+  uint64_t offset;
+  size_t len;
+} wire_frame;
+
+#define MAXWF 65536
+
+/* The frames sent in direction g_wf_dir, in wire order. */
+static wire_frame g_wf[MAXWF];
+static size_t g_nwf;
+static int g_wf_dir;
+/* g_drop_fin_id: drop the first datagram carrying the FIN of this stream
+ * (-1: none); g_loss_pct: drop this percentage of STREAM datagrams at
+ * random (g_lossrng). */
+static int64_t g_drop_fin_id;
+static unsigned g_loss_pct;
+
+static void wf_reset(int dir) {
+  g_nwf = 0;
+  g_wf_dir = dir;
+  g_drop_fin_id = -1;
+  g_loss_pct = 0;
+}
+
+/* filter_record_frames logs every frame of direction g_wf_dir (plain mode,
+ * short packets) and applies g_drop_fin_id and g_loss_pct. */
+static int filter_record_frames(pair *p, int dir, uint8_t *data, size_t len) {
+  size_t off = 0, first = g_nwf, i;
+  int drop = 0;
+  if (dir != g_wf_dir) {
+    return 1;
+  }
+  while (off < len) {
+    rudp_pkt_hd hd;
+    rudp_ssize hl = rudp_pkt_decode_hd(&hd, data + off, len - off, 8);
+    const uint8_t *pl;
+    size_t plen;
+    if (hl < 0 || hd.pktlen < (size_t)hl + RUDP_PKT_CRCLEN) {
+      break;
+    }
+    pl = data + off + hl;
+    plen = hd.pktlen - (size_t)hl - RUDP_PKT_CRCLEN;
+    while (plen > 0) {
+      rudp_frame fr;
+      rudp_ssize n = rudp_frame_decode(&fr, pl, plen);
+      wire_frame *w;
+      if (n <= 0) {
+        break;
+      }
+      assert_true(g_nwf < MAXWF);
+      w = &g_wf[g_nwf++];
+      memset(w, 0, sizeof(*w));
+      w->at = p->now;
+      w->pkt = (size_t)p->sent[dir] - 1;
+      w->type = fold_type(fr.type);
+      if (w->type == RUDP_FRAME_STREAM) {
+        w->stream_id = fr.stream.stream_id;
+        w->offset = fr.stream.offset;
+        w->len = fr.stream.datalen;
+        w->fin = fr.stream.fin;
+        if (w->fin && (int64_t)w->stream_id == g_drop_fin_id) {
+          g_drop_fin_id = -1;
+          drop = 1;
+        }
+      } else if (w->type == RUDP_FRAME_DATAGRAM) {
+        w->len = fr.datagram.datalen;
+      }
+      pl += n;
+      plen -= (size_t)n;
+    }
+    off += hd.pktlen;
+  }
+  if (!drop && g_loss_pct && has_frame(&p->cur, RUDP_FRAME_STREAM) &&
+      rudp_test_rng_below(&g_lossrng, 100) < g_loss_pct) {
+    drop = 1;
+  }
+  for (i = first; i < g_nwf; ++i) {
+    g_wf[i].dropped = (uint8_t)drop;
+  }
+  return !drop;
+}
+
+/* wf_find returns the index of the first (|last| 0) or last frame from
+ * index |from| of stream |id| (type STREAM) or, with id -1, of a
+ * DATAGRAM; g_nwf if none. */
+static size_t wf_find(size_t from, int64_t id, int last) {
+  size_t i, found = g_nwf;
+  for (i = from; i < g_nwf; ++i) {
+    const wire_frame *w = &g_wf[i];
+    if (id < 0 ? w->type == RUDP_FRAME_DATAGRAM
+               : w->type == RUDP_FRAME_STREAM && w->stream_id == (uint64_t)id) {
+      found = i;
+      if (!last) {
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+/* wf_bytes sums the data bytes of stream |id|'s frames in [from, to). */
+static uint64_t wf_bytes(size_t from, size_t to, int64_t id) {
+  uint64_t n = 0;
+  size_t i;
+  for (i = from; i < to && i < g_nwf; ++i) {
+    if (g_wf[i].type == RUDP_FRAME_STREAM &&
+        g_wf[i].stream_id == (uint64_t)id) {
+      n += g_wf[i].len;
+    }
+  }
+  return n;
+}
+
+/* wf_next_stream returns the index of the first STREAM frame from
+ * |from| (g_nwf if none). */
+static size_t wf_next_stream(size_t from) {
+  while (from < g_nwf && g_wf[from].type != RUDP_FRAME_STREAM) {
+    ++from;
+  }
+  return from;
+}
+
+/* wf_npkts counts the datagrams from index |from| on carrying a frame of
+ * stream |id| (-1: a DATAGRAM frame). */
+static size_t wf_npkts(size_t from, int64_t id) {
+  size_t i, n = 0, last = SIZE_MAX;
+  for (i = from; i < g_nwf; ++i) {
+    const wire_frame *w = &g_wf[i];
+    if ((id < 0
+             ? w->type == RUDP_FRAME_DATAGRAM
+             : w->type == RUDP_FRAME_STREAM && w->stream_id == (uint64_t)id) &&
+        w->pkt != last) {
+      ++n;
+      last = w->pkt;
+    }
+  }
+  return n;
+}
+
+/* wf_dump prints the frames from |from| on when RUDP_CONN_TEST_TRACE is
+ * set: packet:type:stream:offset+len, F for FIN, D for dropped. */
+static void wf_dump(size_t from) {
+  size_t i;
+  if (!g_trace) {
+    return;
+  }
+  for (i = from; i < g_nwf; ++i) {
+    fprintf(stderr, "%zu:%x:%llu:%llu+%zu%s%s ", g_wf[i].pkt, g_wf[i].type,
+            (unsigned long long)g_wf[i].stream_id,
+            (unsigned long long)g_wf[i].offset, g_wf[i].len,
+            g_wf[i].fin ? "F" : "", g_wf[i].dropped ? "D" : "");
+  }
+  fprintf(stderr, "\n");
+}
+
+/* The priority API: defaults, ranges and errors. */
+static void test_rudp_conn_priority_api(void **state) {
+  pair *p = pair_new();
+  int64_t id, uid;
+  unsigned u = 99;
+  int inc = 99;
+  (void)state;
+  pair_settle(p);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_get_priority(p->c.conn, id, &u, &inc), 0);
+  assert_int_equal(u, RUDP_DEFAULT_URGENCY);
+  assert_int_equal(inc, 1);
+  assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, id, 7, 0), 0);
+  assert_int_equal(rudp_conn_stream_get_priority(p->c.conn, id, &u, &inc), 0);
+  assert_int_equal(u, 7);
+  assert_int_equal(inc, 0);
+  assert_int_equal(rudp_conn_stream_get_priority(p->c.conn, id, NULL, NULL), 0);
+  assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, id, 8, 0),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, 400, 1, 0),
+                   RUDP_ERR_STREAM_NOT_FOUND);
+  assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, -1, 1, 0),
+                   RUDP_ERR_STREAM_NOT_FOUND);
+  assert_int_equal(rudp_conn_stream_get_priority(p->c.conn, 400, &u, &inc),
+                   RUDP_ERR_STREAM_NOT_FOUND);
+  /* The peer's unidirectional stream has no sending side here. */
+  assert_int_equal(rudp_conn_open_stream(p->s.conn, 0, &uid), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->s.conn, uid, (const uint8_t *)"u", 1, 0), 1);
+  pair_run(p, 100 * MS);
+  assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, uid, 1, 1),
+                   RUDP_ERR_STREAM_STATE);
+  assert_int_equal(rudp_conn_set_datagram_urgency(p->c.conn, 8),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(rudp_conn_set_datagram_urgency(p->c.conn, 0), 0);
+  pair_del(p);
+}
+
+/* A bulk stream at urgency 3 has 1 MiB to send; 20 messages of 200 bytes
+ * written later on an urgency-0 stream all leave before any more of the
+ * bulk data: every frame of the urgent stream precedes the bulk's next
+ * frame on the wire.  At equal urgency (the contrast) they interleave. */
+static void test_rudp_conn_priority_urgent_before_bulk(void **state) {
+  static uint8_t bulk[1 << 20], msg[4000];
+  int round;
+  (void)state;
+  fill_pattern(bulk, sizeof(bulk), 41);
+  fill_pattern(msg, sizeof(msg), 42);
+  for (round = 0; round < 2; ++round) {
+    pair *p = pair_new();
+    int64_t b, u;
+    size_t from, first_u, last_u, first_b, i;
+    pair_settle(p);
+    wf_reset(0);
+    p->filter = filter_record_frames;
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, b, bulk, sizeof(bulk), 1),
+        (rudp_ssize)sizeof(bulk));
+    pair_run(p, 100 * MS);
+    assert_true(p->s.rxlen[b] > 0);
+    assert_true(p->s.rxlen[b] < sizeof(bulk) / 2);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &u), 0);
+    if (round == 0) {
+      assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, u, 0, 1), 0);
+    }
+    from = g_nwf;
+    for (i = 0; i < 20; ++i) {
+      assert_int_equal(
+          rudp_conn_stream_write(p->c.conn, u, msg + 200 * i, 200, i == 19),
+          200);
+    }
+    pair_run_until_flag(p, &p->s.rxfin[b], 60 * SEC);
+    assert_true(p->s.rxfin[b]);
+    assert_true(p->s.rxfin[u]);
+    assert_int_equal(p->s.rxlen[b], sizeof(bulk));
+    assert_memory_equal(p->s.rx[b], bulk, sizeof(bulk));
+    assert_int_equal(p->s.rxlen[u], sizeof(msg));
+    assert_memory_equal(p->s.rx[u], msg, sizeof(msg));
+    first_u = wf_find(from, u, 0);
+    last_u = wf_find(from, u, 1);
+    first_b = wf_find(from, b, 0);
+    assert_true(first_u < g_nwf && first_b < g_nwf);
+    if (round == 0) {
+      /* The next frame after the writes is the urgent stream's, and all
+       * of its 4000 bytes (4 packets) go before the bulk's next byte. */
+      assert_int_equal(wf_next_stream(from), first_u);
+      assert_true(last_u < first_b);
+      assert_int_equal(wf_bytes(from, first_b, u), sizeof(msg));
+      assert_true(g_wf[last_u].fin);
+      /* They fill whole packets: 4000 bytes in 4 packets. */
+      assert_int_equal(wf_npkts(from, u), 4);
+    } else {
+      /* Equal urgency: round robin, the bulk takes turns in between. */
+      assert_true(wf_bytes(first_u, last_u, b) > 0);
+    }
+    pair_del(p);
+  }
+}
+
+/* Within one urgency the non-incremental streams go one at a time in
+ * stream-ID order (whatever the order they were written in), sharing the
+ * urgency's round robin with an incremental stream as one member; a less
+ * urgent stream waits for both. */
+static void test_rudp_conn_priority_nonincremental_order(void **state) {
+  pair *p = pair_new();
+  static uint8_t data[6][100000];
+  /* 0..3: 20 kB each, non-incremental at urgency 2; 4: 100 kB,
+   * incremental at 2; 5: 20 kB at 5. */
+  static const size_t len[6] = {20000, 20000, 20000, 20000, 100000, 20000};
+  int64_t id[6];
+  size_t from, i, k, first[6], last[6];
+  (void)state;
+  pair_settle(p);
+  wf_reset(0);
+  p->filter = filter_record_frames;
+  for (i = 0; i < 6; ++i) {
+    fill_pattern(data[i], len[i], 50 + i);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id[i]), 0);
+  }
+  for (i = 0; i < 4; ++i) {
+    assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, id[i], 2, 0), 0);
+  }
+  assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, id[4], 2, 1), 0);
+  assert_int_equal(rudp_conn_stream_set_priority(p->c.conn, id[5], 5, 1), 0);
+  from = g_nwf;
+  /* Written in reverse order: the least urgent, then ID order reversed. */
+  for (k = 6; k-- > 0;) {
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id[k], data[k], len[k], 1),
+        (rudp_ssize)len[k]);
+  }
+  pair_run(p, 5 * SEC);
+  wf_dump(from);
+  for (i = 0; i < 6; ++i) {
+    assert_int_equal(p->s.rxlen[id[i]], len[i]);
+    assert_memory_equal(p->s.rx[id[i]], data[i], len[i]);
+    first[i] = wf_find(from, id[i], 0);
+    last[i] = wf_find(from, id[i], 1);
+    assert_true(first[i] < g_nwf);
+    /* Each stream was sent once, without loss. */
+    assert_int_equal(wf_bytes(from, g_nwf, id[i]), len[i]);
+  }
+  /* One at a time, lowest ID first. */
+  for (i = 0; i < 3; ++i) {
+    assert_true(last[i] < first[i + 1]);
+  }
+  /* The incremental stream took turns with the group all along: half of
+   * the frames while the group was sending. */
+  for (i = 0; i < 4; ++i) {
+    assert_true(wf_bytes(first[i], last[i], id[4]) >= len[i] - 1200);
+  }
+  /* Urgency 5 only after everything of urgency 2 was sent. */
+  assert_true(first[5] > last[3] && first[5] > last[4]);
+  pair_del(p);
+}
+
+/* Retransmissions are sent at the stream's urgency: the lost last packet
+ * of an urgency-0 stream goes out before anything more of an urgency-5
+ * stream, at the instant the loss is detected.  At equal urgency it waits
+ * for its turn behind the other stream. */
+static void test_rudp_conn_priority_retransmission_urgency(void **state) {
+  static uint8_t a[30000], bdata[200000];
+  int round;
+  (void)state;
+  fill_pattern(a, sizeof(a), 60);
+  fill_pattern(bdata, sizeof(bdata), 61);
+  for (round = 0; round < 2; ++round) {
+    pair *p = pair_new();
+    int64_t ia, ib;
+    size_t from, i, rt = SIZE_MAX, first_at;
+    uint64_t sent_end = 0;
+    rudp_conn_stats st;
+    pair_settle(p);
+    wf_reset(0);
+    p->filter = filter_record_frames;
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &ia), 0);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &ib), 0);
+    assert_int_equal(
+        rudp_conn_stream_set_priority(p->c.conn, ia, round == 0 ? 0 : 3, 1), 0);
+    assert_int_equal(
+        rudp_conn_stream_set_priority(p->c.conn, ib, round == 0 ? 5 : 3, 1), 0);
+    g_drop_fin_id = ia;
+    from = g_nwf;
+    assert_int_equal(rudp_conn_stream_write(p->c.conn, ia, a, sizeof(a), 1),
+                     (rudp_ssize)sizeof(a));
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, ib, bdata, sizeof(bdata), 1),
+        (rudp_ssize)sizeof(bdata));
+    pair_run_until_flag(p, &p->s.rxfin[ib], 30 * SEC);
+    pair_run(p, 1 * SEC);
+    assert_int_equal(p->s.rxlen[ia], sizeof(a));
+    assert_memory_equal(p->s.rx[ia], a, sizeof(a));
+    assert_int_equal(p->s.rxlen[ib], sizeof(bdata));
+    rudp_conn_get_stats(p->c.conn, &st);
+    assert_int_equal(st.pto_count, 0); /* found by the packet threshold */
+    wf_dump(from);
+    /* rt: the retransmission of a's lost last frame. */
+    for (i = from; i < g_nwf; ++i) {
+      const wire_frame *w = &g_wf[i];
+      if (w->type != RUDP_FRAME_STREAM || w->stream_id != (uint64_t)ia) {
+        continue;
+      }
+      if (w->offset < sent_end) {
+        rt = i;
+        break;
+      }
+      sent_end = w->offset + w->len;
+    }
+    assert_true(rt < g_nwf);
+    /* The first STREAM frame sent at that instant. */
+    for (first_at = from; g_wf[first_at].at != g_wf[rt].at ||
+                          g_wf[first_at].type != RUDP_FRAME_STREAM;
+         ++first_at) {
+    }
+    if (round == 0) {
+      assert_int_equal(first_at, rt);
+      assert_true(g_wf[rt].fin); /* whole: it comes first in its packet */
+      assert_true(wf_bytes(from, rt, ib) > 0); /* b was being sent */
+    } else {
+      assert_int_not_equal(first_at, rt);
+      assert_int_equal(g_wf[first_at].stream_id, (uint64_t)ib);
+    }
+    pair_del(p);
+  }
+}
+
+/* Datagrams at the streams' urgency take turns with a bulk stream: one
+ * datagram, then one stream frame, in every packet (not every datagram
+ * first, as before, nor the stream first).  At urgency 0 they all go
+ * first; at 7, after the bulk. */
+static void test_rudp_conn_priority_datagrams_interleave(void **state) {
+  static uint8_t bulk[200000], dg[500];
+  int round;
+  (void)state;
+  fill_pattern(bulk, sizeof(bulk), 70);
+  for (round = 0; round < 3; ++round) {
+    pair *p = pair_alloc();
+    int64_t b;
+    size_t from, i, n, first_b, last_d, first_d, last_b, both = 0;
+    p->cs.datagram_queue_len = 256;
+    if (round == 1) {
+      p->cs.datagram_urgency = 0;
+    }
+    pair_start(p);
+    pair_settle(p);
+    if (round == 2) {
+      assert_int_equal(rudp_conn_set_datagram_urgency(p->c.conn, 7), 0);
+    }
+    wf_reset(0);
+    p->filter = filter_record_frames;
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, b, bulk, sizeof(bulk), 1),
+        (rudp_ssize)sizeof(bulk));
+    for (i = 0; i < 100; ++i) {
+      fill_pattern(dg, sizeof(dg), i);
+      assert_int_equal(rudp_conn_send_datagram(p->c.conn, dg, sizeof(dg)), 0);
+    }
+    from = g_nwf;
+    pair_run_until_flag(p, &p->s.rxfin[b], 30 * SEC);
+    pair_run(p, 1 * SEC);
+    assert_int_equal(p->s.rxlen[b], sizeof(bulk));
+    assert_memory_equal(p->s.rx[b], bulk, sizeof(bulk));
+    assert_int_equal(p->s.ndgrams, 100);
+    for (i = 0; i < NDG; ++i) {
+      fill_pattern(dg, sizeof(dg), i);
+      assert_int_equal(p->s.dglen[i], sizeof(dg));
+      assert_memory_equal(p->s.dgdata[i], dg, 64);
+    }
+    wf_dump(from);
+    first_b = wf_find(from, b, 0);
+    last_b = wf_find(from, b, 1);
+    first_d = wf_find(from, -1, 0);
+    last_d = wf_find(from, -1, 1);
+    if (round == 0) {
+      /* Count the datagrams carrying both, among the first 100 with
+       * either: one datagram and one stream frame in each. */
+      for (i = from, n = 0; i < g_nwf && n < 100;) {
+        size_t pk = g_wf[i].pkt, nd = 0, ns = 0;
+        for (; i < g_nwf && g_wf[i].pkt == pk; ++i) {
+          nd += g_wf[i].type == RUDP_FRAME_DATAGRAM;
+          ns += g_wf[i].type == RUDP_FRAME_STREAM;
+        }
+        assert_true(nd <= 1);
+        if (nd || ns) {
+          ++n;
+          both += nd && ns;
+        }
+      }
+      assert_true(both >= 95);
+      assert_true(first_d < last_b && first_b < last_d);
+    } else if (round == 1) {
+      /* Two 503-byte frames a packet, 50 packets: the datagrams are never
+       * held back; the bulk only fills the 172 bytes they leave, last in
+       * each packet. */
+      assert_int_equal(wf_npkts(from, -1), 50);
+      for (i = from; i < last_d; ++i) {
+        if (g_wf[i].type == RUDP_FRAME_STREAM) {
+          assert_true(g_wf[i].len <= 172);
+          assert_true(g_wf[i + 1].pkt != g_wf[i].pkt);
+        }
+      }
+      assert_true(first_d < first_b);
+    } else {
+      assert_true(last_b < first_d);
+    }
+    pair_del(p);
+  }
+}
+
+/* The scheduler's heap of non-incremental streams against a model: after
+ * random pushes and removals (also of the root and of inner nodes), the
+ * member served is always the lowest ID scheduled; incremental streams
+ * and other members take turns in push order. */
+static void test_rudp_conn_sched_heap(void **state) {
+  static rudp_strm s[64];
+  rudp_sched sched;
+  rudp_sched_node other, *top;
+  rudp_test_rng rng;
+  size_t i, step;
+  (void)state;
+  rudp_test_rng_init(&rng, 77);
+  rudp_sched_init(&sched);
+  assert_true(rudp_sched_empty(&sched));
+  assert_null(rudp_sched_top(&sched));
+  for (i = 0; i < 64; ++i) {
+    memset(&s[i], 0, sizeof(s[i]));
+    /* IDs in a scrambled order, so push order says nothing. */
+    s[i].id = (i * 37) % 64 * 4;
+    s[i].urgency = 4;
+    s[i].incremental = 0;
+    s[i].sched.kind = RUDP_SCHED_NODE_STRM;
+  }
+  for (step = 0; step < 20000; ++step) {
+    rudp_strm *x = &s[rudp_test_rng_below(&rng, 64)];
+    uint64_t min = UINT64_MAX;
+    if (rudp_test_rng_below(&rng, 3) == 0) {
+      rudp_sched_remove(&sched, x);
+    } else {
+      rudp_sched_push(&sched, x);
+    }
+    for (i = 0; i < 64; ++i) {
+      if (s[i].in_sendq && s[i].id < min) {
+        min = s[i].id;
+      }
+    }
+    top = rudp_sched_top(&sched);
+    if (min == UINT64_MAX) {
+      assert_null(top);
+      assert_true(rudp_sched_empty(&sched));
+    } else {
+      assert_non_null(top);
+      assert_int_equal(top->kind, RUDP_SCHED_NODE_SEQ);
+      assert_int_equal(rudp_sched_node_strm(top)->id, min);
+    }
+  }
+  /* Empty it in ID order by serving the root. */
+  while ((top = rudp_sched_top(&sched)) != NULL) {
+    rudp_strm *x = rudp_sched_node_strm(top);
+    for (i = 0; i < 64; ++i) {
+      assert_true(!s[i].in_sendq || s[i].id >= x->id);
+    }
+    rudp_sched_remove(&sched, x);
+  }
+  /* Round robin at urgency 1: a, other, b in push order; the heap member
+   * at urgency 4 waits; rotation moves the head to the tail. */
+  memset(&other, 0, sizeof(other));
+  other.kind = RUDP_SCHED_NODE_OTHER;
+  s[0].incremental = s[1].incremental = 1;
+  s[0].urgency = s[1].urgency = 1;
+  rudp_sched_push(&sched, &s[5]);
+  rudp_sched_push(&sched, &s[0]);
+  rudp_sched_push_node(&sched, &other, 1);
+  rudp_sched_push(&sched, &s[1]);
+  assert_ptr_equal(rudp_sched_top(&sched), &s[0].sched);
+  rudp_sched_rotate(&sched, &s[0].sched);
+  assert_ptr_equal(rudp_sched_top(&sched), &other);
+  assert_null(rudp_sched_node_strm(&other));
+  rudp_sched_rotate(&sched, &other);
+  assert_ptr_equal(rudp_sched_top(&sched), &s[1].sched);
+  rudp_sched_remove(&sched, &s[1]);
+  rudp_sched_remove(&sched, &s[0]);
+  assert_ptr_equal(rudp_sched_top(&sched), &other);
+  rudp_sched_remove_node(&sched, &other);
+  assert_ptr_equal(rudp_sched_node_strm(rudp_sched_top(&sched)), &s[5]);
+  rudp_sched_remove(&sched, &s[5]);
+  assert_true(rudp_sched_empty(&sched));
+}
+
+/* Settings: the low-latency bundle, the defaults, and what is refused. */
+static void test_rudp_conn_low_latency_settings(void **state) {
+  rudp_settings s;
+  rudp_conn *conn = NULL;
+  rudp_cid dcid, scid;
+  int i;
+  (void)state;
+  cid_make(&dcid, 1);
+  cid_make(&scid, 2);
+  rudp_settings_default(&s);
+  assert_int_equal(s.datagram_urgency, 3);
+  assert_int_equal(s.ack_immediately, 0);
+  assert_int_equal(s.min_rto, 1 * MS);
+  assert_int_equal(s.packet_threshold, 3);
+  assert_int_equal(s.time_threshold, 1125);
+  assert_int_equal(s.max_rate, 0);
+  assert_int_equal(s.cc_algo, RUDP_CC_CUBIC);
+  rudp_settings_low_latency(&s);
+  assert_int_equal(s.ack_immediately, 1);
+  assert_int_equal(s.packet_threshold, 2);
+  assert_int_equal(s.time_threshold, 1125);
+  assert_int_equal(s.min_rto, 1 * MS);
+  assert_int_equal(s.cc_algo, RUDP_CC_CUBIC);
+  assert_int_equal(
+      rudp_conn_client_new(&conn, &dcid, &scid, &s, NULL, NULL, NULL, T0), 0);
+  rudp_conn_del(conn);
+  for (i = 0; i < 7; ++i) {
+    rudp_settings_default(&s);
+    switch (i) {
+    case 0:
+      s.cc_algo = RUDP_CC_NONE; /* without max_rate */
+      break;
+    case 1:
+      s.datagram_urgency = 8;
+      break;
+    case 2:
+      s.packet_threshold = 1001;
+      break;
+    case 3:
+      s.time_threshold = 999;
+      break;
+    case 4:
+      s.time_threshold = 8001;
+      break;
+    case 5:
+      s.min_rto = 60 * SEC + 1;
+      break;
+    default:
+      s.cc_algo = (rudp_cc_algo)3;
+      break;
+    }
+    assert_int_equal(
+        rudp_conn_client_new(&conn, &dcid, &scid, &s, NULL, NULL, NULL, T0),
+        RUDP_ERR_INVALID_ARGUMENT);
+  }
+  /* 0 means the RFC 9002 value for the three loss-detection knobs. */
+  rudp_settings_default(&s);
+  s.packet_threshold = 0;
+  s.time_threshold = 0;
+  s.min_rto = 0;
+  assert_int_equal(
+      rudp_conn_client_new(&conn, &dcid, &scid, &s, NULL, NULL, NULL, T0), 0);
+  assert_int_equal(conn->rtb.pkt_threshold, 3);
+  assert_int_equal(conn->rtb.time_threshold, 1125);
+  assert_int_equal(conn->rtt.min_rto, 1 * MS);
+  rudp_conn_del(conn);
+}
+
+/* ack_immediately: a lone ack-eliciting packet is acknowledged the
+ * instant it arrives (by default: max_ack_delay, 25 ms, later), and
+ * max_ack_delay 0 is advertised, so the peer's PTO loses that term: its
+ * tail-loss probe fires at srtt + max(4 rttvar, 1 ms) exactly. */
+static void test_rudp_conn_ack_immediately(void **state) {
+  int round;
+  (void)state;
+  for (round = 0; round < 2; ++round) {
+    pair *p = pair_alloc();
+    rudp_tstamp t, times[4];
+    rudp_duration pto;
+    size_t from, i, k;
+    int64_t id;
+    p->ss.ack_immediately = round;
+    pair_start(p);
+    pair_settle(p);
+    assert_int_equal(rudp_conn_get_peer_params(p->c.conn)->max_ack_delay,
+                     round ? 0 : 25 * MS);
+    from = p->nlog;
+    t = p->now;
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"ping", 4, 0),
+        4);
+    pair_run(p, 200 * MS);
+    for (i = from, k = 0; i < p->nlog && k < 4; ++i) {
+      if (p->log[i].dir == 1) {
+        times[k++] = p->log[i].at;
+      }
+    }
+    assert_int_equal(k, 1);
+    assert_int_equal(times[0], t + 10 * MS + (round ? 0 : 25 * MS));
+    /* The tail-loss probe of the client. */
+    pto = p->c.conn->rtt.smoothed +
+          (4 * p->c.conn->rtt.var > RUDP_GRANULARITY ? 4 * p->c.conn->rtt.var
+                                                     : RUDP_GRANULARITY) +
+          (round ? 0 : 25 * MS);
+    assert_int_equal(base_pto(p->c.conn), pto);
+    p->rules[0].dir = 0;
+    p->rules[0].ftype = RUDP_FRAME_STREAM;
+    p->rules[0].mask = 0x1;
+    p->nrules = 1;
+    t = p->now;
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"tail", 4, 1),
+        4);
+    pair_run(p, 2 * SEC);
+    assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_STREAM, times, 4), 3);
+    assert_int_equal(times[1], t);
+    assert_int_equal(times[2], t + pto);
+    assert_int_equal(p->s.rxlen[id], 8);
+    assert_memory_equal(p->s.rx[id], "pingtail", 8);
+    pair_del(p);
+  }
+}
+
+/* min_rto floors the variable term of the PTO: a lost tail is probed at
+ * srtt + max(4 rttvar, min_rto) + max_ack_delay exactly, for the default
+ * (1 ms, RFC 9002's kGranularity), a higher floor (200 ms) and a lower
+ * one (100 us).  40 round trips first let rttvar settle well below 1 ms
+ * on the steady virtual path, so that the floors matter. */
+static void test_rudp_conn_min_rto(void **state) {
+  static const rudp_duration floors[3] = {0, 200 * MS, 100 * RUDP_MICROSECONDS};
+  rudp_duration ptos[3];
+  int round;
+  (void)state;
+  for (round = 0; round < 3; ++round) {
+    pair *p = pair_alloc();
+    rudp_tstamp t, times[4];
+    rudp_duration fl = floors[round] ? floors[round] : RUDP_GRANULARITY;
+    rudp_duration var4;
+    size_t from, i, k;
+    int64_t warm, id;
+    if (floors[round]) {
+      p->cs.min_rto = floors[round];
+    }
+    pair_start(p);
+    pair_settle(p);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &warm), 0);
+    for (i = 0; i < 40; ++i) {
+      assert_int_equal(
+          rudp_conn_stream_write(p->c.conn, warm, (const uint8_t *)"w", 1, 0),
+          1);
+      pair_run(p, 100 * MS);
+    }
+    var4 = 4 * p->c.conn->rtt.var;
+    assert_true(var4 < 100 * RUDP_MICROSECONDS);
+    ptos[round] = p->c.conn->rtt.smoothed + (var4 > fl ? var4 : fl) + 25 * MS;
+    assert_int_equal(base_pto(p->c.conn), ptos[round]);
+    p->rules[0].dir = 0;
+    p->rules[0].ftype = RUDP_FRAME_STREAM;
+    p->rules[0].mask = 0x1;
+    p->nrules = 1;
+    from = p->nlog;
+    t = p->now;
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"tail", 4, 1),
+        4);
+    pair_run(p, 2 * SEC);
+    for (i = from, k = 0; i < p->nlog && k < 4; ++i) {
+      if (p->log[i].dir == 0 && ((p->log[i].types >> RUDP_FRAME_STREAM) & 1)) {
+        times[k++] = p->log[i].at;
+      }
+    }
+    assert_int_equal(k, 2);
+    assert_int_equal(times[0], t);
+    assert_int_equal(times[1], t + ptos[round]);
+    assert_int_equal(p->s.rxlen[id], 4);
+    pair_del(p);
+  }
+  /* The floors moved the timer both ways from srtt + 1 ms + 25 ms. */
+  assert_int_equal(ptos[1], ptos[0] + 199 * MS);
+  assert_int_equal(ptos[2], ptos[0] - 900 * RUDP_MICROSECONDS);
+}
+
+/* packet_threshold 1: a loss is repaired as soon as one later packet is
+ * acknowledged.  Five packets 2 ms apart on a 100 ms RTT, the second
+ * lost: the ACK of the third (immediate, it arrived out of order) comes
+ * back at t + 104 ms and the retransmission leaves at once; with the
+ * default threshold (3) it waits for the ACK of the fifth, t + 108 ms
+ * (the time threshold, 9/8 RTT after t + 2 ms, would come later). */
+static void test_rudp_conn_packet_threshold(void **state) {
+  int round;
+  (void)state;
+  for (round = 0; round < 2; ++round) {
+    pair *p = pair_alloc();
+    rudp_tstamp t, times[8];
+    rudp_conn_stats st;
+    uint8_t buf[500];
+    int64_t id;
+    int i;
+    p->delay = 50 * MS;
+    if (round == 0) {
+      p->cs.packet_threshold = 1;
+    }
+    pair_start(p);
+    pair_settle(p);
+    p->rules[0].dir = 0;
+    p->rules[0].ftype = RUDP_FRAME_STREAM;
+    p->rules[0].mask = 0x2;
+    p->nrules = 1;
+    fill_pattern(buf, sizeof(buf), 3);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    t = p->now;
+    for (i = 0; i < 5; ++i) {
+      assert_int_equal(
+          rudp_conn_stream_write(p->c.conn, id, buf + 100 * i, 100, i == 4),
+          100);
+      pair_run(p, 2 * MS);
+    }
+    pair_run(p, 2 * SEC);
+    assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_STREAM, times, 8), 6);
+    for (i = 0; i < 5; ++i) {
+      assert_int_equal(times[i], t + 2 * MS * (rudp_duration)i);
+    }
+    assert_int_equal(times[5], t + (round == 0 ? 104 : 108) * MS);
+    assert_int_equal(p->s.rxlen[id], sizeof(buf));
+    assert_memory_equal(p->s.rx[id], buf, sizeof(buf));
+    rudp_conn_get_stats(p->c.conn, &st);
+    assert_int_equal(st.pkts_lost, 1);
+    assert_int_equal(st.pto_count, 0);
+    pair_del(p);
+  }
+}
+
+/* time_threshold: a lost packet followed by a single one (too few for the
+ * packet threshold) is declared lost time_threshold / 1000 of
+ * max(srtt, latest RTT) after it was sent, or at once if that instant
+ * passed when the later packet's ACK came: 1000 (1.0 RTT) repairs it when
+ * that ACK arrives, 1125 (9/8, the default) 12.5 ms later. */
+static void test_rudp_conn_time_threshold(void **state) {
+  int round;
+  (void)state;
+  for (round = 0; round < 2; ++round) {
+    pair *p = pair_alloc();
+    rudp_tstamp t, times[8], expect;
+    rudp_duration r;
+    uint32_t k = round == 0 ? 1000 : 1125;
+    uint8_t buf[300];
+    int64_t id;
+    int i;
+    p->delay = 50 * MS;
+    if (round == 0) {
+      p->cs.time_threshold = 1000;
+    }
+    pair_start(p);
+    pair_settle(p);
+    p->rules[0].dir = 0;
+    p->rules[0].ftype = RUDP_FRAME_STREAM;
+    p->rules[0].mask = 0x2;
+    p->nrules = 1;
+    fill_pattern(buf, sizeof(buf), 4);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    t = p->now;
+    for (i = 0; i < 3; ++i) {
+      assert_int_equal(
+          rudp_conn_stream_write(p->c.conn, id, buf + 100 * i, 100, i == 2),
+          100);
+      pair_run(p, 2 * MS);
+    }
+    /* The ACK of the third arrives at t + 104 ms: the estimates then. */
+    pair_run_until(p, t + 104 * MS);
+    assert_int_equal(p->c.conn->rtt.latest, 100 * MS);
+    r = p->c.conn->rtt.smoothed > p->c.conn->rtt.latest
+            ? p->c.conn->rtt.smoothed
+            : p->c.conn->rtt.latest;
+    expect = t + 2 * MS + r / 1000 * k + r % 1000 * k / 1000;
+    if (g_trace) {
+      fprintf(
+          stderr, "time threshold %u: rtt %llu ns, lost at t + %llu ns\n", k,
+          (unsigned long long)r,
+          (unsigned long long)(expect < t + 104 * MS ? 104 * MS : expect - t));
+    }
+    if (expect < t + 104 * MS) {
+      expect = t + 104 * MS;
+    }
+    pair_run(p, 2 * SEC);
+    assert_int_equal(log_times(p, 0, -1, RUDP_FRAME_STREAM, times, 8), 4);
+    assert_int_equal(times[3], expect);
+    assert_int_equal(times[3],
+                     round == 0 ? t + 104 * MS : t + 2 * MS + r * 9 / 8);
+    assert_int_equal(p->s.rxlen[id], sizeof(buf));
+    assert_memory_equal(p->s.rx[id], buf, sizeof(buf));
+    pair_del(p);
+  }
+}
+
+/* RUDP_CC_NONE: a bulk sender through a path losing 20% of its packets
+ * keeps sending at max_rate (120 kB/s: 120 kB of packets in every
+ * second, the first burst aside), with no window and no congestion event;
+ * everything arrives.  CUBIC under the same cap and losses backs off. */
+static void test_rudp_conn_cc_none_rate(void **state) {
+  static uint8_t data[600000];
+  uint64_t bytes[2][2];
+  int round;
+  (void)state;
+  fill_pattern(data, sizeof(data), 90);
+  for (round = 0; round < 2; ++round) {
+    pair *p = pair_alloc();
+    rudp_conn_stats st;
+    rudp_tstamp t0;
+    size_t i;
+    int64_t id;
+    int w;
+    p->cs.cc_algo = round == 0 ? RUDP_CC_NONE : RUDP_CC_CUBIC;
+    p->cs.max_rate = 120000;
+    p->ss.initial_max_stream_data = 8 << 20;
+    p->ss.initial_max_data = 16 << 20;
+    pair_start(p);
+    pair_settle(p);
+    rudp_test_rng_init(&g_lossrng, 7);
+    wf_reset(0);
+    g_loss_pct = 20;
+    p->filter = filter_record_frames;
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+        (rudp_ssize)sizeof(data));
+    t0 = p->now;
+    pair_run(p, 3 * SEC);
+    rudp_conn_get_stats(p->c.conn, &st);
+    if (round == 0) {
+      assert_int_equal(st.cwnd, UINT64_MAX);
+      assert_int_equal(st.congestion_events, 0);
+      assert_true(st.pkts_lost > 30);
+    } else {
+      assert_true(st.congestion_events > 0);
+    }
+    /* Bytes of the packets carrying data (those the pacer counts) sent in
+     * the 2nd and 3rd seconds. */
+    for (w = 0; w < 2; ++w) {
+      bytes[round][w] = 0;
+      for (i = 0; i < p->nlog; ++i) {
+        const logent *le = &p->log[i];
+        if (le->dir == 0 && le->at >= t0 + (rudp_duration)(w + 1) * SEC &&
+            le->at < t0 + (rudp_duration)(w + 2) * SEC &&
+            ((le->types >> RUDP_FRAME_STREAM) & 1)) {
+          bytes[round][w] += le->len;
+        }
+      }
+    }
+    p->filter = NULL;
+    pair_run_until_flag(p, &p->s.rxfin[id], 60 * SEC);
+    assert_int_equal(p->s.rxlen[id], sizeof(data));
+    assert_memory_equal(p->s.rx[id], data, sizeof(data));
+    pair_del(p);
+  }
+  if (g_trace) {
+    fprintf(stderr, "cc none: %llu %llu B/s; cubic: %llu %llu B/s\n",
+            (unsigned long long)bytes[0][0], (unsigned long long)bytes[0][1],
+            (unsigned long long)bytes[1][0], (unsigned long long)bytes[1][1]);
+  }
+  for (round = 0; round < 2; ++round) {
+    assert_true(bytes[0][round] >= 120000 - 1200);
+    assert_true(bytes[0][round] <= 120000 + 1200);
+    assert_true(bytes[1][round] < 100000);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_conn_handshake),
@@ -4262,6 +5186,19 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_tls_resumption),
       cmocka_unit_test(test_rudp_conn_tls_handshake_loss),
       cmocka_unit_test(test_rudp_conn_tls_early_short_packets),
+      /* priorities and low-latency tuning */
+      cmocka_unit_test(test_rudp_conn_priority_api),
+      cmocka_unit_test(test_rudp_conn_priority_urgent_before_bulk),
+      cmocka_unit_test(test_rudp_conn_priority_nonincremental_order),
+      cmocka_unit_test(test_rudp_conn_priority_retransmission_urgency),
+      cmocka_unit_test(test_rudp_conn_priority_datagrams_interleave),
+      cmocka_unit_test(test_rudp_conn_sched_heap),
+      cmocka_unit_test(test_rudp_conn_low_latency_settings),
+      cmocka_unit_test(test_rudp_conn_ack_immediately),
+      cmocka_unit_test(test_rudp_conn_min_rto),
+      cmocka_unit_test(test_rudp_conn_packet_threshold),
+      cmocka_unit_test(test_rudp_conn_time_threshold),
+      cmocka_unit_test(test_rudp_conn_cc_none_rate),
   };
   /* Debugging aids: RUDP_CONN_TEST_FILTER=<glob> runs only the matching
    * tests; RUDP_CONN_TEST_TRACE=1 prints every datagram. */

@@ -1634,6 +1634,128 @@ static void test_rudp_msg_del_orphans_freed_by_conn_del(void **state) {
   h_free(&h);
 }
 
+/* Channel priorities: a 64 kB message on channel 1 sent with 4 x 128 kB
+ * on channel 0 arrives after all of them when channel 1 is at urgency 7,
+ * before the first of them when channel 0 is (the receiver's windows
+ * hold it all).  The priority is set after
+ * the channels' streams were opened (by a first message each), so it
+ * reaches open streams; an unreliable channel refuses it. */
+static void test_rudp_msg_channel_priority(void **state) {
+  static const rudp_msg_mode modes[] = {RUDP_MSG_RELIABLE_ORDERED,
+                                        RUDP_MSG_RELIABLE_ORDERED,
+                                        RUDP_MSG_UNRELIABLE};
+  rudp_sim_link_params lp;
+  int round;
+  (void)state;
+  memset(&lp, 0, sizeof(lp));
+  lp.delay = 10 * MS;
+  for (round = 0; round < 2; ++round) {
+    harness h;
+    size_t i, pos1 = SIZE_MAX, first0 = SIZE_MAX, last0 = 0;
+    h_init(&h, modes, 3, &lp, 31);
+    /* Credit for everything: a stream held back by flow control would let
+     * a less urgent one send (the scheduler only orders what may go). */
+    h.sset.initial_max_stream_data = 4 << 20;
+    h.sset.initial_max_data = 8 << 20;
+    h_plan(&h, T0 + 200 * MS, CLI, 0, 100, 0);
+    h_plan(&h, T0 + 200 * MS, CLI, 1, 100, 0);
+    for (i = 0; i < 4; ++i) {
+      h_plan(&h, T0 + 500 * MS, CLI, 0, 128 * KB, 0);
+    }
+    h_plan(&h, T0 + 500 * MS, CLI, 1, 64 * KB, 0);
+    h.end_at = T0 + 400 * MS;
+    h_start(&h);
+    h_run(&h);
+    assert_int_equal(h.sd[SRV].nrecs, 2);
+    assert_int_equal(rudp_msg_session_set_channel_priority(
+                         h.sd[CLI].ms, round == 0 ? 1 : 0, 7, 1),
+                     0);
+    assert_int_equal(
+        rudp_msg_session_set_channel_priority(h.sd[CLI].ms, 2, 0, 1),
+        RUDP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        rudp_msg_session_set_channel_priority(h.sd[CLI].ms, 3, 0, 1),
+        RUDP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(
+        rudp_msg_session_set_channel_priority(h.sd[CLI].ms, 0, 8, 1),
+        RUDP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(rudp_msg_session_set_channel_priority(NULL, 0, 0, 1),
+                     RUDP_ERR_INVALID_ARGUMENT);
+    h.end_at = T0 + 60 * SEC;
+    h.done = all_reliable_done;
+    h_run(&h);
+    check_ordered(&h, CLI, SRV, 0);
+    check_ordered(&h, CLI, SRV, 1);
+    for (i = 0; i < h.sd[SRV].nrecs; ++i) {
+      const rec *r = &h.sd[SRV].recs[i];
+      if (r->ch == 1 && r->id == 1) {
+        pos1 = i;
+      } else if (r->ch == 0 && r->id >= 1) {
+        first0 = first0 == SIZE_MAX ? i : first0;
+        last0 = i;
+      }
+    }
+    assert_true(pos1 < h.sd[SRV].nrecs);
+    if (round == 0) {
+      assert_true(pos1 > last0);
+    } else {
+      assert_true(pos1 < first0);
+    }
+    h_free(&h);
+  }
+}
+
+/* A reliable-unordered channel made non-incremental sends its messages
+ * one at a time: 8 messages of 64 kB sent together complete in send
+ * order, the first after about an eighth of the transfer, where by
+ * default they are interleaved and even the first completes near the
+ * end. */
+static void test_rudp_msg_channel_unordered_sequential(void **state) {
+  static const rudp_msg_mode mode = RUDP_MSG_RELIABLE_UNORDERED;
+  rudp_sim_link_params lp;
+  rudp_duration first[2], last[2];
+  int round;
+  (void)state;
+  memset(&lp, 0, sizeof(lp));
+  lp.delay = 10 * MS;
+  /* A 8 Mbit/s bottleneck: the transfer takes a time proportional to
+   * its bytes (not to slow start's round trips). */
+  lp.rate = 8000000;
+  for (round = 0; round < 2; ++round) {
+    harness h;
+    rudp_tstamp at = T0 + 500 * MS;
+    size_t i;
+    h_init(&h, &mode, 1, &lp, 37);
+    for (i = 0; i < 8; ++i) {
+      h_plan(&h, at, CLI, 0, 64 * KB, 0);
+    }
+    h.done = all_reliable_done;
+    h_start(&h);
+    if (round == 1) {
+      assert_int_equal(
+          rudp_msg_session_set_channel_priority(h.sd[CLI].ms, 0, 3, 0), 0);
+    }
+    h_run(&h);
+    /* Each message once and intact (in send order: checked below). */
+    (void)check_once(&h, CLI, SRV, 0);
+    assert_int_equal(h.sd[SRV].nrecs, 8);
+    first[round] = h.sd[SRV].recs[0].at - at;
+    last[round] = h.sd[SRV].recs[7].at - at;
+    if (round == 1) {
+      for (i = 0; i < 8; ++i) {
+        assert_int_equal(h.sd[SRV].recs[i].id, i);
+      }
+    }
+    h_free(&h);
+  }
+  /* The same transfer either way (about 555 ms), but the first message
+   * completes within its first quarter (88 ms) one at a time, and in the
+   * last quarter (549 ms) interleaved. */
+  assert_true(last[1] <= last[0] + last[0] / 10);
+  assert_true(first[0] > last[0] * 3 / 4);
+  assert_true(first[1] < last[1] / 4);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_msg_reliable_ordered_lossy),
@@ -1652,6 +1774,8 @@ int main(void) {
       cmocka_unit_test(test_rudp_msg_writable_after_wouldblock),
       cmocka_unit_test(test_rudp_msg_del_with_data_in_flight),
       cmocka_unit_test(test_rudp_msg_del_orphans_freed_by_conn_del),
+      cmocka_unit_test(test_rudp_msg_channel_priority),
+      cmocka_unit_test(test_rudp_msg_channel_unordered_sequential),
   };
   return cmocka_run_group_tests_name("msg", tests, NULL, NULL);
 }

@@ -355,6 +355,13 @@ typedef struct rudp_cid {
 
 /* ------------------------------------------------------------ settings */
 
+/** RUDP_URGENCY_MAX is the least urgent urgency (urgencies are 0 .. 7, 0
+ *  the most urgent; see `rudp_conn_stream_set_priority`). */
+#define RUDP_URGENCY_MAX 7
+/** RUDP_DEFAULT_URGENCY is the urgency of a new stream and, by default,
+ *  of the datagram queue (RFC 9218's default). */
+#define RUDP_DEFAULT_URGENCY 3
+
 /**
  * `rudp_cc_algo` selects a congestion controller.
  */
@@ -362,7 +369,11 @@ typedef enum rudp_cc_algo {
   /** NewReno (RFC 9002 section 7) with HyStart++ (RFC 9406). */
   RUDP_CC_RENO = 0,
   /** CUBIC (RFC 9438) with HyStart++ (RFC 9406), the default. */
-  RUDP_CC_CUBIC = 1
+  RUDP_CC_CUBIC = 1,
+  /** No congestion control: no window, packets paced at
+   *  `rudp_settings.max_rate` (required), whatever the losses.  ONLY for
+   *  senders of a fixed rate known to fit the path (see max_rate). */
+  RUDP_CC_NONE = 2
 } rudp_cc_algo;
 
 /**
@@ -454,6 +465,67 @@ typedef struct rudp_settings {
    *  packets sent with one key (default 2^22, below AES-GCM's
    *  confidentiality limit of 2^23 in RFC 9001 6.6; 0: never). */
   uint64_t key_update_interval;
+
+  /* Priorities and low-latency tuning (docs/PRIORITIES.md).  Every
+   * default keeps the behaviour of RFC 9000/9002; each field says what it
+   * costs to change it.  `rudp_settings_low_latency` sets a bundle. */
+
+  /** datagram_urgency is the urgency (0 most urgent .. 7) of the
+   *  unreliable datagram queue in the send scheduler, among the streams'
+   *  urgencies (see `rudp_conn_stream_set_priority`); default 3, the
+   *  streams' default, so datagrams and streams take turns.  Change it
+   *  later with `rudp_conn_set_datagram_urgency`. */
+  uint8_t datagram_urgency;
+  /** ack_immediately nonzero acknowledges every ack-eliciting packet at
+   *  once (no ACK delay; ack_eliciting_threshold and max_ack_delay are
+   *  ignored, and max_ack_delay 0 is advertised, so the peer's probe
+   *  timeout, which adds it, shrinks by the usual 25 ms).  Cost: one ACK
+   *  packet per data packet received instead of one per two, about
+   *  twice the packets and CPU on the return path of a bulk transfer,
+   *  which matters on asymmetric links (cellular, DOCSIS).  Default 0. */
+  int ack_immediately;
+  /** min_rto is the floor of the variable part of the probe timeout:
+   *  PTO = smoothed_rtt + max(4 * rttvar, min_rto) + max_ack_delay,
+   *  doubled at each consecutive expiry.  0 or the default 1 ms is
+   *  RFC 9002's kGranularity.  Lower (down to 1 us) on a steady
+   *  low-latency path retransmits a lost tail sooner, but below the
+   *  timer precision of the event loop and the RTT jitter it sends
+   *  spurious probes; higher (TCP uses 200 ms) trades recovery time for
+   *  fewer spurious retransmissions on jittery paths.  At most 60 s. */
+  rudp_duration min_rto;
+  /** packet_threshold is the reordering threshold of loss detection
+   *  (kPacketThreshold, RFC 9002 section 6.1.1): a packet is declared
+   *  lost, and retransmitted at once ("fast retransmit"), when a packet
+   *  sent this many packets after it is acknowledged.  0 or the default
+   *  3 is RFC 9002's; 1 or 2 retransmit a loss sooner (after one or two
+   *  later packets arrive instead of three) but take any reordering of
+   *  that depth on the path for a loss: spurious retransmissions, and
+   *  with Reno/CUBIC a needless window reduction (undone when the
+   *  original's ACK arrives).  At most 1000. */
+  uint32_t packet_threshold;
+  /** time_threshold is the time threshold of loss detection in 1/1000 of
+   *  an RTT (kTimeThreshold, RFC 9002 section 6.1.2): a packet is
+   *  declared lost once a later one was acknowledged and this much of
+   *  max(smoothed_rtt, latest_rtt) passed since it was sent.  0 or the
+   *  default 1125 is RFC 9002's 9/8; lower (down to 1000) detects a loss
+   *  sooner when fewer than packet_threshold packets follow it, at the
+   *  price of spurious losses when the RTT varies by more than the
+   *  margin; higher tolerates more jitter.  At most 8000. */
+  uint32_t time_threshold;
+  /** max_rate caps the sending rate in bytes per second (UDP payload
+   *  bytes; pacing never exceeds it, probes included); 0 (the default)
+   *  is no cap.  With RUDP_CC_CUBIC or RUDP_CC_RENO the congestion
+   *  controller still decides below the cap.  With RUDP_CC_NONE it is
+   *  required and is the rate: packets leave at max_rate (after a first
+   *  burst of 10 packets), with no window and no reaction to loss, ECN or
+   *  delay.  DANGER: a rate above what the path carries fills the
+   *  bottleneck queue and loses packets without ever slowing down,
+   *  starving every other flow on the path and the connection's own
+   *  retransmissions; only flow control bounds the data in flight.  Use
+   *  RUDP_CC_NONE only for a sender whose rate is fixed and known to fit
+   *  (a game's 60 Hz state updates, a constant-bitrate stream), on paths
+   *  you control. */
+  uint64_t max_rate;
 } rudp_settings;
 
 /**
@@ -461,6 +533,23 @@ typedef struct rudp_settings {
  * on each field.  |settings| must not be NULL.
  */
 RUDP_EXTERN void rudp_settings_default(rudp_settings *settings);
+
+/**
+ * `rudp_settings_low_latency` changes |settings| (already filled, e.g. by
+ * `rudp_settings_default`) for interactive traffic, in the spirit of
+ * KCP's no-delay mode: ack_immediately = 1 (no ACK delay, and none
+ * added to the peer's probe timeout) and packet_threshold = 2 (fast
+ * retransmit after two later packets instead of three).  min_rto and
+ * time_threshold keep RFC 9002's values: the probe timeout has no large
+ * floor to lower (KCP's 100 ms minimum RTO has no counterpart; its
+ * largest fixed term is the peer's ACK delay, which ack_immediately
+ * removes).  Congestion control stays on: set cc_algo = RUDP_CC_NONE and
+ * max_rate yourself if, and only if, the sender has a fixed rate.  Use
+ * it on both sides: each side's ACK policy sets how fast the other
+ * recovers.  docs/PRIORITIES.md weighs each change.  |settings| must not
+ * be NULL.
+ */
+RUDP_EXTERN void rudp_settings_low_latency(rudp_settings *settings);
 
 /* ------------------------------------------------------------ callbacks */
 
@@ -750,7 +839,65 @@ RUDP_EXTERN int rudp_conn_stream_stop_sending(rudp_conn *conn,
                                               int64_t stream_id,
                                               uint64_t app_error_code);
 
+/**
+ * `rudp_conn_stream_set_priority` sets the priority of stream |stream_id|'s
+ * sending side: |urgency| 0 (most urgent) to :macro:`RUDP_URGENCY_MAX`,
+ * and |incremental| (nonzero or 0), with RFC 9218's meaning (section 4),
+ * applied by this side's send scheduler only (nothing is sent to the
+ * peer):
+ *
+ * - After the control frames, each packet is filled strictly by urgency:
+ *   no data of urgency u leaves while a stream (or the datagram queue)
+ *   of a more urgent level has something it may send now.  A stream held
+ *   back by flow control does not block less urgent ones.
+ * - Within one urgency, incremental streams take turns, one frame each
+ *   (round robin: fair in turns, not in bytes; a frame fills what is
+ *   left of the packet); the non-incremental streams are sent one at a
+ *   time in stream-ID order, each until it has nothing left to send, and
+ *   as a group they take one turn of that round robin, like one
+ *   incremental stream.  The datagram queue takes one turn too when its
+ *   urgency (`rudp_conn_set_datagram_urgency`) is this one, so equal
+ *   urgencies share packets and neither side starves the other.
+ * - Retransmissions of a stream's data are sent at the stream's urgency.
+ *
+ * New streams are urgency :macro:`RUDP_DEFAULT_URGENCY` (3) and
+ * incremental: with no priorities set, every stream and the datagram
+ * queue take turns.  (RFC 9218's default is non-incremental; incremental
+ * keeps librudp's round robin for applications that set nothing.)  The
+ * change applies from the next packet built, also to data already
+ * written.  O(log n) in the streams queued.
+ *
+ * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT` (|urgency| above 7),
+ * :macro:`RUDP_ERR_STREAM_NOT_FOUND` or :macro:`RUDP_ERR_STREAM_STATE`
+ * (the stream has no sending side: the peer's unidirectional stream).
+ */
+RUDP_EXTERN int rudp_conn_stream_set_priority(rudp_conn *conn,
+                                              int64_t stream_id,
+                                              unsigned urgency,
+                                              int incremental);
+
+/**
+ * `rudp_conn_stream_get_priority` stores stream |stream_id|'s urgency in
+ * |*purgency| and its incremental flag (0 or 1) in |*pincremental|; either
+ * pointer may be NULL.  Returns 0 or :macro:`RUDP_ERR_STREAM_NOT_FOUND`.
+ */
+RUDP_EXTERN int rudp_conn_stream_get_priority(const rudp_conn *conn,
+                                              int64_t stream_id,
+                                              unsigned *purgency,
+                                              int *pincremental);
+
 /* ------------------------------------------------------------ datagrams */
+
+/**
+ * `rudp_conn_set_datagram_urgency` sets the urgency (0 .. 7) of the
+ * unreliable datagram queue in the send scheduler (see
+ * `rudp_conn_stream_set_priority`; the queue is one incremental member of
+ * its urgency, each turn writing its oldest datagram).  The initial value is
+ * settings.datagram_urgency (default 3).  Returns 0 or
+ * :macro:`RUDP_ERR_INVALID_ARGUMENT`.
+ */
+RUDP_EXTERN int rudp_conn_set_datagram_urgency(rudp_conn *conn,
+                                               unsigned urgency);
 
 /**
  * `rudp_conn_send_datagram` queues an unreliable datagram of |len| bytes

@@ -315,6 +315,31 @@ RUDP_EXTERN int rudp_msg_session_get_error(const rudp_msg_session *session);
 RUDP_EXTERN int rudp_msg_send(rudp_msg_session *session, unsigned channel,
                               const uint8_t *data, size_t len, uint32_t flags);
 
+/**
+ * `rudp_msg_session_set_channel_priority` gives reliable channel
+ * |channel|'s streams the priority |urgency| (0 most urgent ..
+ * :macro:`RUDP_URGENCY_MAX`) and |incremental| in the connection's send
+ * scheduler (`rudp_conn_stream_set_priority`): a channel for a game's
+ * inputs at urgency 0 is never queued behind a bulk channel (assets,
+ * downloads) at the default 3, and a channel at 7 sends only what the
+ * others leave.  Reliable-ordered: the channel's stream, now and from
+ * when it is opened.  Reliable-unordered: each message's stream opened
+ * from now on (messages already handed to the connection keep theirs);
+ * |incremental| 0 sends the channel's messages one at a time in send
+ * order, each completing before the next starts, where 1 (the default)
+ * interleaves them and they all complete late.  Both sides choose their
+ * own priorities (nothing is sent); channels start at urgency 3,
+ * incremental.  Unreliable channels share the connection's datagram
+ * urgency: set it with `rudp_conn_set_datagram_urgency`.
+ *
+ * Returns 0 or :macro:`RUDP_ERR_INVALID_ARGUMENT` (NULL |session|,
+ * |channel| not declared or unreliable, |urgency| above 7).
+ */
+RUDP_EXTERN int rudp_msg_session_set_channel_priority(rudp_msg_session *session,
+                                                      unsigned channel,
+                                                      unsigned urgency,
+                                                      int incremental);
+
 /* ------------------------------------------------------------ routing */
 
 /*
