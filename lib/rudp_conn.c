@@ -1939,7 +1939,11 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt, size_t len,
     if (hd.type == RUDP_PKT_ACCEPT ||
         (hd.type != RUDP_PKT_SHORT &&
          conn->state != RUDP_CONN_STATE_ACCEPT_SENT &&
-         conn->state < RUDP_CONN_STATE_CLOSING)) {
+         conn->state < RUDP_CONN_STATE_CLOSING &&
+         /* TLS: until the client is confirmed it may still close in a
+          * HANDSHAKE packet (it cannot know we have our keys). */
+         !(conn->tls && hd.type == RUDP_PKT_HANDSHAKE &&
+           !(conn->flags & RUDP_CONN_FLAG_HANDSHAKE_DONE_ACKED)))) {
       /* Long packets after the handshake are stale copies. */
       ++conn->stats.pkts_dropped;
       return (rudp_ssize)hd.pktlen;
@@ -2811,7 +2815,7 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
   } else if ((closing || draining)
                  ? !conn->server &&
-                       !(conn->flags & (conn->tls ? RUDP_CONN_FLAG_TLS_DONE
+                       !(conn->flags & (conn->tls ? RUDP_CONN_FLAG_CONFIRMED
                                                   : RUDP_CONN_FLAG_PEER_PARAMS))
                  : conn->tls && !conn->server &&
                        (conn->state == RUDP_CONN_STATE_CONNECT_SENT ||
@@ -2820,7 +2824,9 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
     /* The client saw an ACCEPT but the handshake failed (bad parameters,
      * a refused certificate): a HANDSHAKE packet to the server's CID
      * (docs/PROTOCOL.md 9.1).  In TLS mode HANDSHAKE packets also carry
-     * the client's ACKs of the server's flight and its Finished. */
+     * the client's ACKs of the server's flight and its Finished, and its
+     * CONNECTION_CLOSE until it is confirmed: a server still waiting for
+     * the Finished has no keys to read a short packet. */
     hd.type = RUDP_PKT_HANDSHAKE;
     hd.flags = RUDP_PKT_FLAG_LONG_FORM;
   } else {

@@ -172,11 +172,18 @@ static side *side_of(rudp_conn *conn) {
 
 static side *peer_of(side *sd) { return sd == &P->c ? &P->s : &P->c; }
 
+/* g_close_on_established makes the client close as soon as it is
+ * established (from inside handshake_completed). */
+static int g_close_on_established;
+
 static int cb_handshake_completed(rudp_conn *conn, void *ud) {
   side *sd = side_of(conn);
   (void)ud;
   sd->established = 1;
   sd->established_at = P->now;
+  if (g_close_on_established && !sd->server) {
+    assert_int_equal(rudp_conn_close(conn, P->now), 0);
+  }
   return 0;
 }
 
@@ -4090,6 +4097,45 @@ static void test_rudp_conn_tls_resumption(void **state) {
   tls_env_free(&e);
 }
 
+/* A TLS client that closes inside handshake_completed (before its
+ * Finished went out, before it is confirmed) closes in a HANDSHAKE packet,
+ * which the server can read without keys: the server closes at once
+ * instead of holding a half-open entry until handshake_timeout.  Also
+ * with the client's Finished delivered first (the server already
+ * established, the client not yet confirmed). */
+static void test_rudp_conn_tls_close_in_handshake_completed(void **state) {
+  tls_env e;
+  int variant;
+  (void)state;
+  TLS_SKIP_IF_UNAVAILABLE(&e, NULL);
+  for (variant = 0; variant < 2; ++variant) {
+    pair *p = tls_pair(&e, 1, 1);
+    if (variant == 0) {
+      g_close_on_established = 1;
+      pair_run(p, 3 * SEC);
+    } else {
+      pair_run_until_flag(p, &p->s.established, 5 * SEC);
+      assert_true(p->s.established);
+      assert_false(p->c.conn->flags & RUDP_CONN_FLAG_CONFIRMED);
+      assert_int_equal(rudp_conn_close(p->c.conn, p->now), 0);
+      pair_run(p, 3 * SEC);
+    }
+    g_close_on_established = 0;
+    pair_run(p, 5 * SEC);
+    assert_true(p->c.closed);
+    assert_int_equal(p->c.closed_error, 0);
+    assert_true(p->s.closed);
+    assert_int_equal(p->s.closed_error, 0);
+    /* Draining for 3 PTO after the close arrived: well before the 10 s
+     * handshake_timeout. */
+    print_message("variant %d: server closed after %.3f s\n", variant,
+                  (double)(p->s.closed_at - T0) / 1e9);
+    assert_true(p->s.closed_at < T0 + 5 * SEC);
+    pair_del(p);
+  }
+  tls_env_free(&e);
+}
+
 /* Losing any one of the first datagrams each way still connects. */
 static void test_rudp_conn_tls_handshake_loss(void **state) {
   tls_env e;
@@ -5186,6 +5232,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_tls_resumption),
       cmocka_unit_test(test_rudp_conn_tls_handshake_loss),
       cmocka_unit_test(test_rudp_conn_tls_early_short_packets),
+      cmocka_unit_test(test_rudp_conn_tls_close_in_handshake_completed),
       /* priorities and low-latency tuning */
       cmocka_unit_test(test_rudp_conn_priority_api),
       cmocka_unit_test(test_rudp_conn_priority_urgent_before_bulk),
