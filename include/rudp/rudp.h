@@ -178,8 +178,10 @@ RUDP_EXTERN int rudp_err_is_fatal(int error_code);
 /**
  * `rudp_mem` is a per-object allocator.  Every allocation librudp makes for
  * an object goes through the `rudp_mem` given when the object was created;
- * there is no global allocator state.  All four functions are required and
- * behave like their C library namesakes; |user_data| is passed to each.
+ * there is no global allocator state.  The exception is TLS: contexts and
+ * each connection's TLS session use the C library and OpenSSL's allocator
+ * (rudp/rudp_tls.h).  All four functions are required and behave like
+ * their C library namesakes; |user_data| is passed to each.
  */
 typedef struct rudp_mem {
   /** user_data is passed to every function below. */
@@ -649,7 +651,9 @@ typedef enum rudp_conn_state {
  * |*pconn|.
  *
  * Returns 0, :macro:`RUDP_ERR_INVALID_ARGUMENT` (a NULL argument, a bad
- * setting or CID length) or :macro:`RUDP_ERR_NOMEM`.
+ * setting or CID length; with TLS: a server context, or no
+ * `tls_server_name` while the context verifies names),
+ * :macro:`RUDP_ERR_TLS_UNAVAILABLE` or :macro:`RUDP_ERR_NOMEM`.
  */
 RUDP_EXTERN int rudp_conn_client_new(rudp_conn **pconn, const rudp_cid *dcid,
                                      const rudp_cid *scid,
@@ -704,8 +708,9 @@ RUDP_EXTERN int rudp_conn_read_pkt(rudp_conn *conn, const uint8_t *data,
  * `rudp_conn_get_expiry` or until a datagram arrives.
  *
  * Returns the datagram's length, 0 if nothing is to be sent now (no data,
- * or congestion/flow control or pacing holds it back), or a fatal error
- * code.
+ * congestion/flow control or pacing holds it back, or |outlen| is too small
+ * for the next packet: give at least the connection's datagram size,
+ * `tx_udp_payload_size`), or a fatal error code.
  */
 RUDP_EXTERN rudp_ssize rudp_conn_write_pkt(rudp_conn *conn, uint8_t *out,
                                            size_t outlen, rudp_tstamp now);
@@ -728,8 +733,9 @@ RUDP_EXTERN int rudp_conn_handle_expiry(rudp_conn *conn, rudp_tstamp now);
 RUDP_EXTERN rudp_conn_state rudp_conn_get_state(const rudp_conn *conn);
 
 /**
- * `rudp_conn_is_established` returns nonzero once the handshake completed
- * (and until the connection closes).
+ * `rudp_conn_is_established` returns nonzero in the ESTABLISHED and LINGER
+ * states: the handshake completed and no CONNECTION_CLOSE was sent or
+ * received yet.
  */
 RUDP_EXTERN int rudp_conn_is_established(const rudp_conn *conn);
 
@@ -1129,7 +1135,9 @@ RUDP_EXTERN int rudp_endpoint_new(rudp_endpoint **pep,
 
 /**
  * `rudp_endpoint_del` frees |ep| and every connection it holds (sending
- * nothing).  |ep| may be NULL.
+ * nothing, and without calling their `closed` callbacks: free what the
+ * application attached to them, such as message sessions, first).  |ep|
+ * may be NULL.
  */
 RUDP_EXTERN void rudp_endpoint_del(rudp_endpoint *ep);
 
