@@ -1,7 +1,8 @@
 /*
  * gen_corpus writes the seed corpora of the fuzz targets from real
  * simulated connections: `gen_corpus DIR` fills DIR/{pkt,frame,tp,conn,
- * endpoint}/ (make -C tests/fuzz corpus regenerates tests/fuzz/corpus).
+ * endpoint}/ (`make -C tests/fuzz regen-corpus` rewrites
+ * tests/fuzz/corpus).
  *
  * The conn and endpoint seeds are sessions recorded through the very
  * harness the targets run (fuzz_harness.c): a scripted peer (a server

@@ -4,11 +4,13 @@
 # inputs, so the source tree is never modified.  Prints one summary line
 # per target (executions, exec/s, coverage, corpus growth) and a final
 # "fuzz: N passed, M failed"; a crash, leak, timeout or failed invariant
-# fails the target, and its input is kept under $FUZZ_WORKDIR (printed) to
-# be saved into tests/fuzz/regressions/<target>/.
+# fails the target, and its input is kept under $FUZZ_WORKDIR (default: a
+# temporary directory, printed, removed if all passed) to be saved into
+# tests/fuzz/regressions/<target>/.
 set -u
 src=${FUZZ_SRCDIR:-.}
 secs=${FUZZ_SECONDS:-60}
+keep=${FUZZ_WORKDIR:+yes}
 work=${FUZZ_WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/rudp-fuzz.XXXXXX")}
 passed=0
 failed=0
@@ -53,5 +55,10 @@ for t in "$@"; do
     done
   fi
 done
+# A scratch directory of our own goes when everything passed; a failure
+# keeps it for its crash inputs and logs.
+if [ "$failed" -eq 0 ] && [ -z "$keep" ]; then
+  rm -rf "$work"
+fi
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
