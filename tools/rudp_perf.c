@@ -20,6 +20,19 @@
  * print both sum_sent and sum_received.  MORE 1 says a second test (the
  * TCP half of --compare) follows, so a -1 server waits for it.
  *
+ * --messages (version 1.2) appends MSG to the parameter line: the mode + 1
+ * (RATE is then messages/s, LEN the message size).  Both sides attach a
+ * message session (rudp_msg.h) with one channel per mode; the control
+ * stream, bidirectional, stays outside it (the session uses only
+ * unidirectional streams).  The server answers "ready
+" once its session
+ * exists, the client sends numbered, timestamped messages, then
+ * "msgend COUNT
+" and "done
+"; the server's "end" line adds
+ * "msg=DELIVERED,LATE,P50,P99,P999,MAX" (ns).  Over TCP the messages go on
+ * one TCP_NODELAY data connection, each after a 4-byte length.
+ *
  * A RUDP server (-s without --tcp) also listens on the TCP port of the
  * same number, so --tcp and --compare clients need no second server.
  */
@@ -46,10 +59,11 @@
 
 #include <rudp/rudp.h>
 #include <rudp/rudp_event.h>
+#include <rudp/rudp_msg.h>
 
 #include "tls_opts.h"
 
-#define PERF_VERSION "1.1"
+#define PERF_VERSION "1.2"
 #define MAX_STREAMS 128
 /* -l: the default write (and read) size of a stream, and the largest,
  * iperf3's limit. */
@@ -89,10 +103,25 @@
  * is dropped and the step doubles, so a long test stays a small file. */
 #define PLOT_STEP_MS 100
 #define PLOT_MAX 2048
+/* --messages: a message carries its sequence number and send time (8
+ * bytes each, big endian, CLOCK_MONOTONIC ns: sender and receiver must
+ * share the clock, i.e. run on one host), then filler.  Reliable modes
+ * take up to 1 MiB, unreliable ones the message layer's default limit.
+ * Both sides declare one channel per mode (channel i has mode i), so the
+ * server needs no mode before the session exists. */
+#define MSG_HDR 16
+#define MSG_DEFAULT 200
+#define MSG_RATE_MAX 1000000
+#define MSG_UNREL_MAX RUDP_MSG_DEFAULT_UNRELIABLE_SIZE
+#define MSG_NCHAN 4
 
 typedef struct perf_opts {
   int server, reverse, streams, interval_ms, json, tcp, one_off, compare,
       datagram;
+  /* messages: --messages mode + 1 (0: off), rate then in messages/s;
+   * low_latency: rudp_settings_low_latency on (client --messages default,
+   * server --low-latency). */
+  int messages, low_latency;
   const char *host, *netem, *plot;
   uint16_t port;
   unsigned secs;
@@ -106,7 +135,7 @@ typedef struct perf_opts {
 
 /* perf_params is what the client's parameter line asks for. */
 typedef struct perf_params {
-  int reverse, streams, datagram, plot, more;
+  int reverse, streams, datagram, plot, more, msg;
   unsigned secs;
   uint64_t bytes, rate;
   size_t len;
@@ -144,6 +173,10 @@ typedef struct perf_side {
   uint64_t dg_gen, dg_igen, dg_sent, dg_dropped, dg_recv, dg_ooo;
   double dg_jitter_ns;
   int started, role_done, peer_done, failed;
+  /* --messages: mode + 1; the receiver's delivered and late (out of
+   * order) counts and one-way latency percentiles (ns) */
+  int msg;
+  uint64_t msg_deliv, msg_late, lat_p50, lat_p99, lat_p999, lat_max;
   perf_samples smp;
 } perf_side;
 
@@ -156,8 +189,19 @@ typedef struct perf_dgrx {
   rudp_tstamp last, expect_at;
 } perf_dgrx;
 
+/* perf_msgrx is the --messages receiver's record: every one-way latency
+ * (ns, saturated at 4.29 s) for exact percentiles. */
+typedef struct perf_msgrx {
+  uint32_t *lat;
+  size_t n, cap;
+  uint64_t next, late, expect;
+  int have_expect;
+  rudp_tstamp expect_at;
+} perf_msgrx;
+
 static perf_opts O;
 static perf_dgrx D;
+static perf_msgrx M;
 
 static int bad(const char *msg, const char *arg);
 static uint8_t g_buf[MAX_LEN];
@@ -314,6 +358,7 @@ static void side_start(perf_side *s, int sender, const perf_params *p,
   s->sender = sender;
   s->streams = p->streams;
   s->datagram = p->datagram;
+  s->msg = p->msg;
   s->plot = p->plot;
   s->more = p->more;
   s->len = p->len;
@@ -497,6 +542,13 @@ static int format_end(const perf_side *s, char *buf, size_t len) {
                   s->dg_gen, s->dg_sent, s->dg_dropped, s->dg_recv, s->dg_ooo,
                   s->dg_jitter_ns);
   }
+  if (s->msg && n > 0 && (size_t)n < len) {
+    n += snprintf(buf + n, len - (size_t)n,
+                  " msg=%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                  ",%" PRIu64 ",%" PRIu64,
+                  s->msg_deliv, s->msg_late, s->lat_p50, s->lat_p99,
+                  s->lat_p999, s->lat_max);
+  }
   if (n > 0 && (size_t)n + 1 < len) {
     buf[n++] = '\n';
     buf[n] = '\0';
@@ -509,7 +561,7 @@ static int format_end(const perf_side *s, char *buf, size_t len) {
 static int parse_end(const char *line, perf_side *s) {
   double secs, u, sy, jit;
   uint64_t sum, retr, pkts, rmin, rmean, rmax, cmax, cmean;
-  uint64_t g, snt, drp, rcv, ooo;
+  uint64_t g, snt, drp, rcv, ooo, l50, l99, l999, lmax;
   int off = 0;
   const char *p;
   if (sscanf(line,
@@ -548,6 +600,17 @@ static int parse_end(const char *line, perf_side *s) {
       s->dg_recv = rcv;
       s->dg_ooo = ooo;
       s->dg_jitter_ns = jit;
+    } else if (sscanf(p,
+                      " msg=%" SCNu64 ",%" SCNu64 ",%" SCNu64 ",%" SCNu64
+                      ",%" SCNu64 ",%" SCNu64,
+                      &rcv, &ooo, &l50, &l99, &l999, &lmax) == 6) {
+      s->msg = 1;
+      s->msg_deliv = rcv;
+      s->msg_late = ooo;
+      s->lat_p50 = l50;
+      s->lat_p99 = l99;
+      s->lat_p999 = l999;
+      s->lat_max = lmax;
     }
   }
   return 0;
@@ -661,9 +724,59 @@ static void summary_text(const perf_side *me, const perf_side *peer) {
   }
 }
 
+static const char *const MSG_MODES[MSG_NCHAN] = {"ordered", "unordered",
+                                                 "unreliable", "sequenced"};
+
+/* msg_summary prints a --messages result (the client sends, the server
+ * measured): one line, or JSON with end.latency_us and end.messages. */
+static void msg_summary(const perf_side *me, const perf_side *peer, int tcp) {
+  uint64_t sent = me->dg_gen, deliv = peer->msg_deliv;
+  uint64_t dropped = sent > deliv ? sent - deliv : 0;
+  const char *mode = tcp ? "tcp" : MSG_MODES[O.messages - 1];
+  if (O.json) {
+    printf("{\n  \"start\": {\"version\": \"rudp-perf " PERF_VERSION
+           "\", \"test_start\": {\"protocol\": \"%s\", \"mode\": \"%s\", "
+           "\"messages_per_second\": %" PRIu64 ", \"message_size\": %zu, "
+           "\"duration\": %u, \"low_latency\": %d}, \"clock\": "
+           "\"CLOCK_MONOTONIC; sender and receiver on one host\"},\n",
+           tcp ? "TCP" : "RUDP", mode, O.rate, O.len, O.secs,
+           tcp ? 0 : O.low_latency);
+    printf("  \"end\": {\n    \"messages\": {\"sent\": %" PRIu64
+           ", \"delivered\": %" PRIu64 ", \"dropped\": %" PRIu64
+           ", \"late\": %" PRIu64 "},\n",
+           sent, deliv, dropped, peer->msg_late);
+    printf("    \"latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": "
+           "%.1f, \"max\": %.1f},\n",
+           (double)peer->lat_p50 / 1e3, (double)peer->lat_p99 / 1e3,
+           (double)peer->lat_p999 / 1e3, (double)peer->lat_max / 1e3);
+    printf("    \"sum_sent\": {\"bytes\": %" PRIu64 ", \"seconds\": %.6f, "
+           "\"retransmits\": %" PRIu64 "},\n",
+           me->sum, secs_of(me), me->retr);
+    printf("    \"rtt\": {\"min\": %" PRIu64 ", \"mean\": %" PRIu64
+           ", \"max\": %" PRIu64 "}\n  }\n}\n",
+           me->rtt_n ? me->rtt_min / 1000 : 0,
+           me->rtt_n ? me->rtt_sum / me->rtt_n / 1000 : 0, me->rtt_max / 1000);
+  } else {
+    printf("- - - - - - - - - - - - - - - - - - - - - - - - -\n");
+    printf("[msg] %s %" PRIu64 " msg/s %zu B: delivered %" PRIu64 "/%" PRIu64
+           " (%" PRIu64 " dropped, %" PRIu64 " late); one-way latency p50 "
+           "%.3f p99 %.3f p99.9 %.3f max %.3f ms\n",
+           mode, O.rate, O.len, deliv, sent, dropped, peer->msg_late,
+           (double)peer->lat_p50 / 1e6, (double)peer->lat_p99 / 1e6,
+           (double)peer->lat_p999 / 1e6, (double)peer->lat_max / 1e6);
+    printf("[msg] latency = receive time - send time, CLOCK_MONOTONIC of one "
+           "host\n");
+  }
+  fflush(stdout);
+}
+
 /* summary prints the client's result: |me| is the client, |peer| what the
  * server reported. */
 static void summary(const perf_side *me, const perf_side *peer, int tcp) {
+  if (O.messages) {
+    msg_summary(me, peer, tcp);
+    return;
+  }
   if (O.json) {
     json_test(me, peer, tcp, "");
     printf("\n");
@@ -1078,9 +1191,10 @@ static int ctl_line(ctl_buf *c, char *line, size_t linelen) {
 
 static int format_params(const perf_params *p, char *buf, size_t len) {
   return snprintf(buf, len,
-                  "rudp-perf 1 %d %d %u %" PRIu64 " %zu %d %" PRIu64 " %d %d\n",
+                  "rudp-perf 1 %d %d %u %" PRIu64 " %zu %d %" PRIu64
+                  " %d %d %d\n",
                   p->reverse, p->streams, p->secs, p->bytes, p->len,
-                  p->datagram, p->rate, p->plot, p->more);
+                  p->datagram, p->rate, p->plot, p->more, p->msg);
 }
 
 /* client_params is what this client asks for; |more| when the TCP half of
@@ -1096,6 +1210,7 @@ static void client_params(perf_params *p, int more) {
   p->rate = O.rate;
   p->plot = O.plot != NULL;
   p->more = more;
+  p->msg = O.messages;
 }
 
 /* parse_params reads a parameter line: the five fields of rudp-perf 1.0
@@ -1105,16 +1220,25 @@ static int parse_params(const char *line, perf_params *p) {
   size_t len = CHUNK;
   int n;
   memset(p, 0, sizeof(*p));
-  n = sscanf(line, "rudp-perf 1 %d %d %u %llu %zu %d %llu %d %d", &p->reverse,
-             &p->streams, &p->secs, &bytes, &len, &p->datagram, &rate, &p->plot,
-             &p->more);
+  n = sscanf(line, "rudp-perf 1 %d %d %u %llu %zu %d %llu %d %d %d",
+             &p->reverse, &p->streams, &p->secs, &bytes, &len, &p->datagram,
+             &rate, &p->plot, &p->more, &p->msg);
   p->bytes = bytes;
   p->rate = rate;
   p->len = len;
   if (n == 4) {
     p->len = CHUNK;
-  } else if (n != 9) {
+  } else if (n != 9 && n != 10) {
     return -1;
+  }
+  if (p->msg) {
+    /* --messages (rudp-perf 1.2): the client sends, one "stream". */
+    return p->msg >= 1 && p->msg <= MSG_NCHAN && !p->reverse && !p->datagram &&
+                   p->streams == 1 && p->secs > 0 && p->rate >= 1 &&
+                   p->rate <= MSG_RATE_MAX && p->len >= MSG_HDR &&
+                   p->len <= (p->msg > 2 ? MSG_UNREL_MAX : MAX_LEN)
+               ? 0
+               : -1;
   }
   if ((p->reverse != 0 && p->reverse != 1) || p->streams < 1 ||
       p->streams > MAX_STREAMS || (p->secs == 0 && p->bytes == 0) ||
@@ -1146,9 +1270,15 @@ typedef struct rperf {
   ctl_buf ctl;
   perf_side me, peer;
   rudp_tstamp give_up;
+  /* --messages: the message session (both sides), and the server's
+   * "ready" (its session exists: datagrams sent before would be lost). */
+  rudp_msg_session *ms;
+  int msg_ready;
 } rperf;
 
 static rperf R;
+
+static void msg_reset(void);
 
 /* is_mine tells whether |conn| is the test's connection.  A server adopts
  * the first connection that shows up (its streams may arrive before
@@ -1158,6 +1288,7 @@ static int is_mine(rudp_conn *conn) {
     R.conn = conn;
     R.closed = 0;
     memset(&D, 0, sizeof(D));
+    msg_reset();
   }
   return conn == R.conn;
 }
@@ -1262,10 +1393,189 @@ static void perf_dg_pump(rudp_tstamp now) {
   }
 }
 
+/* ------------------------------------------------------------ messages */
+
+static void msg_reset(void) {
+  uint32_t *lat = M.lat;
+  size_t cap = M.cap;
+  memset(&M, 0, sizeof(M));
+  M.lat = lat;
+  M.cap = cap;
+}
+
+/* msg_record is the receiver's accounting of one message: its one-way
+ * latency (both ends read CLOCK_MONOTONIC of this host) and its order. */
+static void msg_record(const uint8_t *data, size_t len, rudp_tstamp now) {
+  uint64_t seq, sent, lat;
+  if (len < MSG_HDR) {
+    return;
+  }
+  seq = get_be64(data);
+  sent = get_be64(data + 8);
+  lat = now > sent ? now - sent : 0;
+  if (M.n == M.cap) {
+    size_t cap = M.cap ? M.cap * 2 : 4096;
+    uint32_t *l = realloc(M.lat, cap * sizeof(*l));
+    if (!l) {
+      return;
+    }
+    M.lat = l;
+    M.cap = cap;
+  }
+  M.lat[M.n++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+  if (seq >= M.next) {
+    M.next = seq + 1;
+  } else {
+    ++M.late;
+  }
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* msg_rank is the nearest-rank percentile |per_mille| / 10 of the sorted
+ * latencies. */
+static uint64_t msg_rank(unsigned per_mille) {
+  size_t k;
+  if (M.n == 0) {
+    return 0;
+  }
+  k = (M.n * per_mille + 999) / 1000;
+  return M.lat[k ? k - 1 : 0];
+}
+
+/* msg_stats fills the receiver's side with its counts and percentiles. */
+static void msg_stats(perf_side *s) {
+  if (M.n) {
+    qsort(M.lat, M.n, sizeof(*M.lat), cmp_u32);
+  }
+  s->msg_deliv = M.n;
+  s->msg_late = M.late;
+  s->lat_p50 = msg_rank(500);
+  s->lat_p99 = msg_rank(990);
+  s->lat_p999 = msg_rank(999);
+  s->lat_max = M.n ? M.lat[M.n - 1] : 0;
+}
+
+static void perf_server_maybe_end(void);
+
+/* perf_msg_check ends a --messages receiver's role once every message
+ * counted in "msgend" arrived; unreliable modes stop waiting DG_GRACE + 2
+ * RTT after "msgend", reliable ones wait (the test's time limit bounds
+ * it). */
+static void perf_msg_check(rudp_tstamp now) {
+  perf_side *s = &R.me;
+  if (!s->started || s->sender || !s->msg || s->fin[0] || !M.have_expect) {
+    return;
+  }
+  if (M.n < M.expect &&
+      (s->msg <= 2 ||
+       now < M.expect_at + DG_GRACE + 2 * (rudp_tstamp)s->srtt_now)) {
+    return;
+  }
+  s->fin[0] = 1;
+  s->dg_gen = M.expect;
+  msg_stats(s);
+  perf_server_maybe_end();
+}
+
+static int msg_on_message(rudp_msg_session *ms, unsigned channel,
+                          uint64_t msg_id, const uint8_t *data, size_t len,
+                          void *ud) {
+  rudp_tstamp now = rudp_event_now();
+  (void)ms;
+  (void)channel;
+  (void)msg_id;
+  (void)ud;
+  if (R.me.started && !R.me.sender && R.me.msg && !R.me.fin[0]) {
+    msg_record(data, len, now);
+    side_count(&R.me, 0, len);
+    perf_msg_check(now);
+  }
+  return 0;
+}
+
+static void perf_msg_pump(rudp_tstamp now);
+
+static void msg_on_writable(rudp_msg_session *ms, unsigned channel, void *ud) {
+  (void)ms;
+  (void)channel;
+  (void)ud;
+  perf_msg_pump(rudp_event_now());
+}
+
+/* perf_msg_session attaches the message session to R.conn: one channel
+ * per mode, the same table on both sides. */
+static int perf_msg_session(void) {
+  static const rudp_msg_mode modes[MSG_NCHAN] = {
+      RUDP_MSG_RELIABLE_ORDERED, RUDP_MSG_RELIABLE_UNORDERED,
+      RUDP_MSG_UNRELIABLE, RUDP_MSG_UNRELIABLE_SEQUENCED};
+  static const rudp_msg_callbacks mcb = {msg_on_message, msg_on_writable};
+  rudp_msg_settings st;
+  rudp_msg_settings_default(&st);
+  st.max_reliable_size = MAX_LEN;
+  return rudp_msg_session_new(&R.ms, R.conn, modes, MSG_NCHAN, &st, &mcb, NULL,
+                              NULL);
+}
+
+/* perf_msg_pump sends the messages due by now (--messages RATE), each
+ * numbered and stamped; once the time is up it writes "msgend COUNT" and
+ * "done" (only a client sends messages). */
+static void perf_msg_pump(rudp_tstamp now) {
+  perf_side *s = &R.me;
+  uint64_t target, limit;
+  char line[64];
+  if (!R.conn || !R.ms || !R.msg_ready || !s->started || !s->sender ||
+      s->fin[0]) {
+    return;
+  }
+  limit = now >= s->deadline ? s->dg_gen : UINT64_MAX;
+  target = (uint64_t)((double)(now - s->t0) / 1e9 * (double)s->rate) + 1;
+  target = target < limit ? target : limit;
+  if (target - s->dg_gen > DG_QUEUE) {
+    target = s->dg_gen + DG_QUEUE;
+  }
+  while (s->dg_gen < target) {
+    int rv;
+    put_be64(g_buf, s->dg_gen);
+    put_be64(g_buf + 8, now);
+    rv = rudp_msg_send(R.ms, (unsigned)s->msg - 1, g_buf, s->len, 0);
+    if (rv == RUDP_ERR_WOULDBLOCK) {
+      break; /* channel_writable, or the next tick, sends it */
+    }
+    if (rv != 0) {
+      fail("message", "%s", rudp_strerror(rv));
+      s->failed = 1;
+      perf_pace(0);
+      rudp_conn_abort(R.conn, 1, "message", now);
+      return;
+    }
+    ++s->dg_gen;
+    side_count(s, 0, s->len);
+  }
+  if (now >= s->deadline && s->dg_gen >= limit) {
+    s->fin[0] = 1;
+    s->t_fin = now;
+    perf_pace(0);
+    snprintf(line, sizeof(line), "msgend %" PRIu64 "\n", s->dg_gen);
+    perf_ctl_write(line, 0);
+    if (R.conn) {
+      R.ctl_fin_sent = 1;
+      perf_ctl_write("done\n", 0);
+    }
+  }
+}
+
 static void perf_pump(void) {
   rudp_tstamp now = rudp_event_now();
   int i, progress = 1;
   if (!R.me.started || !R.me.sender || !R.conn) {
+    return;
+  }
+  if (R.me.msg) {
+    perf_msg_pump(now);
     return;
   }
   if (R.me.datagram) {
@@ -1309,6 +1619,9 @@ static void perf_pump(void) {
 /* perf_start_sending starts the sender's role: streams, or paced
  * datagrams. */
 static void perf_start_sending(void) {
+  if (R.me.msg) {
+    return; /* on the server's "ready" */
+  }
   if (R.me.datagram) {
     perf_pace(1);
     perf_dg_pump(rudp_event_now());
@@ -1348,7 +1661,6 @@ static void perf_dg_received(const uint8_t *data, size_t len, rudp_tstamp now) {
   D.last = now;
 }
 
-static void perf_server_maybe_end(void);
 static void perf_client_maybe_done(void);
 
 /* perf_dg_check ends a datagram receiver's role once every datagram
@@ -1430,7 +1742,19 @@ static void perf_ctl_input(const char *line) {
     }
     side_start(&R.me, p.reverse, &p, now);
     R.give_up = give_up_at(now, p.secs);
-    if (p.reverse) {
+    if (p.msg) {
+      /* The uni streams seen so far are the session's: it reads them. */
+      int rv;
+      R.nsid = 0;
+      msg_reset();
+      rv = perf_msg_session();
+      if (rv != 0) {
+        fail("message session", "%s", rudp_strerror(rv));
+        rudp_conn_abort(R.conn, 2, "message session", now);
+        return;
+      }
+      perf_ctl_write("ready\n", 0);
+    } else if (p.reverse) {
       perf_start_sending();
     } else if (p.datagram) {
       /* Datagrams that overtook the parameters. */
@@ -1445,6 +1769,20 @@ static void perf_ctl_input(const char *line) {
   } else if (O.server && strcmp(line, "done") == 0) {
     R.me.peer_done = 1;
     perf_server_maybe_end();
+  } else if (!O.server && strcmp(line, "ready") == 0 && R.me.msg) {
+    /* Time runs from here: the server's session exists. */
+    R.msg_ready = 1;
+    R.me.t0 = R.me.last_report = now;
+    R.me.deadline = now + (rudp_tstamp)R.me.secs * RUDP_SECONDS;
+    R.me.next_report = now + (rudp_tstamp)O.interval_ms * RUDP_MILLISECONDS;
+    perf_pace(1);
+    perf_msg_pump(now);
+  } else if (O.server && strncmp(line, "msgend ", 7) == 0) {
+    if (sscanf(line + 7, "%" SCNu64, &M.expect) == 1) {
+      M.have_expect = 1;
+      M.expect_at = now;
+      perf_msg_check(now);
+    }
   } else if (strncmp(line, "dgend ", 6) == 0) {
     if (sscanf(line + 6, "%" SCNu64, &D.expect) == 1) {
       D.have_expect = 1;
@@ -1476,6 +1814,11 @@ static int on_readable(rudp_conn *conn, int64_t sid, void *ud) {
   (void)ud;
   if (!is_mine(conn)) {
     return 0;
+  }
+  if ((sid & 2) && R.ms) {
+    return rudp_msg_session_handle_stream_readable(R.ms, sid) != 0
+               ? RUDP_ERR_CALLBACK_FAILURE
+               : 0;
   }
   if (sid == R.ctl_sid) {
     /* Read until the stream is empty: --plot samples may be more than the
@@ -1534,6 +1877,11 @@ static int on_datagram(rudp_conn *conn, const uint8_t *data, size_t len,
                        void *ud) {
   rudp_tstamp now = rudp_event_now();
   (void)ud;
+  if (is_mine(conn) && R.ms) {
+    return rudp_msg_session_handle_datagram(R.ms, data, len) != 0
+               ? RUDP_ERR_CALLBACK_FAILURE
+               : 0;
+  }
   if (!is_mine(conn) || (R.me.started && (R.me.sender || !R.me.datagram))) {
     return 0;
   }
@@ -1545,6 +1893,26 @@ static int on_datagram(rudp_conn *conn, const uint8_t *data, size_t len,
     D.early += len;
   }
   return 0;
+}
+
+static int on_reset(rudp_conn *conn, int64_t sid, uint64_t code, void *ud) {
+  (void)ud;
+  if (conn == R.conn && R.ms && (sid & 2)) {
+    return rudp_msg_session_handle_stream_reset(R.ms, sid, code) != 0
+               ? RUDP_ERR_CALLBACK_FAILURE
+               : 0;
+  }
+  return 0;
+}
+
+/* on_released: only the message session writes referenced data; its
+ * buffers come back here even after the session is gone. */
+static void on_released(rudp_conn *conn, int64_t sid, const uint8_t *data,
+                        size_t len, void *ref, void *ud) {
+  (void)conn;
+  (void)sid;
+  (void)ud;
+  rudp_msg_handle_stream_data_released(data, len, ref);
 }
 
 static int on_stream_opened(rudp_conn *conn, int64_t sid, void *ud) {
@@ -1573,6 +1941,9 @@ static int on_streams_available(rudp_conn *conn, int bidi, void *ud) {
   (void)ud;
   if (conn != R.conn) {
     return 0;
+  }
+  if (R.ms && !bidi && rudp_msg_session_handle_streams_available(R.ms) != 0) {
+    return RUDP_ERR_CALLBACK_FAILURE;
   }
   if (!O.server && bidi && R.ctl_sid < 0) {
     rudp_tstamp now = rudp_event_now();
@@ -1613,6 +1984,10 @@ static void on_closed(rudp_conn *conn, int error, void *ud) {
     rudp_conn_get_close_info(conn, &ci);
     snprintf(R.close_reason, sizeof(R.close_reason), "%s", ci.reason);
   }
+  /* The session goes before its connection. */
+  rudp_msg_session_del(R.ms);
+  R.ms = NULL;
+  R.msg_ready = 0;
   R.conn = NULL;
   perf_pace(0);
   if (!O.server) {
@@ -1629,6 +2004,7 @@ static void on_closed(rudp_conn *conn, int error, void *ud) {
     }
     memset(&R.me, 0, sizeof(R.me));
     memset(&D, 0, sizeof(D));
+    msg_reset();
     R.ctl_sid = -1;
     R.nsid = 0;
     R.ctl.len = 0;
@@ -1661,6 +2037,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   side_tick(&R.me, now);
   perf_pump();
   perf_dg_check(now);
+  perf_msg_check(now);
+  if (R.ms && R.conn) {
+    rudp_msg_session_handle_expiry(R.ms, now);
+  }
   if (R.give_up && now > R.give_up && R.conn) {
     fail("test", "timed out");
     R.me.failed = 1;
@@ -1673,7 +2053,11 @@ static void on_pace(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   (void)arg;
-  perf_dg_pump(rudp_event_now());
+  if (R.me.msg) {
+    perf_msg_pump(rudp_event_now());
+  } else {
+    perf_dg_pump(rudp_event_now());
+  }
 }
 
 static void perf_callbacks(rudp_callbacks *cb) {
@@ -1683,6 +2067,8 @@ static void perf_callbacks(rudp_callbacks *cb) {
   cb->stream_writable = on_writable;
   cb->datagram_received = on_datagram;
   cb->streams_available = on_streams_available;
+  cb->stream_reset = on_reset;
+  cb->stream_data_released = on_released;
   cb->closed = on_closed;
 }
 
@@ -1738,6 +2124,11 @@ static void perf_settings(rudp_event_settings *st, int listen) {
   c->max_datagram_frame_size = TX_PAYLOAD;
   c->datagram_queue_len = DG_QUEUE;
   c->cc_algo = O.cc;
+  if (O.low_latency) {
+    /* --messages measures latency: no ACK delay, fast retransmit after
+     * two later packets (docs/PRIORITIES.md). */
+    rudp_settings_low_latency(c);
+  }
   c->tls = O.tls_ctx;
   c->tls_server_name = O.host;
 }
@@ -1827,6 +2218,9 @@ static int run_rudp(void) {
   } else {
     rv = rudp_event_connect(R.ev, (struct sockaddr *)&ss, len, NULL, NULL,
                             &R.conn);
+    if (rv == 0 && O.messages && (rv = perf_msg_session()) != 0) {
+      rudp_conn_abort(R.conn, 1, "message session", rudp_event_now());
+    }
     if (rv != 0) {
       fail("connect", "%s", rudp_strerror(rv));
     } else {
@@ -1859,6 +2253,9 @@ static int run_rudp(void) {
   }
   event_free(R.pace);
   event_free(tick);
+  /* A session whose connection never reported closed goes before it. */
+  rudp_msg_session_del(R.ms);
+  R.ms = NULL;
   rudp_event_endpoint_free(R.ev);
   event_base_free(R.base);
   return ok ? 0 : 1;
@@ -1870,9 +2267,91 @@ typedef struct tperf {
   int ctl, data[MAX_STREAMS], n;
   ctl_buf cbuf;
   perf_side me, peer;
+  /* --messages over TCP: framed bytes not yet sent / not yet parsed */
+  size_t tx_len, rx_len;
 } tperf;
 
 static tperf T;
+/* --messages over TCP: each message is framed by a 4-byte big-endian
+ * length; a buffer holds at least one whole frame. */
+static uint8_t g_tx[2 * MAX_LEN + 8], g_rx[2 * MAX_LEN + 8];
+
+/* tcp_msg_fill frames the messages due by now into g_tx (the sender) and
+ * ends the connection once the time is up and all is written. */
+static void tcp_msg_fill(rudp_tstamp now) {
+  perf_side *s = &T.me;
+  uint64_t target;
+  if (now >= s->deadline) {
+    if (T.tx_len == 0 && !s->fin[0]) {
+      shutdown(T.data[0], SHUT_WR);
+      s->fin[0] = 1;
+      s->t_fin = now;
+    }
+    return;
+  }
+  target = (uint64_t)((double)(now - s->t0) / 1e9 * (double)s->rate) + 1;
+  while (s->dg_gen < target && T.tx_len + 4 + s->len <= sizeof(g_tx)) {
+    uint8_t *f = g_tx + T.tx_len;
+    f[0] = (uint8_t)(s->len >> 24);
+    f[1] = (uint8_t)(s->len >> 16);
+    f[2] = (uint8_t)(s->len >> 8);
+    f[3] = (uint8_t)s->len;
+    memcpy(f + 4 + MSG_HDR, g_buf, s->len - MSG_HDR);
+    put_be64(f + 4, s->dg_gen);
+    put_be64(f + 12, now);
+    T.tx_len += 4 + s->len;
+    ++s->dg_gen;
+  }
+}
+
+/* tcp_msg_send writes what g_tx holds; returns -1 on a socket error. */
+static int tcp_msg_send(void) {
+  ssize_t n;
+  if (T.tx_len == 0) {
+    return 0;
+  }
+  n = send(T.data[0], g_tx, T.tx_len, MSG_NOSIGNAL);
+  if (n < 0) {
+    return errno == EAGAIN || errno == EINTR ? 0 : -1;
+  }
+  side_count(&T.me, 0, (uint64_t)n);
+  memmove(g_tx, g_tx + n, T.tx_len - (size_t)n);
+  T.tx_len -= (size_t)n;
+  return 0;
+}
+
+/* tcp_msg_recv reads and parses frames (the receiver); returns -1 on an
+ * error, sets fin at the end of the stream. */
+static int tcp_msg_recv(rudp_tstamp now) {
+  ssize_t n = recv(T.data[0], g_rx + T.rx_len, sizeof(g_rx) - T.rx_len, 0);
+  size_t off = 0;
+  if (n == 0) {
+    T.me.fin[0] = 1;
+    return 0;
+  }
+  if (n < 0) {
+    return errno == EAGAIN || errno == EINTR ? 0 : -1;
+  }
+  side_count(&T.me, 0, (uint64_t)n);
+  T.rx_len += (size_t)n;
+  while (T.rx_len - off >= 4) {
+    const uint8_t *f = g_rx + off;
+    size_t len =
+        (size_t)f[0] << 24 | (size_t)f[1] << 16 | (size_t)f[2] << 8 | f[3];
+    if (len > MAX_LEN) {
+      errno = EPROTO;
+      return -1;
+    }
+    if (T.rx_len - off < 4 + len) {
+      break;
+    }
+    msg_record(f + 4, len, now);
+    off += 4 + len;
+  }
+  memmove(g_rx, g_rx + off, T.rx_len - off);
+  T.rx_len -= off;
+  return 0;
+}
 
 static void tcp_sample(void) {
   struct tcp_info ti;
@@ -1952,7 +2431,12 @@ static int tcp_loop(void) {
     side_tick(&T.me, now);
     for (i = 0; i < T.n; ++i) {
       int fd = T.me.fin[i] ? -1 : T.data[i];
-      if (fd >= 0 && T.me.sender) {
+      if (fd >= 0 && T.me.sender && T.me.msg) {
+        tcp_msg_fill(now);
+        if (T.me.fin[i] || T.tx_len == 0) {
+          fd = -1; /* nothing due: poll wakes up within PACE_US */
+        }
+      } else if (fd >= 0 && T.me.sender) {
         int end;
         size_t take = side_take(&T.me, i, now, &end);
         if (end) {
@@ -1970,7 +2454,7 @@ static int tcp_loop(void) {
     pf[T.n].fd = T.ctl;
     pf[T.n].events = POLLIN;
     pf[T.n].revents = 0;
-    np = poll(pf, (nfds_t)T.n + 1, TICK_US / 1000);
+    np = poll(pf, (nfds_t)T.n + 1, (T.me.msg ? PACE_US : TICK_US) / 1000);
     if (np < 0 && errno != EINTR) {
       fail("poll", "%s", strerror(errno));
       return -1;
@@ -1980,7 +2464,12 @@ static int tcp_loop(void) {
       if (T.me.fin[i] || pf[i].fd < 0 || !pf[i].revents) {
         continue;
       }
-      if (T.me.sender) {
+      if (T.me.msg) {
+        if ((T.me.sender ? tcp_msg_send() : tcp_msg_recv(now)) != 0) {
+          fail("data connection", "%s", strerror(errno));
+          return -1;
+        }
+      } else if (T.me.sender) {
         int end;
         size_t take = side_take(&T.me, i, now, &end);
         ssize_t n;
@@ -2057,6 +2546,9 @@ static int tcp_loop(void) {
       if (T.me.sender) {
         tcp_sample();
       }
+      if (T.me.msg) {
+        msg_stats(&T.me);
+      }
       side_finish(&T.me, now);
       for (i = 0; T.me.plot && i < T.me.smp.n; ++i) {
         format_sample(&T.me.smp, i, line, sizeof(line));
@@ -2075,10 +2567,10 @@ static int tcp_loop(void) {
   }
 }
 
-static int tcp_socket_opts(int fd) {
-  int off = 0;
-  /* Nagle stays on (TCP_NODELAY off): plain bulk send/recv. */
-  return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &off, sizeof(off));
+static int tcp_socket_opts(int fd, int nodelay) {
+  /* Nagle stays on (TCP_NODELAY off) for plain bulk send/recv; --messages
+   * turns it off, as a latency-sensitive application would. */
+  return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof(nodelay));
 }
 
 /* tcp_read_line reads the control connection (blocking, 10 s) up to one
@@ -2170,11 +2662,12 @@ static int tcp_serve(int lfd, int ctl, int *more) {
       break;
     }
     T.data[T.n++] = fd;
-    tcp_socket_opts(fd);
+    tcp_socket_opts(fd, p.msg != 0);
     set_nonblock(fd);
   }
   if (ok) {
     set_nonblock(T.ctl);
+    msg_reset();
     side_start(&T.me, p.reverse, &p, rudp_event_now());
     ok = tcp_loop() == 0;
   }
@@ -2236,7 +2729,7 @@ static int tcp_connect(const struct sockaddr_storage *ss, socklen_t len) {
   if (fd < 0) {
     return -1;
   }
-  tcp_socket_opts(fd);
+  tcp_socket_opts(fd, O.messages != 0);
   if (connect(fd, (const struct sockaddr *)ss, len) != 0) {
     int e = errno;
     close(fd);
@@ -2322,6 +2815,21 @@ static void usage(FILE *f) {
              "RATE; report\n"
              "                        loss, jitter and reordering (like "
              "iperf3 -u)\n"
+             "      --messages RATE   send -l byte messages (default 200) at "
+             "RATE per second\n"
+             "                        (1 to 1000000) on a message channel; "
+             "the server\n"
+             "                        reports one-way latency (one host: "
+             "CLOCK_MONOTONIC)\n"
+             "      --mode MODE       --messages channel mode: ordered "
+             "(default),\n"
+             "                        unordered, unreliable or sequenced\n"
+             "      --low-latency     use rudp_settings_low_latency (the "
+             "default of\n"
+             "                        --messages; a server needs it for its "
+             "ACKs)\n"
+             "      --no-low-latency  keep the default settings with "
+             "--messages\n"
              "      --compare         run the test over RUDP, then over TCP; "
              "print both\n"
              "      --plot FILE       write an SVG of throughput, cwnd and "
@@ -2452,7 +2960,11 @@ enum {
   OPT_VERSION,
   OPT_DATAGRAM,
   OPT_COMPARE,
-  OPT_PLOT
+  OPT_PLOT,
+  OPT_MESSAGES,
+  OPT_MODE,
+  OPT_LOW_LATENCY,
+  OPT_NO_LOW_LATENCY
 };
 
 int main(int argc, char **argv) {
@@ -2471,6 +2983,10 @@ int main(int argc, char **argv) {
       {"datagram", no_argument, NULL, OPT_DATAGRAM},
       {"compare", no_argument, NULL, OPT_COMPARE},
       {"plot", required_argument, NULL, OPT_PLOT},
+      {"messages", required_argument, NULL, OPT_MESSAGES},
+      {"mode", required_argument, NULL, OPT_MODE},
+      {"low-latency", no_argument, NULL, OPT_LOW_LATENCY},
+      {"no-low-latency", no_argument, NULL, OPT_NO_LOW_LATENCY},
       {"one-off", no_argument, NULL, '1'},
       {"help", no_argument, NULL, 'h'},
       {"tcp", no_argument, NULL, OPT_TCP},
@@ -2481,13 +2997,15 @@ int main(int argc, char **argv) {
       {NULL, 0, NULL, 0}};
   unsigned long v;
   uint64_t len = 0;
-  int c, rc, time_set = 0;
+  int c, rc, time_set = 0, mode = -1;
+  unsigned long msg_rate = 0;
 
   O.port = 5300;
   O.secs = 10;
   O.streams = 1;
   O.interval_ms = 1000;
   O.cc = RUDP_CC_CUBIC;
+  O.low_latency = -1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":sc:p:t:n:P:Ri:J1hl:b:", longopts,
                           NULL)) != -1) {
@@ -2562,6 +3080,29 @@ int main(int argc, char **argv) {
     case '1':
       O.one_off = 1;
       break;
+    case OPT_MESSAGES:
+      if (parse_uint(optarg, MSG_RATE_MAX, &msg_rate) != 0 || msg_rate == 0) {
+        return bad("--messages: bad rate (1 to 1000000 messages/s)", optarg);
+      }
+      break;
+    case OPT_MODE:
+      for (mode = 0; mode < MSG_NCHAN; ++mode) {
+        if (strcmp(optarg, MSG_MODES[mode]) == 0) {
+          break;
+        }
+      }
+      if (mode == MSG_NCHAN) {
+        return bad("--mode: expected ordered, unordered, unreliable or "
+                   "sequenced",
+                   optarg);
+      }
+      break;
+    case OPT_LOW_LATENCY:
+      O.low_latency = 1;
+      break;
+    case OPT_NO_LOW_LATENCY:
+      O.low_latency = 0;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -2618,6 +3159,35 @@ int main(int argc, char **argv) {
     return bad("-l, -b, --datagram, --compare and --plot are client options",
                NULL);
   }
+  if (O.server && (msg_rate || mode >= 0)) {
+    return bad("--messages and --mode are client options", NULL);
+  }
+  if (mode >= 0 && !msg_rate) {
+    return bad("--mode needs --messages", NULL);
+  }
+  if (msg_rate) {
+    size_t max = mode >= 2 && !O.tcp ? MSG_UNREL_MAX : MAX_LEN;
+    if (O.datagram || O.compare || O.reverse || O.streams != 1 || O.bytes ||
+        O.rate || O.plot) {
+      return bad("--messages excludes --datagram, --compare, -R, -P, -n, -b "
+                 "and --plot",
+                 NULL);
+    }
+    if (len && (len < MSG_HDR || len > max)) {
+      char why[80];
+      snprintf(why, sizeof(why), "-l: %s message length is %d to %zu bytes",
+               mode >= 2 && !O.tcp ? "unreliable" : "a", MSG_HDR, max);
+      return bad(why, NULL);
+    }
+    O.messages = (mode >= 0 ? mode : 0) + 1;
+    O.rate = msg_rate;
+    if (!len) {
+      len = MSG_DEFAULT;
+    }
+  }
+  if (O.low_latency < 0) {
+    O.low_latency = O.messages && !O.tcp;
+  }
   if (O.compare && O.tcp) {
     return bad("--compare runs both RUDP and TCP: drop --tcp", NULL);
   }
@@ -2649,6 +3219,9 @@ int main(int argc, char **argv) {
   }
   if ((rc = tool_tls_check("rudp-perf", &O.tls, O.server)) != 0) {
     return rc;
+  }
+  if (O.tcp && O.low_latency) {
+    return bad("--low-latency applies to RUDP, not --tcp", NULL);
   }
   if (O.plot && plot_dir_check(O.plot) != 0) {
     return 1;
@@ -2682,5 +3255,6 @@ int main(int argc, char **argv) {
     rc = plot_results();
   }
   rudp_tls_ctx_free(O.tls_ctx);
+  free(M.lat);
   return rc;
 }

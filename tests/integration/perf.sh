@@ -4,7 +4,10 @@
 # (bytes received > 0 at a positive rate and equal to the bytes sent);
 # --compare (JSON with both transports, and the text table); --datagram
 # (no loss on loopback, about 5% with --netem loss=5%, the iperf3 -u
-# lines); --plot (a valid SVG with three charts); usage errors (exit 2,
+# lines); --messages in each mode and over TCP (latency percentiles
+# ordered, every message delivered on reliable channels, losses on an
+# unreliable one with --netem loss=5%); --plot (a valid SVG with three
+# charts); usage errors (exit 2,
 # one line); and that -h and the man page list the same options.  Every
 # run is bounded by `timeout`.
 set -u
@@ -274,6 +277,72 @@ if client "text report" -t 1; then
   fi
 fi
 
+# --messages: 1000 messages/s of 200 bytes for 2 s in each mode and over
+# TCP; -J parsed: end.messages and end.latency_us present, delivered ==
+# sent in the reliable modes (and TCP), p50 <= p99 <= p999 <= max.
+# msgcheck JSONFILE RELIABLE [LOSSY]: LOSSY 1 wants delivered < sent.
+msgcheck() {
+  python3 - "$@" <<'PY'
+import json, sys
+rel = sys.argv[2] == "1"
+lossy = len(sys.argv) > 3 and sys.argv[3] == "1"
+e = json.load(open(sys.argv[1]))["end"]
+m, l = e["messages"], e["latency_us"]
+assert 1900 <= m["sent"] <= 2100, m
+assert m["dropped"] == m["sent"] - m["delivered"], m
+if rel:
+    assert m["delivered"] == m["sent"], m
+    assert m["dropped"] == 0, m
+if lossy:
+    assert 0 < m["delivered"] < m["sent"], m
+assert 0 < l["p50"] <= l["p99"] <= l["p999"] <= l["max"], l
+assert l["max"] < 5e6, l
+PY
+}
+for mode in ordered unordered unreliable sequenced tcp; do
+  case $mode in
+  tcp) sopt="--tcp" copt="--tcp" rel=1 ;;
+  ordered | unordered) sopt="--low-latency" copt="--mode $mode" rel=1 ;;
+  *) sopt="--low-latency" copt="--mode $mode" rel=0 ;;
+  esac
+  serve "$sopt"
+  if client "messages $mode" -J --messages 1000 -l 200 -t 2 $copt &&
+    msgcheck "$tmp/out" $rel 2>"$tmp/py"; then
+    ok "messages $mode: $(python3 -c 'import json,sys
+e = json.load(open(sys.argv[1]))["end"]
+print(e["messages"], e["latency_us"])' "$tmp/out")"
+  else
+    bad "messages $mode: $(tail -1 "$tmp/py" 2>/dev/null)"
+  fi
+done
+# With 5% loss an unreliable channel loses messages.  The server is killed
+# after the run: its last packets may be lost, and it would wait for them.
+timeout 30 "$perf" -s -p "$port" --low-latency --netem loss=5% \
+  >"$tmp/server" 2>&1 &
+spid=$!
+sleep 0.3
+timeout 30 "$perf" -c 127.0.0.1 -p "$port" -J --messages 1000 -t 2 \
+  --mode unreliable --netem loss=5% >"$tmp/out" 2>"$tmp/err"
+rc=$?
+kill $spid 2>/dev/null
+wait $spid 2>/dev/null
+spid=
+if [ $rc -eq 0 ] && msgcheck "$tmp/out" 0 1 2>"$tmp/py"; then
+  ok "messages unreliable with --netem loss=5%"
+else
+  bad "messages unreliable loss=5%: exit $rc: $(cat "$tmp/err")" \
+    "$(tail -1 "$tmp/py" 2>/dev/null)"
+fi
+# The text summary says what latency is.
+serve "--low-latency"
+if client "messages text" --messages 500 -t 1 &&
+  grep -q '^\[msg\] ordered 500 msg/s 200 B: delivered [0-9]*/[0-9]* .* p99.9 ' \
+    "$tmp/out" && grep -q 'CLOCK_MONOTONIC' "$tmp/out"; then
+  ok "messages text summary"
+else
+  bad "messages text summary: $(cat "$tmp/out")"
+fi
+
 # Usage errors: exit 2 with a one-line message.
 usage() {
   timeout 5 "$perf" "$@" >/dev/null 2>"$tmp/err"
@@ -322,8 +391,21 @@ usage1 -s -b 1M
 usage1 -s --datagram
 usage1 -s --compare
 usage1 -s --plot x.svg
+usage1 -c 127.0.0.1 --messages 1000 --mode fifo
+usage1 -c 127.0.0.1 --messages 0
+usage1 -c 127.0.0.1 --messages 1000001
+usage1 -c 127.0.0.1 --messages 1000 --datagram
+usage1 -c 127.0.0.1 --messages 1000 -R
+usage1 -c 127.0.0.1 --messages 1000 -n 1M
+usage1 -c 127.0.0.1 --messages 1000 -l 15
+usage1 -c 127.0.0.1 --messages 1000 --mode unreliable -l 65537
+usage1 -c 127.0.0.1 --messages 1000 --mode ordered -l 1025K
+usage1 -c 127.0.0.1 --mode ordered
+usage1 -c 127.0.0.1 --messages 1000 --tcp --low-latency
+usage1 -s --messages 1000
 # The largest and smallest lengths are accepted (exit 1: no server).
-for l in "-l 1" "-l 1M" "--datagram -l 16" "--datagram -l 1400"; do
+for l in "-l 1" "-l 1M" "--datagram -l 16" "--datagram -l 1400" \
+  "--messages 1 -l 16" "--messages 1 --mode sequenced -l 64K"; do
   timeout 20 "$perf" -c 127.0.0.1 -p "$port" -t 1 $l >/dev/null 2>"$tmp/err"
   rc=$?
   if [ $rc -eq 1 ]; then
