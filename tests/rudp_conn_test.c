@@ -3773,23 +3773,13 @@ typedef struct tls_env {
 } tls_env;
 
 static int tls_env_init(tls_env *e, const char *pin) {
-  rudp_tls_config cfg;
-  char err[256];
   memset(e, 0, sizeof(*e));
-  if (!rudp_tls_available()) {
+  if (rudp_test_tls_ctxs(&e->server, &e->client, pin, e->fp) != 0) {
 #ifdef RUDP_TEST_EXPECT_TLS
     fail_msg("configured with OpenSSL, yet rudp_tls_available() is 0");
 #endif
     return 0;
   }
-  rudp_tls_config_default(&cfg);
-  cfg.server = 1;
-  assert_int_equal(rudp_tls_ctx_new(&e->server, &cfg, err, sizeof(err)), 0);
-  assert_int_equal(
-      rudp_tls_ctx_get_fingerprint(e->server, e->fp, sizeof(e->fp)), 0);
-  rudp_tls_config_default(&cfg);
-  cfg.pin_sha256 = pin ? pin : e->fp;
-  assert_int_equal(rudp_tls_ctx_new(&e->client, &cfg, err, sizeof(err)), 0);
   return 1;
 }
 

@@ -28,6 +28,8 @@
 #include <rudp/rudp_event.h>
 #include <rudp/rudp_tls.h>
 
+#include "rudp_test_helper.h"
+
 #define MS RUDP_MILLISECONDS
 #define SEC RUDP_SECONDS
 /* LIMIT bounds every wait of a test. */
@@ -917,25 +919,17 @@ static void test_rudp_event_tls_tamper(void **state) {
   socklen_t len, tolen;
   rudp_event *srv, *cli;
   rudp_event_stats cst, sst;
-  rudp_tls_config cfg;
   rudp_tls_ctx *sctx, *cctx;
   char fp[96];
   const size_t total = 2 * 1024 * 1024;
   app *a;
   (void)state;
-  if (!rudp_tls_available()) {
+  if (rudp_test_tls_ctxs(&sctx, &cctx, NULL, fp) != 0) {
 #ifdef RUDP_TEST_EXPECT_TLS
     fail_msg("configured with OpenSSL, yet rudp_tls_available() is 0");
 #endif
     skip();
   }
-  rudp_tls_config_default(&cfg);
-  cfg.server = 1;
-  assert_int_equal(rudp_tls_ctx_new(&sctx, &cfg, NULL, 0), 0);
-  assert_int_equal(rudp_tls_ctx_get_fingerprint(sctx, fp, sizeof(fp)), 0);
-  rudp_tls_config_default(&cfg);
-  cfg.pin_sha256 = fp;
-  assert_int_equal(rudp_tls_ctx_new(&cctx, &cfg, NULL, 0), 0);
 
   sa4(&ss, &len, 0);
   settings_for(&st, 1);

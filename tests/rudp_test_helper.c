@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rudp/rudp_tls.h>
+
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void rudp_test_rng_init(rudp_test_rng *rng, uint64_t seed) {
@@ -40,6 +42,31 @@ void rudp_test_rng_fill(rudp_test_rng *rng, void *buf, size_t len) {
   while (len--) {
     *p++ = (uint8_t)rudp_test_rng_next(rng);
   }
+}
+
+int rudp_test_tls_ctxs(rudp_tls_ctx **server, rudp_tls_ctx **client,
+                       const char *pin, char *fp) {
+  rudp_tls_config cfg;
+  char buf[96];
+  *server = *client = NULL;
+  if (!rudp_tls_available()) {
+    return -1;
+  }
+  rudp_tls_config_default(&cfg);
+  cfg.server = 1;
+  if (rudp_tls_ctx_new(server, &cfg, NULL, 0) != 0 ||
+      rudp_tls_ctx_get_fingerprint(*server, buf, sizeof(buf)) != 0) {
+    abort(); /* the test cannot go on; a failing test reports it */
+  }
+  rudp_tls_config_default(&cfg);
+  cfg.pin_sha256 = pin ? pin : buf;
+  if (rudp_tls_ctx_new(client, &cfg, NULL, 0) != 0) {
+    abort();
+  }
+  if (fp) {
+    memcpy(fp, buf, sizeof(buf));
+  }
+  return 0;
 }
 
 void rudp_test_hex(char *out, const void *data, size_t len) {

@@ -28,6 +28,18 @@ uint64_t rudp_test_rng_below(rudp_test_rng *rng, uint64_t n);
 /* rudp_test_rng_fill fills |len| bytes at |buf|. */
 void rudp_test_rng_fill(rudp_test_rng *rng, void *buf, size_t len);
 
+/*
+ * rudp_test_tls_ctxs makes a TLS server context with an ephemeral
+ * certificate and a client context pinning |pin|, or the server's own
+ * fingerprint when |pin| is NULL; |fp| (96 bytes, may be NULL) receives
+ * that fingerprint.  Returns 0, or -1 if librudp was built without TLS
+ * (the caller skips; with RUDP_TEST_EXPECT_TLS defined it should fail).
+ * Free both with rudp_tls_ctx_free.
+ */
+struct rudp_tls_ctx;
+int rudp_test_tls_ctxs(struct rudp_tls_ctx **server,
+                       struct rudp_tls_ctx **client, const char *pin, char *fp);
+
 /* rudp_test_hex writes |len| bytes as lower-case hex into |out| (2*len+1). */
 void rudp_test_hex(char *out, const void *data, size_t len);
 
