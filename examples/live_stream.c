@@ -213,6 +213,21 @@ static void srv_on_signal(evutil_socket_t sig, short what, void *arg) {
   event_base_loopbreak(g_srv.base);
 }
 
+/* precise_base makes an event_base with precise (timerfd) timers: librudp's
+ * loss and pacing timers are sub-millisecond, and epoll would round them up
+ * to whole milliseconds (rudp/rudp_event.h, "Timer precision"). */
+static struct event_base *precise_base(void) {
+  struct event_config *cfg = event_config_new();
+  struct event_base *base;
+  if (!cfg) {
+    return NULL;
+  }
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+  base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  return base;
+}
+
 static int run_server(const struct sockaddr *sa, socklen_t salen,
                       const rudp_event_settings *st) {
   rudp_endpoint_callbacks epcb;
@@ -229,7 +244,7 @@ static int run_server(const struct sockaddr *sa, socklen_t salen,
   memset(&cb, 0, sizeof(cb));
   rudp_msg_route_callbacks(&cb);
   cb.closed = srv_closed;
-  g_srv.base = event_base_new();
+  g_srv.base = precise_base();
   if (!g_srv.base) {
     fprintf(stderr, PROG ": startup: event_base_new failed\n");
     return 1;
@@ -538,7 +553,7 @@ static int run_client(const struct sockaddr *to, socklen_t tolen,
   cb.closed = cli_closed;
   memset(&any, 0, sizeof(any));
   any.ss_family = to->sa_family;
-  g_cli.base = event_base_new();
+  g_cli.base = precise_base();
   if (!g_cli.base) {
     fprintf(stderr, PROG ": startup: event_base_new failed\n");
     return 1;
