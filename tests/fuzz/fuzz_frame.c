@@ -147,7 +147,7 @@ static void check_frame(const rudp_frame *fr, const uint8_t *p, size_t n,
   rudp_frame fr2, enc = *fr;
   rudp_range *ranges = NULL;
   rudp_ssize m, m2;
-  size_t nranges;
+  size_t nranges = 0;
   int implicit = 0;
   uint8_t *out;
 
