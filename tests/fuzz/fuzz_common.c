@@ -151,8 +151,9 @@ int fuzz_put_record(uint8_t *buf, size_t cap, size_t *off, uint8_t ctl,
 
 /* ------------------------------------------------------------ packets */
 
-void fuzz_reseal(uint8_t *d, size_t len, size_t short_dcidlen,
-                 uint64_t largest_pn) {
+/* reseal is fuzz_reseal; |short_too| zero leaves short packets alone. */
+static void reseal(uint8_t *d, size_t len, size_t short_dcidlen,
+                   uint64_t largest_pn, int short_too) {
   size_t off = 0;
   while (off < len) {
     rudp_pkt_hd hd;
@@ -170,6 +171,9 @@ void fuzz_reseal(uint8_t *d, size_t len, size_t short_dcidlen,
     if (hd.pktlen < (size_t)hdlen + RUDP_PKT_CRCLEN) {
       return;
     }
+    if (hd.type == RUDP_PKT_SHORT && !short_too) {
+      return;
+    }
     pn = rudp_pkt_decode_pkt_num(largest_pn, hd.pkt_num, hd.pkt_numlen);
     rudp_pkt_seal_crc_pn(d + off, hd.pktlen - RUDP_PKT_CRCLEN, pn);
     if (hd.type == RUDP_PKT_SHORT) {
@@ -177,6 +181,16 @@ void fuzz_reseal(uint8_t *d, size_t len, size_t short_dcidlen,
     }
     off += hd.pktlen;
   }
+}
+
+void fuzz_reseal(uint8_t *d, size_t len, size_t short_dcidlen,
+                 uint64_t largest_pn) {
+  reseal(d, len, short_dcidlen, largest_pn, 1);
+}
+
+void fuzz_reseal_long(uint8_t *d, size_t len, size_t short_dcidlen,
+                      uint64_t largest_pn) {
+  reseal(d, len, short_dcidlen, largest_pn, 0);
 }
 
 void fuzz_check_sent(const uint8_t *d, size_t len, size_t short_dcidlen,

@@ -97,6 +97,14 @@ void fuzz_reseal(uint8_t *d, size_t len, size_t short_dcidlen,
                  uint64_t largest_pn);
 
 /*
+ * fuzz_reseal_long is fuzz_reseal for a TLS receiver: long-header packets
+ * carry a CRC there too, but a short-header packet is AEAD-protected (its
+ * last 16 bytes are the tag), so it is left alone.
+ */
+void fuzz_reseal_long(uint8_t *d, size_t len, size_t short_dcidlen,
+                      uint64_t largest_pn);
+
+/*
  * fuzz_check_sent checks a datagram a connection sent (|d|, |len| bytes):
  * every packet decodes, its CRC verifies against the packet number
  * expanded from *|largest_pn| (updated), and every frame of its payload

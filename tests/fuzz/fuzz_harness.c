@@ -1,6 +1,10 @@
 /*
  * The stateful fuzz harnesses: see fuzz_harness.h.
  */
+#ifdef HAVE_CONFIG_H
+#  include <config.h>
+#endif
+
 #include "fuzz_harness.h"
 
 #include <string.h>
@@ -9,6 +13,11 @@
 
 #include "rudp_conn.h"
 #include "rudp_pkt.h"
+#include "rudp_tls.h"
+
+#ifdef HAVE_OPENSSL
+#  include "fuzz_tls.h"
+#endif
 
 /* pattern is what the harness applications write (by reference too, so
  * it must outlive every connection). */
@@ -83,6 +92,7 @@ static void read_all(rudp_conn *conn, int64_t id, size_t *echo_budget,
 static int cl_handshake_completed(rudp_conn *conn, void *ud) {
   fuzz_conn *fc = ud;
   FUZZ_CHECK(conn == fc->client || conn == fc->server);
+  FUZZ_CHECK(!fc->forged);
   if (conn == fc->client) {
     fc->established = 1;
   }
@@ -92,6 +102,8 @@ static int cl_handshake_completed(rudp_conn *conn, void *ud) {
 static int cl_readable(rudp_conn *conn, int64_t id, void *ud) {
   fuzz_conn *fc = ud;
   if (conn == fc->client) {
+    /* A forged packet never delivers stream data. */
+    FUZZ_CHECK(!fc->forged);
     read_all(conn, id,
              (fc->setup & FUZZ_CONN_SETUP_ECHO) ? &fc->echo_budget : NULL,
              &fc->fm);
@@ -106,6 +118,7 @@ static int cl_datagram(rudp_conn *conn, const uint8_t *data, size_t len,
   fuzz_conn *fc = ud;
   FUZZ_CHECK(len == 0 || data != NULL);
   if (conn == fc->client) {
+    FUZZ_CHECK(!fc->forged);
     FUZZ_CHECK(len <= fc->cs.max_datagram_frame_size);
     if ((fc->setup & FUZZ_CONN_SETUP_ECHO) && fc->echo_budget >= len) {
       int rv = rudp_conn_send_datagram(conn, data, len);
@@ -129,11 +142,21 @@ static void cl_released(rudp_conn *conn, int64_t id, const uint8_t *data,
              data + len <= pattern + sizeof(pattern));
 }
 
+/* conn_released is cl_released for the client target's connections. */
+static void conn_released(rudp_conn *conn, int64_t id, const uint8_t *data,
+                          size_t len, void *ref, void *ud) {
+  fuzz_conn *fc = ud;
+  /* A forged packet acknowledges nothing either. */
+  FUZZ_CHECK(conn != fc->client || !fc->forged);
+  cl_released(conn, id, data, len, ref, ud);
+}
+
 static void cl_closed(rudp_conn *conn, int error, void *ud) {
   fuzz_conn *fc = ud;
   (void)error;
   if (conn == fc->client) {
     FUZZ_CHECK(!fc->closed);
+    FUZZ_CHECK(!fc->forged);
     fc->closed = 1;
   }
 }
@@ -141,10 +164,37 @@ static void cl_closed(rudp_conn *conn, int error, void *ud) {
 static const rudp_callbacks conn_callbacks = {
     .handshake_completed = cl_handshake_completed,
     .stream_readable = cl_readable,
-    .stream_data_released = cl_released,
+    .stream_data_released = conn_released,
     .datagram_received = cl_datagram,
     .closed = cl_closed,
 };
+
+/* conn_rand makes |conn| draw OpenSSL's randomness from its own stream
+ * (TLS: the server the peer's, the client the harness's), so the client's
+ * handshake is the same whether the server runs or is replayed; returns
+ * the stream selected before, for conn_rand_restore. */
+static int conn_rand(const fuzz_conn *fc, const rudp_conn *conn) {
+#ifdef HAVE_OPENSSL
+  if (fc->client_tls) {
+    return fuzz_tls_rand_peer(conn != fc->client);
+  }
+#else
+  (void)fc;
+  (void)conn;
+#endif
+  return 0;
+}
+
+static void conn_rand_restore(const fuzz_conn *fc, int was) {
+#ifdef HAVE_OPENSSL
+  if (fc->client_tls) {
+    fuzz_tls_rand_peer(was);
+  }
+#else
+  (void)fc;
+  (void)was;
+#endif
+}
 
 /* conn_flush writes |from|'s datagrams until it has nothing more to send,
  * checks each, shows it to fc->observe, and gives it to |to| or, if |to|
@@ -152,8 +202,11 @@ static const rudp_callbacks conn_callbacks = {
 static void conn_flush(fuzz_conn *fc, rudp_conn *from, rudp_conn *to) {
   int guard;
   for (guard = 0; guard < 1000; ++guard) {
+    uint64_t *pn;
+    int was = conn_rand(fc, from);
     rudp_ssize n =
         rudp_conn_write_pkt(from, fc->out_buf, sizeof(fc->out_buf), fc->now);
+    conn_rand_restore(fc, was);
     if (n == 0) {
       return;
     }
@@ -164,17 +217,33 @@ static void conn_flush(fuzz_conn *fc, rudp_conn *from, rudp_conn *to) {
     FUZZ_CHECK(n > 0 && (size_t)n <= sizeof(fc->out_buf));
     FUZZ_CHECK((size_t)n <= RUDP_MAX_UDP_PAYLOAD);
     /* Both sides issue 8-byte IDs. */
-    fuzz_check_sent(fc->out_buf, (size_t)n, 8,
-                    from == fc->client ? &fc->client_out_pn
-                                       : &fc->server_out_pn);
+    pn = from == fc->client ? &fc->client_out_pn : &fc->server_out_pn;
+#ifdef HAVE_OPENSSL
+    if (fc->client_tls) {
+      fuzz_tls_check_sent(from == fc->client ? fc->peer : NULL, fc->out_buf,
+                          (size_t)n, 8, pn);
+    } else {
+      fuzz_check_sent(fc->out_buf, (size_t)n, 8, pn);
+    }
+#else
+    fuzz_check_sent(fc->out_buf, (size_t)n, 8, pn);
+#endif
     if (fc->observe) {
       fc->observe(fc, from == fc->client, fc->out_buf, (size_t)n);
     }
+#ifdef HAVE_OPENSSL
+    if (fc->recording && from == fc->server) {
+      fuzz_tls_flight_add(fc->recording, fc->round, fc->out_buf, (size_t)n);
+    }
+#endif
     if (!to && from == fc->client && fc->out) {
       fc->out(fc, fc->out_buf, (size_t)n);
     }
     if (to) {
-      int rv = rudp_conn_read_pkt(to, fc->out_buf, (size_t)n, fc->now);
+      int rv;
+      was = conn_rand(fc, to);
+      rv = rudp_conn_read_pkt(to, fc->out_buf, (size_t)n, fc->now);
+      conn_rand_restore(fc, was);
       FUZZ_CHECK(rv == 0 || rv == RUDP_ERR_INVALID_STATE);
     }
   }
@@ -184,7 +253,9 @@ static void conn_flush(fuzz_conn *fc, rudp_conn *from, rudp_conn *to) {
 
 static void conn_timers(fuzz_conn *fc, rudp_conn *conn) {
   if (rudp_conn_get_expiry(conn) <= fc->now) {
+    int was = conn_rand(fc, conn);
     int rv = rudp_conn_handle_expiry(conn, fc->now);
+    conn_rand_restore(fc, was);
     if (fatal(&fc->fm, rv)) {
       fc->dead = 1;
       return;
@@ -193,10 +264,35 @@ static void conn_timers(fuzz_conn *fc, rudp_conn *conn) {
   }
 }
 
+/* conn_replay_flight feeds the client the server's datagrams of |round|
+ * from the cached flight (TLS, fuzz_tls_flight). */
+static void conn_replay_flight(fuzz_conn *fc,
+                               const struct fuzz_tls_flight *flight,
+                               unsigned round) {
+#ifdef HAVE_OPENSSL
+  const uint8_t *d;
+  unsigned r;
+  size_t i, len;
+  for (i = 0; (d = fuzz_tls_flight_datagram(flight, i, &r, &len)) != NULL;
+       ++i) {
+    if (r == round) {
+      int rv = rudp_conn_read_pkt(fc->client, d, len, fc->now);
+      FUZZ_CHECK(rv == 0);
+    }
+  }
+#else
+  (void)fc;
+  (void)flight;
+  (void)round;
+#endif
+}
+
 void fuzz_conn_init(fuzz_conn *fc, uint8_t setup, uint8_t nomem_at,
                     int keep_server) {
   rudp_cid dcid, scid, sscid;
-  int i, rv;
+  const struct fuzz_tls_flight *flight = NULL;
+  unsigned key = 0;
+  int i, rv, was;
 
   pattern_init();
   fuzz_mem_init(&fc->fm);
@@ -231,6 +327,20 @@ void fuzz_conn_init(fuzz_conn *fc, uint8_t setup, uint8_t nomem_at,
   if (setup & FUZZ_CONN_SETUP_NODGRAM) {
     fc->cs.max_datagram_frame_size = 0;
   }
+#ifdef HAVE_OPENSSL
+  if (fc->client_tls) {
+    /* The handshake draws OpenSSL's randomness: the same every time. */
+    fuzz_tls_rand_reset();
+    fc->cs.tls = fc->client_tls;
+    fc->ss.tls = fc->server_tls;
+    if (fc->client_key_update) {
+      fc->cs.key_update_interval = fc->client_key_update;
+    }
+    if (fc->server_key_update) {
+      fc->ss.key_update_interval = fc->server_key_update;
+    }
+  }
+#endif
 
   rudp_cid_init(&dcid, client_dcid, sizeof(client_dcid));
   rudp_cid_init(&scid, client_scid, sizeof(client_scid));
@@ -238,23 +348,68 @@ void fuzz_conn_init(fuzz_conn *fc, uint8_t setup, uint8_t nomem_at,
   rv = rudp_conn_client_new(&fc->client, &dcid, &scid, &fc->cs, &conn_callbacks,
                             &fc->fm.mem, fc, fc->now);
   FUZZ_CHECK(rv == 0);
-  rv = rudp_conn_server_new(&fc->server, &scid, &dcid, &sscid, &fc->ss,
-                            &conn_callbacks, &fc->sfm.mem, fc, fc->now);
-  FUZZ_CHECK(rv == 0);
-  rv = rudp_conn_server_prepare(fc->server, NULL, 0, fuzz_reset_token);
-  FUZZ_CHECK(rv == 0);
+#ifdef HAVE_OPENSSL
+  if (fc->client_tls && !keep_server) {
+    /* What shapes the client's handshake: its transport parameters, the
+     * congestion controller, and the TLS setup. */
+    key = ((setup >> 1) & 0x3u) | ((setup >> 3) & 0xcu) |
+          ((fc->tls_setup & 0x1fu) << 4);
+    flight = fuzz_tls_flight_get(key);
+  }
+#endif
+  if (!flight) {
+    was = conn_rand(fc, NULL); /* the server's stream */
+    rv = rudp_conn_server_new(&fc->server, &scid, &dcid, &sscid, &fc->ss,
+                              &conn_callbacks, &fc->sfm.mem, fc, fc->now);
+    FUZZ_CHECK(rv == 0);
+    rv = rudp_conn_server_prepare(fc->server, NULL, 0, fuzz_reset_token);
+    FUZZ_CHECK(rv == 0);
+    conn_rand_restore(fc, was);
+#ifdef HAVE_OPENSSL
+    if (fc->client_tls && !keep_server) {
+      fc->recording = fuzz_tls_flight_record(key);
+    }
+#endif
+  }
 
   /* CONNECT, ACCEPT, the client's ACK, HANDSHAKE_DONE and its ACK: a few
    * rounds 10 ms apart. */
   for (i = 0; i < 8; ++i) {
-    conn_flush(fc, fc->client, fc->server);
-    conn_flush(fc, fc->server, fc->client);
+    if (flight) {
+      conn_flush(fc, fc->client, NULL);
+      conn_replay_flight(fc, flight, (unsigned)i);
+    } else {
+      fc->round = (unsigned)i;
+      conn_flush(fc, fc->client, fc->server);
+      conn_flush(fc, fc->server, fc->client);
+    }
     fc->now += 10 * RUDP_MILLISECONDS;
     conn_timers(fc, fc->client);
-    conn_timers(fc, fc->server);
+    if (fc->server) {
+      conn_timers(fc, fc->server);
+    }
   }
   FUZZ_CHECK(!fc->dead);
-  FUZZ_CHECK(fc->established && rudp_conn_is_established(fc->server));
+  FUZZ_CHECK(fc->established);
+  FUZZ_CHECK(!fc->server || rudp_conn_is_established(fc->server));
+#ifdef HAVE_OPENSSL
+  if (fc->client_tls) {
+    /* Confirmed (HANDSHAKE_DONE received): from now on the client drops
+     * every long-header packet, so nothing but a sealed short packet can
+     * reach its frame handlers. */
+    FUZZ_CHECK(fc->client->flags & RUDP_CONN_FLAG_CONFIRMED);
+    fuzz_tls_check_info(fc->client, fc->tls_setup);
+    if (flight) {
+      fc->peer = fuzz_tls_flight_peer(flight);
+    } else {
+      fc->peer = fuzz_tls_peer_new(fc->server);
+    }
+    if (fc->recording) {
+      fuzz_tls_flight_done(fc->recording, fc->server);
+      fc->recording = NULL;
+    }
+  }
+#endif
 
   if (setup & FUZZ_CONN_SETUP_INFLIGHT) {
     int64_t id;
@@ -266,7 +421,7 @@ void fuzz_conn_init(fuzz_conn *fc, uint8_t setup, uint8_t nomem_at,
     FUZZ_CHECK(rudp_conn_send_datagram(fc->client, pattern, 100) == 0);
     conn_flush(fc, fc->client, keep_server ? fc->server : NULL);
   }
-  if (!keep_server) {
+  if (!keep_server && fc->server) {
     rudp_conn_del(fc->server);
     fc->server = NULL;
   }
@@ -276,7 +431,8 @@ void fuzz_conn_init(fuzz_conn *fc, uint8_t setup, uint8_t nomem_at,
 }
 
 /* wrap builds, in fc->buf, a short packet for the client carrying
- * |payload|, numbered after the largest packet it received. */
+ * |payload|, numbered after the largest packet it received, and seals it:
+ * a CRC, or (TLS) the server's current key. */
 static size_t wrap(fuzz_conn *fc, const uint8_t *payload, size_t len,
                    size_t pnlen) {
   rudp_pkt_hd hd;
@@ -288,12 +444,23 @@ static size_t wrap(fuzz_conn *fc, const uint8_t *payload, size_t len,
   hd.dcid = *rudp_conn_get_scid(fc->client);
   hd.pkt_num = largest == UINT64_MAX ? 0 : largest + 1;
   hd.pkt_numlen = pnlen;
+#ifdef HAVE_OPENSSL
+  if (fc->peer && fuzz_tls_peer_phase(fc->peer)) {
+    hd.flags |= RUDP_PKT_FLAG_KEY_PHASE;
+  }
+#endif
   n = rudp_pkt_encode_hd(fc->buf, sizeof(fc->buf), &hd);
   FUZZ_CHECK(n > 0);
-  FUZZ_CHECK((size_t)n + len + RUDP_PKT_CRCLEN <= sizeof(fc->buf));
+  FUZZ_CHECK((size_t)n + len + RUDP_AEAD_TAGLEN <= sizeof(fc->buf));
   if (len) {
     memcpy(fc->buf + n, payload, len);
   }
+#ifdef HAVE_OPENSSL
+  if (fc->peer) {
+    return fuzz_tls_seal(fc->peer, fc->buf, (size_t)n + len, sizeof(fc->buf),
+                         rudp_conn_get_scid(fc->client)->datalen, largest);
+  }
+#endif
   return rudp_pkt_seal_crc_pn(fc->buf, (size_t)n + len, hd.pkt_num);
 }
 
@@ -371,6 +538,30 @@ static void conn_check_info(fuzz_conn *fc) {
   }
 }
 
+/*
+ * conn_check_forged checks what a raw datagram (|n| bytes in fc->buf) did
+ * to a TLS client, from its stats |st0| and state |state0| before: no
+ * key of the server's sealed it, so nothing may have been accepted, and a
+ * short packet for the client's connection ID failed authentication.
+ */
+static void conn_check_forged(fuzz_conn *fc, const rudp_conn_stats *st0,
+                              rudp_conn_state state0, size_t n) {
+  const rudp_cid *scid = rudp_conn_get_scid(fc->client);
+  rudp_conn_stats st;
+  rudp_pkt_hd hd;
+
+  rudp_conn_get_stats(fc->client, &st);
+  FUZZ_CHECK(st.pkts_recv == st0->pkts_recv);
+  FUZZ_CHECK(st.bytes_recv == st0->bytes_recv);
+  FUZZ_CHECK(st.datagrams_recv == st0->datagrams_recv);
+  FUZZ_CHECK(rudp_conn_get_state(fc->client) == state0);
+  if (state0 != RUDP_CONN_STATE_CLOSED && !(fc->buf[0] & 0x80) &&
+      rudp_pkt_decode_hd(&hd, fc->buf, n, scid->datalen) > 0 &&
+      rudp_cid_eq(&hd.dcid, scid)) {
+    FUZZ_CHECK(st.pkts_bad_integrity == st0->pkts_bad_integrity + 1);
+  }
+}
+
 void fuzz_conn_pump(fuzz_conn *fc) {
   if (!fc->dead) {
     conn_flush(fc, fc->client, NULL);
@@ -403,14 +594,23 @@ void fuzz_conn_step(fuzz_conn *fc, uint8_t ctl, const uint8_t *data,
   switch (ctl & 3) {
   case FUZZ_CONN_RAW:
   case FUZZ_CONN_RESEAL:
-    if (len > sizeof(fc->buf)) {
-      len = sizeof(fc->buf);
+    /* (Room for the AEAD tag a TLS short packet gets.) */
+    if (len > sizeof(fc->buf) - RUDP_AEAD_TAGLEN) {
+      len = sizeof(fc->buf) - RUDP_AEAD_TAGLEN;
     }
     if (len) {
       memcpy(fc->buf, data, len);
     }
     n = len;
     if ((ctl & 3) == FUZZ_CONN_RESEAL) {
+#ifdef HAVE_OPENSSL
+      if (fc->peer) {
+        n = fuzz_tls_seal(fc->peer, fc->buf, n, sizeof(fc->buf),
+                          rudp_conn_get_scid(fc->client)->datalen,
+                          fc->client->acktr.largest);
+        break;
+      }
+#endif
       fuzz_reseal(fc->buf, n, rudp_conn_get_scid(fc->client)->datalen,
                   fc->client->acktr.largest);
     }
@@ -429,7 +629,14 @@ void fuzz_conn_step(fuzz_conn *fc, uint8_t ctl, const uint8_t *data,
      * in the token the server announced. */
     rudp_conn_on_stateless_reset(fc->client);
   } else if (n > 0) {
+    rudp_conn_stats st0;
+    rudp_conn_state state0 = rudp_conn_get_state(fc->client);
+    int forged;
+    rudp_conn_get_stats(fc->client, &st0);
+    fc->forged = fc->peer && (ctl & 3) == FUZZ_CONN_RAW;
     rv = rudp_conn_read_pkt(fc->client, fc->buf, n, fc->now);
+    forged = fc->forged;
+    fc->forged = 0;
     if (fatal(&fc->fm, rv)) {
       fc->dead = 1;
       return;
@@ -437,6 +644,9 @@ void fuzz_conn_step(fuzz_conn *fc, uint8_t ctl, const uint8_t *data,
     FUZZ_CHECK(rv == 0 || rv == RUDP_ERR_INVALID_STATE);
     FUZZ_CHECK(rv == 0 ||
                rudp_conn_get_state(fc->client) == RUDP_CONN_STATE_CLOSED);
+    if (forged) {
+      conn_check_forged(fc, &st0, state0, n);
+    }
   }
   conn_act(fc, ctl >> 5, len);
   if (fc->dead) {
@@ -470,6 +680,10 @@ void fuzz_conn_finish(fuzz_conn *fc) {
   rudp_conn_del(fc->client);
   rudp_conn_del(fc->server);
   fc->client = fc->server = NULL;
+#ifdef HAVE_OPENSSL
+  fuzz_tls_peer_del(fc->peer);
+  fc->peer = NULL;
+#endif
   FUZZ_CHECK(fc->fm.nlive == 0 && fc->sfm.nlive == 0);
 }
 
@@ -599,6 +813,13 @@ void fuzz_ep_init(fuzz_ep *fe, uint8_t setup, uint8_t nomem_at) {
 
   rudp_endpoint_settings_default(&fe->st);
   fe->st.listen = 1;
+#ifdef HAVE_OPENSSL
+  if (fe->tls) {
+    /* Server handshakes draw OpenSSL's randomness: the same every time. */
+    fuzz_tls_rand_reset();
+    fe->st.conn.tls = fe->tls;
+  }
+#endif
   fe->st.retry = modes[setup & FUZZ_EP_SETUP_RETRY_MASK];
   if (setup & FUZZ_EP_SETUP_SMALL) {
     fe->st.max_connections = 3;
@@ -677,6 +898,12 @@ static void ep_accept(fuzz_ep *fe) {
   rudp_conn *c;
   while ((c = rudp_endpoint_accept(fe->ep)) != NULL) {
     FUZZ_CHECK(rudp_conn_get_state(c) >= RUDP_CONN_STATE_ESTABLISHED);
+#ifdef HAVE_OPENSSL
+    if (fe->tls) {
+      /* Accepted means the TLS handshake completed, as configured. */
+      fuzz_tls_check_info(c, fe->tls_setup);
+    }
+#endif
     if (fe->naccepted < FUZZ_EP_MAXACCEPT) {
       fe->accepted[fe->naccepted++] = c;
     }
@@ -750,7 +977,9 @@ void fuzz_ep_step(fuzz_ep *fe, uint8_t ctl, const uint8_t *data, size_t len) {
   }
   if (len > 0) {
     memcpy(fe->buf, data, len);
-    if (ctl & FUZZ_EP_RESEAL) {
+    if ((ctl & FUZZ_EP_RESEAL) && fe->tls) {
+      fuzz_reseal_long(fe->buf, len, fe->st.cidlen, UINT64_MAX);
+    } else if (ctl & FUZZ_EP_RESEAL) {
       fuzz_reseal(fe->buf, len, fe->st.cidlen, UINT64_MAX);
     }
     fe->heard |= 1u << idx;

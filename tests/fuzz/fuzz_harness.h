@@ -1,16 +1,18 @@
 /*
  * The stateful fuzz harnesses: a client connection after a real handshake
- * (fuzz_conn.c) and a listening endpoint (fuzz_endpoint.c).  Both are
+ * (fuzz_conn.c) and a listening endpoint (fuzz_endpoint.c), and the same
+ * in TLS mode (fuzz_tls_conn.c, fuzz_tls_endpoint.c; fuzz_tls.h).  All are
  * deterministic: fixed connection IDs, a seeded random source and a fake
  * clock, so the same input always takes the same path, and the corpus
  * generator (gen_corpus.c) can drive the very same code as a real peer and
  * record what it sent as replayable inputs.
  *
- * Input format of both targets (docs/TESTING.md): one setup byte, then
- * records of a control byte, a 2-byte big-endian length and that many
- * bytes of datagram.  The control byte picks the clock advance before the
- * datagram, how the datagram is prepared (raw, CRC recomputed, or wrapped
- * into a packet), and an application action after it.
+ * Input format of these targets (docs/TESTING.md): one setup byte (and a
+ * TLS setup byte for the TLS targets), then records of a control byte, a
+ * 2-byte big-endian length and that many bytes of datagram.  The control
+ * byte picks the clock advance before the datagram, how the datagram is
+ * prepared (raw, CRC recomputed or sealed, or wrapped into a packet), and
+ * an application action after it.
  */
 #ifndef FUZZ_HARNESS_H
 #define FUZZ_HARNESS_H
@@ -51,12 +53,17 @@
 #define FUZZ_CONN_SETUP_NODGRAM 0x40u
 
 /* Control byte of a conn record, bits 0-1: how the datagram is fed. */
-/* As is. */
+/* As is.  In TLS mode the client must refuse it (a forgery): no packet
+ * accepted, nothing delivered, a short packet for its connection ID
+ * counted in pkts_bad_integrity. */
 #define FUZZ_CONN_RAW 0u
-/* Each packet's CRC recomputed (fuzz_reseal). */
+/* Each packet's CRC recomputed (fuzz_reseal).  In TLS mode a short packet
+ * is a header and plaintext payload instead, which the harness seals with
+ * the server's keys (fuzz_tls_seal; the key phase bit asks for a key). */
 #define FUZZ_CONN_RESEAL 1u
 /* The bytes are the payload (frames) of a short packet the harness builds
- * for the client, with the next packet number in 4 bytes. */
+ * for the client, with the next packet number in 4 bytes (and, in TLS
+ * mode, the current key phase; sealed). */
 #define FUZZ_CONN_WRAP 2u
 /* The same with a 1-byte packet number (exercises expansion). */
 #define FUZZ_CONN_WRAP1 3u
@@ -106,6 +113,24 @@ struct fuzz_conn {
   size_t echo_budget;
   /* largest packet numbers seen in each side's output, to check it. */
   uint64_t client_out_pn, server_out_pn;
+  /* TLS mode (fuzz_tls.h; NULL: plain): the contexts of both sides and
+   * their key update intervals (0: the default), set before
+   * fuzz_conn_init.  After the handshake |peer| holds the server's packet
+   * protection: the harness seals what it feeds with it and opens what
+   * the client sends. */
+  struct rudp_tls_ctx *client_tls, *server_tls;
+  uint64_t client_key_update, server_key_update;
+  struct fuzz_tls_peer *peer;
+  /* tls_setup: the TLS setup byte the above came from; with the setup
+   * bits that change the client's handshake it names the server's flight
+   * cached for the next inputs (fuzz_tls_flight).  recording: that flight
+   * while the first real handshake records it, in round |round|. */
+  uint8_t tls_setup;
+  struct fuzz_tls_flight *recording;
+  unsigned round;
+  /* forged: a raw datagram is being read in TLS mode, which cannot
+   * authenticate: no callback may run meanwhile. */
+  int forged;
   /* out, if set, gets the client's datagrams after the handshake (the
    * generator's link to its server); observe, if set, sees every datagram
    * either side sends, the handshake's included. */
@@ -122,7 +147,7 @@ struct fuzz_conn {
  * connection with fixed IDs at a fixed time, as |setup| (FUZZ_CONN_SETUP_*)
  * says; |nomem_at| is used with FUZZ_CONN_SETUP_NOMEM.  |keep_server| zero
  * deletes the server afterwards (the fuzz target plays the server).  |fc|
- * must be zeroed, with out/arg set if wanted.
+ * must be zeroed, with out/arg and the TLS fields set if wanted.
  */
 void fuzz_conn_init(fuzz_conn *fc, uint8_t setup, uint8_t nomem_at,
                     int keep_server);
@@ -198,6 +223,12 @@ struct fuzz_ep {
   rudp_conn *accepted[FUZZ_EP_MAXACCEPT];
   size_t naccepted;
   size_t echo_budget;
+  /* tls, if set before fuzz_ep_init, is the server's TLS context (TLS
+   * mode: the reseal bit then fixes only long-header packets, as short
+   * ones carry an AEAD tag instead of a CRC). */
+  struct rudp_tls_ctx *tls;
+  /* tls_setup: the TLS setup byte |tls| came from (fuzz_tls.h). */
+  uint8_t tls_setup;
   fuzz_ep_out_cb out;
   void *arg;
   uint8_t buf[FUZZ_BUFLEN];

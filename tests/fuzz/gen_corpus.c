@@ -14,8 +14,24 @@
  * fuzzer then mutates.  The pkt, frame and tp seeds are the distinct
  * datagrams, packet payloads and transport parameters seen on the way.
  *
+ * Built with OpenSSL, it also writes the TLS targets' seeds,
+ * DIR/{tls_conn,tls_endpoint}/: the same scenarios in TLS mode, with every
+ * suite and ALPN variant, key updates, and handshakes that fail (no
+ * common ALPN or suite, a plain-mode client).  The client target's
+ * records are what the real server sent, opened (header and plaintext:
+ * the harness seals them again with the same keys on replay, which the
+ * generator checks byte for byte); the endpoint target's are what real
+ * TLS clients sent.  OpenSSL's randomness is the harness's (fuzz_tls.h);
+ * the generator's own peers draw from a stream of their own.  Without
+ * OpenSSL those directories are not written (make regen-corpus keeps
+ * them).
+ *
  * Everything is deterministic: running it twice writes the same files.
  */
+#ifdef HAVE_CONFIG_H
+#  include <config.h>
+#endif
+
 #include "fuzz_harness.h"
 
 #include <errno.h>
@@ -27,7 +43,12 @@
 #include "rudp_conn.h"
 #include "rudp_frame.h"
 #include "rudp_pkt.h"
+#include "rudp_tls.h"
 #include "rudp_tp.h"
+
+#ifdef HAVE_OPENSSL
+#  include "fuzz_tls.h"
+#endif
 
 #define MS RUDP_MILLISECONDS
 /* A recorded session stops growing past this many bytes. */
@@ -77,6 +98,9 @@ static pool frame_pool = {"frame", 48, 0, {0}};
 static pool tp_pool = {"tp", 32, 0, {0}};
 /* The scenario being recorded, for file names. */
 static const char *cur_name = "";
+/* no_pools: the TLS sessions offer nothing to the pkt, frame and tp pools,
+ * which then stay the same with or without OpenSSL. */
+static int no_pools;
 
 static uint64_t fnv(uint64_t h, const void *p, size_t len) {
   const uint8_t *b = p;
@@ -91,7 +115,8 @@ static void pool_offer(pool *pl, uint64_t sig, uint8_t prefix,
                        const uint8_t *data, size_t len) {
   char name[256];
   size_t i;
-  if (pl->n >= pl->cap || pl->n >= sizeof(pl->sigs) / sizeof(pl->sigs[0])) {
+  if (no_pools || pl->n >= pl->cap ||
+      pl->n >= sizeof(pl->sigs) / sizeof(pl->sigs[0])) {
     return;
   }
   for (i = 0; i < pl->n; ++i) {
@@ -214,6 +239,16 @@ static unsigned time_code(rudp_duration delta) {
 
 static rudp_tstamp tmin(rudp_tstamp a, rudp_tstamp b) { return a < b ? a : b; }
 
+/* peer_rand: see fuzz_tls_rand_peer (nothing to do without OpenSSL). */
+static int peer_rand(int on) {
+#ifdef HAVE_OPENSSL
+  return fuzz_tls_rand_peer(on);
+#else
+  (void)on;
+  return 0;
+#endif
+}
+
 /* ------------------------------------------------------------ conn */
 
 /* Scripted actions of the server peer (or of the client via the record's
@@ -255,6 +290,20 @@ typedef struct conn_gen {
   recorder rec;
   const conn_scenario *sc;
   unsigned mode;
+  /* TLS mode: view opens what the server sends (server_pn: the largest
+   * packet number it sent); forged: each server datagram is preceded by a
+   * raw copy of its opened form, which the client must refuse; delayed:
+   * the first short packet (early, earlylen bytes opened) is fed again
+   * right after the server's first key update, as if it had been delayed
+   * across it (the client opens it with the previous key, then drops it
+   * as a duplicate). */
+  struct fuzz_tls_peer *view;
+  uint64_t server_pn;
+  int forged;
+  int delayed;
+  uint8_t early[FUZZ_BUFLEN];
+  size_t earlylen;
+  uint8_t plain[FUZZ_BUFLEN];
   uint64_t n_s2c, n_c2s;
   uint8_t pending_act;
   int64_t last_stream;
@@ -274,7 +323,9 @@ static void cg_out(fuzz_conn *fc, const uint8_t *data, size_t len) {
     return;
   }
   if (fc->server) {
+    int was = peer_rand(1);
     int rv = rudp_conn_read_pkt(fc->server, data, len, fc->now);
+    peer_rand(was);
     if (rv != 0 && rv != RUDP_ERR_INVALID_STATE) {
       fprintf(stderr, "gen_corpus: %s: server read: %d\n", cur_name, rv);
       abort();
@@ -358,14 +409,41 @@ static void cg_feed(conn_gen *g, unsigned tcode, const uint8_t *d, size_t len) {
   unsigned mode = g->mode;
   const uint8_t *rec = d;
   size_t reclen = len;
+  /* A TLS short packet has no trailer once opened. */
+  size_t trailer = RUDP_PKT_CRCLEN;
+  const uint8_t *sealed = NULL;
+  size_t sealedlen = 0;
   uint8_t ctl;
 
+#ifdef HAVE_OPENSSL
+  if (d && g->view && mode != FUZZ_CONN_RAW) {
+    /* The record is the opened packet; the harness seals it again. */
+    sealed = d;
+    sealedlen = len;
+    len = fuzz_tls_unseal(g->view, d, len, g->plain, sizeof(g->plain), 8,
+                          &g->server_pn);
+    d = rec = g->plain;
+    reclen = len;
+    trailer = d[0] & 0x80 ? RUDP_PKT_CRCLEN : 0;
+    if (g->forged) {
+      /* First a forgery: the opened packet with a zero tag, raw. */
+      uint8_t forged[FUZZ_BUFLEN];
+      memcpy(forged, d, len);
+      memset(forged + len, 0, RUDP_AEAD_TAGLEN);
+      g->mode = FUZZ_CONN_RAW;
+      cg_feed(g, tcode, forged, len + (trailer ? 0 : RUDP_AEAD_TAGLEN));
+      g->mode = mode;
+      tcode = 0;
+    }
+  }
+#endif
   if (d && mode == FUZZ_CONN_WRAP && !(d[0] & 0x80)) {
     rudp_pkt_hd hd;
     rudp_ssize hdlen = rudp_pkt_decode_hd(&hd, d, len, 8);
     FUZZ_CHECK(hdlen > 0);
     rec = d + hdlen;
-    reclen = hd.pktlen - (size_t)hdlen - RUDP_PKT_CRCLEN;
+    reclen = hd.pktlen - (size_t)hdlen - trailer;
+    sealed = NULL; /* renumbered: not the server's bytes */
   } else if (mode == FUZZ_CONN_WRAP) {
     mode = FUZZ_CONN_RESEAL;
   }
@@ -379,11 +457,34 @@ static void cg_feed(conn_gen *g, unsigned tcode, const uint8_t *d, size_t len) {
   rec_put(&g->rec, ctl, rec, reclen);
   if (!g->rec.full) {
     fuzz_conn_step(&g->fc, ctl, rec, reclen);
+    /* Sealed again, it is exactly what the server sent: the replay takes
+     * the same path. */
+    if (sealed && !g->fc.dead && memcmp(g->fc.buf, sealed, sealedlen) != 0) {
+      fprintf(stderr, "gen_corpus: %s: record %zu sealed differently\n",
+              cur_name, g->rec.nrecs);
+      abort();
+    }
+  }
+  if (g->delayed && sealed && !(rec[0] & 0x80)) {
+    if (g->earlylen == 0) {
+      memcpy(g->early, rec, reclen);
+      g->earlylen = reclen;
+    } else if (((rec[0] ^ g->early[0]) & 0x04) && g->delayed == 1) {
+      g->delayed = 2;
+      ctl = FUZZ_CONN_CTL(FUZZ_CONN_RESEAL, 0, FUZZ_CONN_ACT_NONE);
+      rec_put(&g->rec, ctl, g->early, g->earlylen);
+      if (!g->rec.full) {
+        fuzz_conn_step(&g->fc, ctl, g->early, g->earlylen);
+      }
+    }
   }
 }
 
+/* conn_session records |sc| in |mode|; |tls| is the TLS setup byte of a
+ * fuzz_tls_conn seed (-1: plain fuzz_conn); |extra| 1 adds forgeries, 2 a
+ * packet delayed across a key update (conn_gen). */
 static void conn_session(const conn_scenario *sc, unsigned mode,
-                         const char *suffix) {
+                         const char *suffix, int tls, int extra) {
   static conn_gen gbuf;
   static uint8_t dg[64][1500];
   conn_gen *g = &gbuf;
@@ -394,6 +495,8 @@ static void conn_session(const conn_scenario *sc, unsigned mode,
   memset(g, 0, sizeof(*g));
   g->sc = sc;
   g->mode = mode;
+  g->forged = extra == 1;
+  g->delayed = extra == 2;
   g->last_stream = -1;
   g->fc.out = cg_out;
   g->fc.observe = cg_observe;
@@ -401,10 +504,33 @@ static void conn_session(const conn_scenario *sc, unsigned mode,
   cur_name = name;
 
   g->rec.buf[g->rec.len++] = sc->setup;
+  if (tls >= 0) {
+    g->rec.buf[g->rec.len++] = (uint8_t)tls;
+  }
   if (sc->setup & FUZZ_CONN_SETUP_NOMEM) {
     g->rec.buf[g->rec.len++] = sc->nomem_at;
   }
+#ifdef HAVE_OPENSSL
+  if (tls >= 0) {
+    /* As fuzz_tls_conn.c sets it up. */
+    g->fc.tls_setup = (uint8_t)tls;
+    g->fc.client_tls = fuzz_tls_client_ctx((unsigned)tls);
+    g->fc.server_tls = fuzz_tls_server_ctx((unsigned)tls);
+    if (tls & FUZZ_TLS_CLIENT_KEYUPDATE) {
+      g->fc.client_key_update = FUZZ_TLS_KEYUPDATE_INTERVAL;
+    }
+    if (tls & FUZZ_TLS_SERVER_KEYUPDATE) {
+      g->fc.server_key_update = FUZZ_TLS_KEYUPDATE_INTERVAL;
+    }
+  }
+#endif
   fuzz_conn_init(&g->fc, sc->setup, sc->nomem_at, 1);
+#ifdef HAVE_OPENSSL
+  if (tls >= 0) {
+    g->view = fuzz_tls_view_new(g->fc.server);
+    g->server_pn = g->fc.server_out_pn;
+  }
+#endif
   g->start = g->fc.now;
   g->started = 1;
 
@@ -413,18 +539,24 @@ static void conn_session(const conn_scenario *sc, unsigned mode,
     size_t ndg = 0, i;
     rudp_tstamp next_act = RUDP_TSTAMP_MAX, ce, se, t;
     const action *a = &sc->acts[g->next];
+    int was;
 
     if ((a->kind == T_STOP && g->start + a->at_ms * MS <= g->fc.now) ||
         g->fc.now - g->start > MAXTIME) {
       break;
     }
-    /* The server's timers and scripted actions due now. */
+    /* The server's timers and scripted actions due now (the server
+     * draws from the peer's random stream, the harness's client never). */
+    was = peer_rand(1);
     if (rudp_conn_get_expiry(s) <= g->fc.now) {
       FUZZ_CHECK(rudp_conn_handle_expiry(s, g->fc.now) == 0);
     }
     while (a->kind != S_END && a->kind != T_STOP &&
            g->start + a->at_ms * MS <= g->fc.now) {
+      int client = a->kind == C_ABORT || a->kind == S_SRESET;
+      peer_rand(!client);
       cg_do(g, a);
+      peer_rand(1);
       a = &sc->acts[++g->next];
     }
     if (a->kind != S_END) {
@@ -441,6 +573,7 @@ static void conn_session(const conn_scenario *sc, unsigned mode,
       offer_datagram(dg[ndg], (size_t)n, 8);
       dglen[ndg++] = (size_t)n;
     }
+    peer_rand(was);
     if (ndg > 0) {
       int first = 1;
       for (i = 0; i < ndg; ++i) {
@@ -481,7 +614,12 @@ static void conn_session(const conn_scenario *sc, unsigned mode,
     fprintf(stderr, "gen_corpus: %s: no allocation failed\n", name);
   }
   fuzz_conn_finish(&g->fc);
-  write_file("conn", name, NULL, 0, g->rec.buf, g->rec.len);
+#ifdef HAVE_OPENSSL
+  fuzz_tls_peer_del(g->view);
+  g->view = NULL;
+#endif
+  write_file(tls >= 0 ? "tls_conn" : "conn", name, NULL, 0, g->rec.buf,
+             g->rec.len);
 }
 
 #define SETUP_E FUZZ_CONN_SETUP_ECHO
@@ -715,7 +853,9 @@ static void eg_out(fuzz_ep *fe, unsigned addr, const uint8_t *data,
   }
   for (i = 0; i < MAXCLIENTS; ++i) {
     if (g->cl[i].conn && g->cl[i].addr == addr) {
+      int was = peer_rand(1);
       int rv = rudp_conn_read_pkt(g->cl[i].conn, data, len, fe->now);
+      peer_rand(was);
       FUZZ_CHECK(rv == 0 || rv == RUDP_ERR_INVALID_STATE);
       return;
     }
@@ -802,7 +942,12 @@ static void eg_do(ep_gen *g, const ep_action *a) {
   }
 }
 
-static void ep_session(const ep_scenario *sc) {
+/* ep_session records |sc|; |tls| is the TLS setup byte of a
+ * fuzz_tls_endpoint seed (-1: plain fuzz_endpoint), whose clients use the
+ * client context of variant |client| (-1: plain-mode clients), named
+ * |name| (NULL: the scenario's). */
+static void ep_session(const ep_scenario *sc, int tls, int client,
+                       const char *name) {
   static ep_gen gbuf;
   ep_gen *g = &gbuf;
   static uint8_t dg[64][1500];
@@ -813,14 +958,29 @@ static void ep_session(const ep_scenario *sc) {
   memset(g, 0, sizeof(*g));
   g->sc = sc;
   g->fe.out = eg_out;
-  cur_name = sc->name;
+  cur_name = name ? name : sc->name;
   fuzz_mem_init(&g->cm);
   rudp_settings_default(&g->cs);
 
   g->rec.buf[g->rec.len++] = sc->setup;
+  if (tls >= 0) {
+    g->rec.buf[g->rec.len++] = (uint8_t)tls;
+  }
   if (sc->setup & FUZZ_EP_SETUP_NOMEM) {
     g->rec.buf[g->rec.len++] = sc->nomem_at;
   }
+#ifdef HAVE_OPENSSL
+  if (tls >= 0) {
+    /* As fuzz_tls_endpoint.c sets it up. */
+    g->fe.tls = fuzz_tls_server_ctx((unsigned)tls);
+    g->fe.tls_setup = (uint8_t)tls;
+    if (client >= 0) {
+      g->cs.tls = fuzz_tls_client_ctx((unsigned)client);
+    }
+  }
+#else
+  (void)client;
+#endif
   fuzz_ep_init(&g->fe, sc->setup, sc->nomem_at);
   g->start = g->fe.now;
 
@@ -836,7 +996,11 @@ static void ep_session(const ep_scenario *sc) {
     }
     while (a->kind != E_END && a->kind != E_STOP &&
            g->start + a->at_ms * MS <= g->fe.now) {
+      /* The clients draw from the peer's random stream; raw datagrams go
+       * straight to the endpoint, which draws from the harness's. */
+      int was = peer_rand(a->kind != E_RAW_VN && a->kind != E_RAW_SHORT);
       eg_do(g, a);
+      peer_rand(was);
       a = &sc->acts[++g->next];
     }
     if (a->kind != E_END) {
@@ -844,9 +1008,11 @@ static void ep_session(const ep_scenario *sc) {
     }
     for (i = 0; i < MAXCLIENTS; ++i) {
       rudp_conn *c = g->cl[i].conn;
+      int was;
       if (!c) {
         continue;
       }
+      was = peer_rand(1);
       if (rudp_conn_get_expiry(c) <= g->fe.now) {
         FUZZ_CHECK(rudp_conn_handle_expiry(c, g->fe.now) == 0);
       }
@@ -861,6 +1027,7 @@ static void ep_session(const ep_scenario *sc) {
         dgaddr[ndg] = g->cl[i].addr;
         dglen[ndg++] = (size_t)n;
       }
+      peer_rand(was);
       ce = tmin(ce, rudp_conn_get_expiry(c));
       if (rudp_conn_get_state(c) != RUDP_CONN_STATE_CLOSED) {
         live = 1;
@@ -900,14 +1067,15 @@ static void ep_session(const ep_scenario *sc) {
     }
   }
   if ((sc->setup & FUZZ_EP_SETUP_NOMEM) && !g->fe.fm.failed) {
-    fprintf(stderr, "gen_corpus: %s: no allocation failed\n", sc->name);
+    fprintf(stderr, "gen_corpus: %s: no allocation failed\n", cur_name);
   }
   fuzz_ep_finish(&g->fe);
   for (i = 0; i < MAXCLIENTS; ++i) {
     rudp_conn_del(g->cl[i].conn);
   }
   FUZZ_CHECK(g->cm.nlive == 0);
-  write_file("endpoint", sc->name, NULL, 0, g->rec.buf, g->rec.len);
+  write_file(tls >= 0 ? "tls_endpoint" : "endpoint", cur_name, NULL, 0,
+             g->rec.buf, g->rec.len);
 }
 
 #define EP_ONE                                                                 \
@@ -1071,6 +1239,52 @@ static void tp_seeds(void) {
   pool_offer(&tp_pool, fnv(2, out, 17), flag, out, 17);
 }
 
+#ifdef HAVE_OPENSSL
+/* ------------------------------------------------------------ tls */
+
+/* tls_sessions records the TLS targets' seeds: every scenario once, with
+ * the suite and ALPN variants in turn, key updates started by either side
+ * in some, forgeries in one; then handshakes that fail. */
+static void tls_sessions(void) {
+  size_t i;
+
+  fuzz_tls_init();
+  no_pools = 1;
+  for (i = 0; i < sizeof(conn_scenarios) / sizeof(conn_scenarios[0]); ++i) {
+    const conn_scenario *sc = &conn_scenarios[i];
+    int tls = (int)(i % FUZZ_TLS_NVARIANTS);
+    if (i % 3 == 0) {
+      tls |= FUZZ_TLS_CLIENT_KEYUPDATE;
+    }
+    /* (Not with losses: a server's update seen late makes the replay
+     * seal differently; see cg_feed.) */
+    if (i % 4 == 1 && !sc->drop_s2c && !sc->drop_c2s) {
+      tls |= FUZZ_TLS_SERVER_KEYUPDATE;
+    }
+    conn_session(sc, FUZZ_CONN_RESEAL, "", tls, 0);
+    if (sc->wrap) {
+      conn_session(sc, FUZZ_CONN_WRAP, "-wrap", tls, 0);
+    }
+    if (i == 0) {
+      conn_session(sc, FUZZ_CONN_RESEAL, "-forged", tls, 1);
+    }
+    if (tls & FUZZ_TLS_SERVER_KEYUPDATE) {
+      conn_session(sc, FUZZ_CONN_RESEAL, "-delayed", tls, 2);
+    }
+  }
+  for (i = 0; i < sizeof(ep_scenarios) / sizeof(ep_scenarios[0]); ++i) {
+    int v = (int)(i % FUZZ_TLS_NVARIANTS);
+    ep_session(&ep_scenarios[i], v, v, NULL);
+  }
+  /* The server requires an ALPN the client does not offer; they share no
+   * cipher suite; the client runs plain mode. */
+  ep_session(&ep_scenarios[0], FUZZ_TLS_ALPN, 0, "alpn-refused");
+  ep_session(&ep_scenarios[0], 1, 2, "no-common-suite");
+  ep_session(&ep_scenarios[0], 0, -1, "plain-client");
+  no_pools = 0;
+}
+#endif
+
 int main(int argc, char **argv) {
   size_t i;
   if (argc != 2) {
@@ -1087,18 +1301,21 @@ int main(int argc, char **argv) {
   }
   for (i = 0; i < sizeof(conn_scenarios) / sizeof(conn_scenarios[0]); ++i) {
     const conn_scenario *sc = &conn_scenarios[i];
-    conn_session(sc, FUZZ_CONN_RESEAL, "");
+    conn_session(sc, FUZZ_CONN_RESEAL, "", -1, 0);
     if (sc->wrap) {
-      conn_session(sc, FUZZ_CONN_WRAP, "-wrap");
+      conn_session(sc, FUZZ_CONN_WRAP, "-wrap", -1, 0);
     }
     if (i == 0) {
-      conn_session(sc, FUZZ_CONN_RAW, "-raw");
+      conn_session(sc, FUZZ_CONN_RAW, "-raw", -1, 0);
     }
   }
   for (i = 0; i < sizeof(ep_scenarios) / sizeof(ep_scenarios[0]); ++i) {
-    ep_session(&ep_scenarios[i]);
+    ep_session(&ep_scenarios[i], -1, -1, NULL);
   }
   tp_seeds();
+#ifdef HAVE_OPENSSL
+  tls_sessions();
+#endif
   printf("gen_corpus: wrote %zu files to %s\n", nwritten, outdir);
   return 0;
 }
