@@ -30,8 +30,12 @@
  * reported.  Not a test: it never fails because the machine is slow.
  *
  *   rudp_bench_event [-c gso,mmsg,plain,tcp,hs] [-n MIB] [-m HANDSHAKES]
- *                    [-i INFLIGHT] [-r REPS] [-s PAYLOAD]
+ *                    [-i INFLIGHT] [-r REPS] [-s PAYLOAD] [-P PMTUD_MAX]
  *                    [-t none|aes128|aes256|chacha20] [-J]
+ *
+ * -s is the datagram size a connection starts with; path MTU discovery
+ * (on by default, rudp_settings.pmtud_max_udp_payload_size) then raises it
+ * up to -P bytes on loopback; -P 0 keeps every datagram at -s bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -303,6 +307,10 @@ static void *cli_main(void *arg) {
   return NULL;
 }
 
+/* g_pmtud_max is -P: path MTU discovery's ceiling (SIZE_MAX: the
+ * library's default). */
+static size_t g_pmtud_max = SIZE_MAX;
+
 static void bulk_settings(rudp_event_settings *st, int listen, int offload,
                           size_t batch, size_t payload) {
   rudp_settings *c = &st->endpoint.conn;
@@ -311,6 +319,9 @@ static void bulk_settings(rudp_event_settings *st, int listen, int offload,
   st->gso = st->gro = offload;
   st->send_batch = st->recv_batch = batch;
   c->tx_udp_payload_size = payload;
+  if (g_pmtud_max != SIZE_MAX) {
+    c->pmtud_max_udp_payload_size = g_pmtud_max;
+  }
   c->initial_max_data = 32u << 20;
   c->initial_max_stream_data = 16u << 20;
   c->max_window = 32u << 20;
@@ -770,18 +781,22 @@ int main(int argc, char **argv) {
       payload = (size_t)strtoull(argv[++i], NULL, 10);
     } else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
       suite_arg = argv[++i];
+    } else if (!strcmp(argv[i], "-P") && i + 1 < argc) {
+      g_pmtud_max = (size_t)strtoull(argv[++i], NULL, 10);
     } else if (!strcmp(argv[i], "-J")) {
       json = 1;
     } else {
       fprintf(stderr, "usage: rudp_bench_event [-c gso,mmsg,plain,tcp,hs] "
                       "[-n MIB] [-m HANDSHAKES] [-i INFLIGHT] [-r REPS] "
-                      "[-s PAYLOAD] [-t none|aes128|aes256|chacha20] [-J]\n");
+                      "[-s PAYLOAD] [-P PMTUD_MAX] "
+                      "[-t none|aes128|aes256|chacha20] [-J]\n");
       return 2;
     }
   }
   if (mib == 0 || mib > (1u << 20) || m == 0 || inflight == 0 || reps < 1 ||
-      reps > MAXREPS || payload < 1200 || payload > 65527) {
-    fprintf(stderr, "rudp_bench_event: bad -n, -m, -i, -r or -s\n");
+      reps > MAXREPS || payload < 1200 || payload > 65527 ||
+      (g_pmtud_max != SIZE_MAX && g_pmtud_max > 65527)) {
+    fprintf(stderr, "rudp_bench_event: bad -n, -m, -i, -r, -s or -P\n");
     return 2;
   }
   if (!strcmp(suite_arg, "aes128")) {

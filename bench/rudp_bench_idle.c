@@ -10,10 +10,11 @@
  *   - librudp's own allocations (endpoint, connections, the binding)
  *     through a counting `rudp_mem` given in `rudp_event_settings.mem`,
  *     one per endpoint, so the server's and the client's are apart;
- *   - OpenSSL's allocations (TLS mode: one SSL object, its BIOs and keys per
- *     connection) through CRYPTO_set_mem_functions, called before any other
- *     OpenSSL call; each thread runs one endpoint, so a thread-local tag
- *     tells the server's from the client's.
+ *   - OpenSSL's allocations (TLS mode: an SSL object per connection during
+ *     its handshake, freed once it is confirmed; then the packet
+ *     protection's cipher contexts) through CRYPTO_set_mem_functions,
+ *     called before any other OpenSSL call; each thread runs one endpoint,
+ *     so a thread-local tag tells the server's from the client's.
  *
  * Per connection = (heap with all connections open and idle - heap of the
  * endpoints before the first connect) / connections, for each side.  The

@@ -84,6 +84,32 @@ struct rudp_cc {
   uint64_t prior_ssthresh;
   /* congestion_events counts reductions (for stats and tests). */
   uint64_t congestion_events;
+  /* loss_tolerant: nonzero to take a loss for congestion only with a sign
+   * of it (settings.loss_tolerant; rudp_cc_on_loss). */
+  int loss_tolerant;
+  /* losses_ignored counts loss events rudp_cc_on_loss did not take for
+   * congestion (stats and tests). */
+  uint64_t losses_ignored;
+  /* Loss accounting per round (rudp_cc_on_loss):
+   * bytes acknowledged and declared lost in the round that began at
+   * lt_round_start (UINT64_MAX: none yet) and in the one before. */
+  rudp_tstamp lt_round_start;
+  uint64_t lt_acked;
+  uint64_t lt_lost;
+  uint64_t lt_prev_acked;
+  uint64_t lt_prev_lost;
+  /* The smallest RTT samples (UINT64_MAX: none) of the current RTT
+   * window, begun at lt_rtt_start (UINT64_MAX: none yet), and of the
+   * previous one (rudp_cc_on_loss). */
+  rudp_tstamp lt_rtt_start;
+  rudp_duration lt_rtt_min;
+  rudp_duration lt_rtt_prev_min;
+  /* lt_rtt_count, lt_rtt_prev_count: the samples in those windows. */
+  uint32_t lt_rtt_count;
+  uint32_t lt_rtt_prev_count;
+  /* cwnd_limited_ts: the last time the window was full with data waiting
+   * or a packet filled it (UINT64_MAX: never); rudp_cc_app_limited. */
+  rudp_tstamp cwnd_limited_ts;
 };
 
 /* rudp_cc_initial_window returns min(10 * mss, max(14720, 2 * mss)). */
@@ -102,13 +128,102 @@ uint64_t rudp_cc_min_window(uint64_t max_udp_payload_size);
  */
 int rudp_cc_in_recovery(const rudp_cc *cc, rudp_tstamp sent_ts);
 
+/* rudp_cc_common_init sets the state rudp_cc keeps for every algorithm
+ * (the loss filter's rounds, the window-limited time; loss_tolerant off,
+ * losses_ignored 0).  Each algorithm's init calls it. */
+void rudp_cc_common_init(rudp_cc *cc);
+
+/*
+ * Loss tolerance (settings.loss_tolerant, docs/PROTOCOL.md 10.4).  A loss is a
+ * congestion signal when the path shows a queue or when more is lost than
+ * random loss explains; otherwise (a lossy radio or long-haul link, no queue
+ * anywhere) shrinking the window only throttles the flow to the Mathis limit of
+ * the loss rate without relieving anything.  rudp_cc_on_loss takes a loss for
+ * congestion when:
+ *
+ *   - loss_tolerant is 0 (RFC 9002: every loss event is one), or
+ *   - the losses are persistent congestion (RFC 9002 §7.6), or
+ *   - the RTT shows a standing queue: every RTT sample of the last two
+ *     RTT windows (half a smoothed RTT each, at least
+ *     RUDP_CC_LT_MIN_RTT_WINDOW; at least RUDP_CC_LT_MIN_RTT_SAMPLES
+ *     samples in all) exceeds min_rtt by more than
+ *     max(min_rtt / RUDP_CC_LT_QUEUE_DIVISOR, RUDP_CC_LT_MIN_QUEUE_DELAY).
+ *     The smallest sample, not the latest or the average: a queue the
+ *     flow fills stays, while one late ACK (delayed, or its sender
+ *     descheduled on a busy host) is one sample.  In slow start, whose
+ *     queue builds and overflows within a round, min(latest, smoothed)
+ *     against min_rtt / RUDP_CC_LT_SS_QUEUE_DIVISOR (its paced bursts
+ *     queue briefly on their own); or
+ *   - the loss rate is high: over the current and the previous round (a
+ *     smoothed RTT each, at least RUDP_CC_LT_MIN_ROUND, so that the
+ *     rounds of a sub-millisecond path hold enough packets to judge; the
+ *     previous one extended until it holds RUDP_CC_LT_MIN_SAMPLE
+ *     datagrams, for slow flows) more than 1 / RUDP_CC_LT_LOSS_DIVISOR of
+ *     the bytes acknowledged or lost were lost, and at least
+ *     RUDP_CC_LT_MIN_LOST_PACKETS datagrams' worth: a bottleneck whose
+ *     queue is too short to show in the RTT still gets a response.
+ *
+ * A drop-tail bottleneck drops only when its queue is full, which is the
+ * RTT at its highest, so on a congested path the response is the
+ * algorithm's own (RFC 9438 / RFC 9002) and a loss-tolerant flow shares
+ * the queue with a standard one as two standard flows do.
+ */
+#define RUDP_CC_LT_QUEUE_DIVISOR 16
+#define RUDP_CC_LT_SS_QUEUE_DIVISOR 8
+#define RUDP_CC_LT_MIN_QUEUE_DELAY (250 * RUDP_MICROSECONDS)
+#define RUDP_CC_LT_MIN_RTT_WINDOW (1 * RUDP_MILLISECONDS)
+#define RUDP_CC_LT_MIN_RTT_SAMPLES 8
+#define RUDP_CC_LT_LOSS_DIVISOR 8
+#define RUDP_CC_LT_MIN_LOST_PACKETS 4
+#define RUDP_CC_LT_MIN_ROUND (10 * RUDP_MILLISECONDS)
+#define RUDP_CC_LT_MIN_SAMPLE 32
+
+/*
+ * rudp_cc_on_loss reports the in-flight packets one loss detection
+ * declared lost: |bytes| of them, the newest sent at |sent_ts|,
+ * |persistent| nonzero for persistent congestion; |rtt| is the path's
+ * estimator.  Unless the losses show no sign of congestion (see above),
+ * it calls the algorithm's on_congestion_event and, for persistent
+ * congestion, on_persistent_congestion.  Returns 1 if it did, 0 if the
+ * losses were ignored (losses_ignored is incremented).
+ */
+int rudp_cc_on_loss(rudp_cc *cc, uint64_t bytes, rudp_tstamp sent_ts,
+                    int persistent, const rudp_rtt *rtt, rudp_tstamp now);
+
+/*
+ * rudp_cc_on_ack counts |ack|'s bytes for the loss filter's rounds and
+ * calls the algorithm's on_ack (if any).
+ */
+void rudp_cc_on_ack(rudp_cc *cc, const rudp_cc_ack *ack, const rudp_rtt *rtt,
+                    rudp_tstamp now);
+
+/*
+ * rudp_cc_set_cwnd_limited notes that at |now| the window was full: data
+ * waited for it, or a packet just filled it.
+ */
+void rudp_cc_set_cwnd_limited(rudp_cc *cc, rudp_tstamp now);
+
+/*
+ * rudp_cc_app_limited returns nonzero if a packet sent at |now| that
+ * leaves nothing queued is application-limited (RFC 9002 §7.8), i.e. the
+ * window has not been full within the last smoothed RTT of |rtt|.  A flow
+ * of small messages whose window is the limit sends each packet with
+ * everything that waited, emptying the queue every time; counting those
+ * as application-limited would freeze the window (no growth) while each
+ * loss still shrinks it.
+ */
+int rudp_cc_app_limited(const rudp_cc *cc, const rudp_rtt *rtt,
+                        rudp_tstamp now);
+
 /*
  * rudp_hystart is HyStart++ (RFC 9406): it ends slow start when the RTT
  * rises by a clear margin over a round (the queue is building), before the
  * loss that plain slow start waits for, via a Conservative Slow Start
- * phase.  Both algorithms use it, only in the first slow start (while
- * ssthresh is still UINT64_MAX, RFC 9406 §4.3); the struct is embedded in
- * each.
+ * phase; and at once when RUDP_HYSTART_N_RTT_SAMPLE samples in a row
+ * show the rise within a round whose minimum has not risen (a paced
+ * sender's rounds start with the queue drained; rudp_hystart.c).  Both
+ * algorithms use it, only in the first slow start (while ssthresh is
+ * still UINT64_MAX, RFC 9406 §4.3); the struct is embedded in each.
  */
 typedef struct rudp_hystart {
   /* round_start: a round ends when an ACK arrives for a packet sent at or
@@ -130,6 +245,9 @@ typedef struct rudp_hystart {
   rudp_duration css_baseline_min_rtt;
   /* exits counts how often HyStart++ ended slow start (tests, stats). */
   uint64_t exits;
+  /* high_run counts the latest RTT samples in a row at or above the
+   * last round's minimum plus RttThresh. */
+  uint32_t high_run;
 } rudp_hystart;
 
 /* RUDP_HYSTART_N_RTT_SAMPLE: samples a round needs before it decides. */

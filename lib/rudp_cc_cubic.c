@@ -397,6 +397,7 @@ void rudp_cc_cubic_init(rudp_cc_cubic *cubic, uint64_t max_udp_payload_size,
   cubic->cc.ops = &rudp_cc_cubic_ops;
   cubic->cc.max_udp_payload_size = max_udp_payload_size;
   cubic->cc.congestion_events = 0;
+  rudp_cc_common_init(&cubic->cc);
   cubic->hystart.exits = 0;
   cubic_reset(&cubic->cc, now);
 }

@@ -39,6 +39,7 @@ void rudp_cc_none_init(rudp_cc_none *none, uint64_t max_udp_payload_size,
   none->cc.ops = &rudp_cc_none_ops;
   none->cc.max_udp_payload_size = max_udp_payload_size;
   none->cc.congestion_events = 0;
+  rudp_cc_common_init(&none->cc);
   /* 0 would read as "unpaced" to the pacer: no limit at all. */
   none->rate = rate ? rate : 1;
   none_reset(&none->cc, now);

@@ -161,6 +161,7 @@ void rudp_cc_reno_init(rudp_cc_reno *reno, uint64_t max_udp_payload_size,
   reno->cc.ops = &rudp_cc_reno_ops;
   reno->cc.max_udp_payload_size = max_udp_payload_size;
   reno->cc.congestion_events = 0;
+  rudp_cc_common_init(&reno->cc);
   reno->hystart.exits = 0;
   reno_reset(&reno->cc, now);
 }

@@ -47,6 +47,12 @@
 #define CONN_MAX_TIME_THRESHOLD 8000
 #define CONN_MAX_MIN_RTO (60 * RUDP_SECONDS)
 
+/* CONN_DEFAULT_PMTUD_MAX is the default ceiling of path MTU discovery:
+ * 16 KiB datagrams already take most of the per-packet cost off bulk
+ * transfer on loopback (docs/PERFORMANCE.md), and larger ones make each
+ * loss dearer. */
+#define CONN_DEFAULT_PMTUD_MAX 16384
+
 /* ------------------------------------------------------------ settings */
 
 void rudp_settings_default(rudp_settings *s) {
@@ -64,6 +70,7 @@ void rudp_settings_default(rudp_settings *s) {
   s->ack_ranges = RUDP_ACKTR_DEFAULT_MAX_RANGES;
   s->max_udp_payload_size = RUDP_MAX_UDP_PAYLOAD;
   s->tx_udp_payload_size = RUDP_MIN_UDP_PAYLOAD;
+  s->pmtud_max_udp_payload_size = CONN_DEFAULT_PMTUD_MAX;
   s->initial_max_data = 1 << 20;
   s->initial_max_stream_data = 256 << 10;
   s->max_window = 24 << 20;
@@ -71,9 +78,12 @@ void rudp_settings_default(rudp_settings *s) {
   s->max_streams_bidi = 100;
   s->max_streams_uni = 100;
   s->max_stream_send_buffer = 4 << 20;
+  s->max_send_buffer = 16 << 20;
   s->max_datagram_frame_size = 1200;
   s->datagram_queue_len = 64;
   s->cc_algo = RUDP_CC_CUBIC;
+  /* Random loss is not congestion (docs/PROTOCOL.md, issue 8). */
+  s->loss_tolerant = 1;
   s->tls = NULL;
   s->tls_server_name = NULL;
   s->key_update_interval = CONN_KEY_UPDATE_INTERVAL;
@@ -101,12 +111,14 @@ static int settings_valid(const rudp_settings *s) {
          s->max_udp_payload_size <= RUDP_MAX_UDP_PAYLOAD &&
          s->tx_udp_payload_size >= RUDP_MIN_UDP_PAYLOAD &&
          s->tx_udp_payload_size <= RUDP_MAX_UDP_PAYLOAD &&
+         s->pmtud_max_udp_payload_size <= RUDP_MAX_UDP_PAYLOAD &&
          s->initial_max_stream_data > 0 && s->initial_max_data > 0 &&
          s->initial_max_stream_data <= RUDP_MAX_VARINT &&
          s->initial_max_data <= RUDP_MAX_VARINT &&
          s->max_streams_bidi <= RUDP_MAX_STREAMS &&
          s->max_streams_uni <= RUDP_MAX_STREAMS &&
-         s->max_stream_send_buffer > 0 && s->datagram_queue_len > 0 &&
+         s->max_stream_send_buffer > 0 && s->max_send_buffer > 0 &&
+         s->datagram_queue_len > 0 &&
          (s->cc_algo == RUDP_CC_RENO || s->cc_algo == RUDP_CC_CUBIC ||
           (s->cc_algo == RUDP_CC_NONE && s->max_rate > 0)) &&
          s->datagram_urgency <= RUDP_URGENCY_MAX &&
@@ -148,12 +160,81 @@ static int conn_call_stream_code_cb(rudp_conn *conn,
   return 0;
 }
 
+/* ------------------------------------------------------------ send buffer */
+
+/*
+ * The connection's bound on the bytes held for sending (settings.
+ * max_send_buffer): tx_buffered sums, over the streams, the bytes written
+ * and not yet acknowledged in order (what the send buffers hold, copied
+ * or referenced).  Writes add to it at once; each stream's share is taken
+ * off when its in-order acknowledged offset moves (tx_counted remembers
+ * how far it was counted), when it is reset, and when it is freed.
+ */
+
+/* txbuf_sync takes the bytes |strm| had acknowledged in order since the
+ * last call off the count.  Idempotent, so it may run both from the
+ * release callback (before the application hears of a freed buffer, so
+ * that a write from there sees the room) and after the acknowledgement. */
+static void txbuf_sync(rudp_conn *conn, rudp_strm *strm) {
+  if (strm->tx.acked > strm->tx_counted) {
+    conn->tx_buffered -= strm->tx.acked - strm->tx_counted;
+    strm->tx_counted = strm->tx.acked;
+  }
+}
+
+/* txbuf_drop takes everything |strm| holds off the count and off the wait
+ * queue, before its send buffer is reset or freed. */
+static void txbuf_drop(rudp_conn *conn, rudp_strm *strm) {
+  conn->tx_buffered -= strm->tx.written - strm->tx_counted;
+  strm->tx_counted = strm->tx.written;
+  rudp_strm_waitq_remove(&conn->txwait, strm);
+}
+
+/* txbuf_room is what the connection's bound lets the streams add. */
+static uint64_t txbuf_room(const rudp_conn *conn) {
+  return conn->tx_buffered >= conn->settings.max_send_buffer
+             ? 0
+             : conn->settings.max_send_buffer - conn->tx_buffered;
+}
+
+/*
+ * txbuf_wake calls stream_writable for the streams the connection's bound
+ * held back, oldest first, once the count fell to half the bound (the
+ * low-water mark of the stream's own bound: waking at every acknowledged
+ * packet would have the writers write, and us send, in slivers), and
+ * goes on while there is room: it stops when a woken writer fills the
+ * buffer again, and the others keep their place.  (A stream waits here
+ * only while the connection's bound is the tighter one: a write that
+ * finds its own bound tighter takes it out.)  O(1) when nobody waits;
+ * never nested (a callback that resets a stream comes back here).
+ */
+static void txbuf_wake(rudp_conn *conn) {
+  rudp_strm *strm;
+  if (conn->txwait_busy || !conn->txwait.head ||
+      conn->tx_buffered > conn->settings.max_send_buffer / 2) {
+    return;
+  }
+  conn->txwait_busy = 1;
+  while (conn->tx_buffered < conn->settings.max_send_buffer &&
+         (strm = rudp_strm_waitq_pop(&conn->txwait)) != NULL) {
+    if (strm->flags & RUDP_STRM_FLAG_TX_WANT_WRITABLE) {
+      strm->flags &= ~RUDP_STRM_FLAG_TX_WANT_WRITABLE;
+      if (conn_call_stream_cb(conn, conn->callbacks.stream_writable,
+                              strm->id) != 0) {
+        conn->cb_error = RUDP_ERR_CALLBACK_FAILURE;
+      }
+    }
+  }
+  conn->txwait_busy = 0;
+}
+
 /* The release callback of referenced stream data: sbuf hands us the
  * stream as user data. */
 static void strm_release(const uint8_t *data, size_t len, void *ref,
                          void *user_data) {
   rudp_strm *strm = user_data;
   rudp_conn *conn = *(rudp_conn **)((uint8_t *)strm + sizeof(rudp_strm));
+  txbuf_sync(conn, strm);
   if (conn->callbacks.stream_data_released) {
     conn->callbacks.stream_data_released(conn, (int64_t)strm->id, data, len,
                                          ref, conn->user_data);
@@ -326,6 +407,7 @@ static void strm_destroy(rudp_conn *conn, rudp_strm *strm) {
     }
   }
   rudp_map_remove(&conn->streams, strm->id);
+  txbuf_drop(conn, strm);
   rudp_strm_free(strm);
   rudp_mem_free(conn->mem, rudp_struct_of(strm, conn_strm_alloc, strm));
 }
@@ -402,6 +484,7 @@ static void conn_cc_init(rudp_conn *conn, rudp_tstamp now) {
     conn->cc = &conn->ccs.cubic.cc;
     break;
   }
+  conn->cc->loss_tolerant = conn->settings.loss_tolerant != 0;
   rudp_pacer_init(&conn->pacer, conn->max_tx_payload, now);
   /* Unpaced until the first ACK sets a rate, unless a cap applies from
    * the first packet (RUDP_CC_NONE's rate is the cap). */
@@ -591,7 +674,7 @@ static int conn_tls_start(rudp_conn *conn) {
                 conn->mem);
   rv = rudp_tls_session_new(&conn->tls, conn->settings.tls, conn->server,
                             conn->settings.tls_server_name, conn->crypto_msg,
-                            (size_t)n);
+                            (size_t)n, conn->mem);
   if (rv != 0) {
     return rv;
   }
@@ -631,6 +714,10 @@ static int conn_apply_remote_params(rudp_conn *conn, const rudp_cid *pkt_scid) {
   conn->flags |= RUDP_CONN_FLAG_PEER_PARAMS;
   conn->max_tx_payload = (size_t)rudp_min(
       (uint64_t)conn->settings.tx_udp_payload_size, rp->max_udp_payload_size);
+  rudp_pmtud_init(
+      &conn->pmtud, conn->max_tx_payload,
+      (size_t)rudp_min((uint64_t)conn->settings.pmtud_max_udp_payload_size,
+                       rp->max_udp_payload_size));
   rudp_fc_tx_update(&conn->tx_fc, rp->initial_max_data);
   conn->remote_max_streams[0] = rp->initial_max_streams_bidi;
   conn->remote_max_streams[1] = rp->initial_max_streams_uni;
@@ -685,6 +772,7 @@ static int conn_new(rudp_conn **pconn, int server, const rudp_cid *dcid,
   conn->dcid = *dcid;
   conn->odcid = *odcid;
   conn->max_tx_payload = RUDP_MIN_UDP_PAYLOAD;
+  rudp_pmtud_init(&conn->pmtud, RUDP_MIN_UDP_PAYLOAD, 0);
   conn->created_ts = now;
   conn->last_recv_ts = now;
   conn->idle_start_ts = now;
@@ -949,6 +1037,9 @@ void rudp_conn_close_now(rudp_conn *conn, int error) {
 }
 
 void rudp_conn_on_path_change(rudp_conn *conn, rudp_tstamp now) {
+  /* A new path: its MTU is unknown, search again from the base. */
+  rudp_pmtud_reset(&conn->pmtud);
+  conn->max_tx_payload = conn->pmtud.cur;
   conn_rtt_init(conn);
   conn->first_rtt_sample_ts = RUDP_TSTAMP_MAX;
   conn_cc_init(conn, now);
@@ -991,6 +1082,10 @@ void rudp_conn_get_stats(const rudp_conn *conn, rudp_conn_stats *stats) {
   stats->ssthresh = conn->cc->ssthresh;
   stats->bytes_in_flight = conn->rtb.bytes_in_flight;
   stats->congestion_events = conn->cc->congestion_events;
+  stats->pmtu = conn->max_tx_payload;
+  stats->pmtu_probes_sent = conn->pmtud.probes_sent;
+  stats->pmtu_probes_lost = conn->pmtud.probes_lost;
+  stats->pmtu_black_holes = conn->pmtud.black_holes;
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -1013,14 +1108,16 @@ static void conn_on_frame_acked(rudp_conn *conn, const rudp_rtb_frame *f) {
     }
     if (f->len) {
       rudp_sbuf_on_acked(&strm->tx, f->offset, (size_t)f->len);
+      txbuf_sync(conn, strm);
     }
     if (f->fin) {
       strm->flags |= RUDP_STRM_FLAG_TX_FIN_ACKED;
     }
     /* Writable again below half the buffer (a low-water mark, like
      * libevent's): waking the writer for every acknowledged packet would
-     * have it write, and us send, in slivers. */
-    if ((strm->flags & RUDP_STRM_FLAG_TX_WANT_WRITABLE) &&
+     * have it write, and us send, in slivers.  A stream the connection's
+     * bound held back waits for the connection's low-water mark. */
+    if ((strm->flags & RUDP_STRM_FLAG_TX_WANT_WRITABLE) && !strm->in_txwait &&
         rudp_sbuf_unacked(&strm->tx) <=
             conn->settings.max_stream_send_buffer / 2) {
       strm->flags &= ~RUDP_STRM_FLAG_TX_WANT_WRITABLE;
@@ -1029,6 +1126,7 @@ static void conn_on_frame_acked(rudp_conn *conn, const rudp_rtb_frame *f) {
         conn->cb_error = RUDP_ERR_CALLBACK_FAILURE;
       }
     }
+    txbuf_wake(conn);
     strm_maybe_close(conn, strm);
     break;
   case RUDP_FRAME_RESET_STREAM:
@@ -1127,9 +1225,21 @@ static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f,
   }
 }
 
+/* conn_set_tx_payload makes |size| the datagram size: the congestion
+ * window and the pacer's burst are counted in it. */
+static void conn_set_tx_payload(rudp_conn *conn, size_t size) {
+  conn->max_tx_payload = size;
+  conn->cc->max_udp_payload_size = size;
+  conn->pacer.mss = size;
+}
+
 static void rtb_acked_cb(const rudp_rtb_pkt *pkt, void *user_data) {
   rudp_conn *conn = user_data;
   const rudp_rtb_frame *f;
+  if ((pkt->flags & RUDP_RTB_FLAG_PMTU_PROBE) &&
+      rudp_pmtud_on_probe_acked(&conn->pmtud, pkt->size, conn->rtb_now)) {
+    conn_set_tx_payload(conn, conn->pmtud.cur);
+  }
   for (f = pkt->frames; f; f = f->next) {
     conn_on_frame_acked(conn, f);
   }
@@ -1138,6 +1248,12 @@ static void rtb_acked_cb(const rudp_rtb_pkt *pkt, void *user_data) {
 static void rtb_lost_cb(const rudp_rtb_pkt *pkt, void *user_data) {
   rudp_conn *conn = user_data;
   const rudp_rtb_frame *f;
+  if (pkt->flags & RUDP_RTB_FLAG_PMTU_PROBE) {
+    /* Not a congestion signal (RFC 9000 §14.4), not in pkts_lost. */
+    rudp_pmtud_on_probe_lost(&conn->pmtud, pkt->size, conn->rtb_now);
+    ++conn->rtb_pmtu_lost;
+    return; /* a probe carries only PING and PADDING */
+  }
   ++conn->stats.pkts_lost;
   for (f = pkt->frames; f; f = f->next) {
     conn_on_frame_lost(conn, f, 0);
@@ -1162,19 +1278,27 @@ static void conn_rtb_cb(rudp_conn *conn, rudp_rtb_cb *cb) {
 static void conn_detect_lost(rudp_conn *conn, rudp_tstamp now) {
   rudp_rtb_cb cb;
   rudp_rtb_loss_result lr;
+  uint64_t lost;
   conn_rtb_cb(conn, &cb);
+  conn->rtb_now = now;
+  conn->rtb_pmtu_lost = 0;
   rudp_rtb_detect_lost(&conn->rtb, &conn->rtt, conn->settings.max_ack_delay,
                        conn->first_rtt_sample_ts, now, &cb, &lr);
   conn->loss_time = lr.loss_time;
-  if (lr.npkts == 0) {
-    return;
+  if (lr.npkts == conn->rtb_pmtu_lost) {
+    return; /* nothing lost, or only path MTU probes */
   }
-  if (conn->cc->ops->on_congestion_event) {
-    conn->cc->ops->on_congestion_event(conn->cc, lr.largest_lost_sent_ts, now);
+  /* A congestion event unless settings.loss_tolerant finds no sign of
+   * congestion (rudp_cc_on_loss).  Lost probes' bytes (a 9 KB probe on
+   * a 1500-byte path) must not weigh in its loss rate: the others were
+   * at most a datagram each. */
+  lost = lr.bytes;
+  if (conn->rtb_pmtu_lost) {
+    lost = rudp_min(lost, (lr.npkts - conn->rtb_pmtu_lost) *
+                              (uint64_t)conn->max_tx_payload);
   }
-  if (lr.persistent_congestion && conn->cc->ops->on_persistent_congestion) {
-    conn->cc->ops->on_persistent_congestion(conn->cc, now);
-  }
+  rudp_cc_on_loss(conn->cc, lost, lr.largest_lost_sent_ts,
+                  lr.persistent_congestion, &conn->rtt, now);
 }
 
 /* ------------------------------------------------------------ receiving */
@@ -1187,6 +1311,7 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
   int rv;
 
   conn_rtb_cb(conn, &cb);
+  conn->rtb_now = now;
   rv = rudp_rtb_on_ack(&conn->rtb, fr, now, &cb, &res);
   if (rv != 0) {
     return rv;
@@ -1219,7 +1344,7 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
       conn->cc->ops->on_spurious_loss) {
     conn->cc->ops->on_spurious_loss(conn->cc, now);
   }
-  if (res.bytes && conn->cc->ops->on_ack) {
+  if (res.bytes) {
     rudp_cc_ack ack;
     ack.bytes_acked = res.bytes;
     ack.largest_acked_sent_ts = res.largest_newly_acked_sent_ts;
@@ -1231,7 +1356,8 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
     ack.app_limited =
         res.app_limited ||
         2 * (conn->rtb.bytes_in_flight + res.bytes) < conn->cc->cwnd;
-    conn->cc->ops->on_ack(conn->cc, &ack, &conn->rtt, now);
+    /* Counted for the loss filter too (rudp_cc_on_loss). */
+    rudp_cc_on_ack(conn->cc, &ack, &conn->rtt, now);
   }
   rudp_pacer_set_rate(&conn->pacer, conn_pacing_rate(conn), now);
   /* RFC 9002 §6.2.1: an acknowledgement resets the PTO backoff (the
@@ -1300,6 +1426,32 @@ static int conn_tls_install_keys(rudp_conn *conn) {
 }
 
 /*
+ * conn_tls_release gives back, once the handshake is confirmed, what only
+ * the handshake needed (an idle TLS connection then costs about what a
+ * plain one does; docs/PERFORMANCE.md): the OpenSSL session, when it is
+ * done (a client may wait for a session ticket), with the CRYPTO receive
+ * buffer; and, once everything we sent in CRYPTO is acknowledged (the
+ * server's tickets), the send buffer's 16 KiB chunk.  Called for every
+ * packet received in TLS mode: a few loads once everything is released.
+ */
+static void conn_tls_release(rudp_conn *conn) {
+  if (!(conn->flags & RUDP_CONN_FLAG_CONFIRMED)) {
+    return;
+  }
+  if (!rudp_tls_session_is_released(conn->tls)) {
+    if (!rudp_tls_session_release(conn->tls,
+                                  rudp_rob_buffered(&conn->crypto_rx) > 0)) {
+      return;
+    }
+    rudp_rob_free(&conn->crypto_rx);
+  }
+  if (conn->crypto_tx.segs && rudp_sbuf_unacked(&conn->crypto_tx) == 0 &&
+      rudp_sbuf_shrink(&conn->crypto_tx)) {
+    rudp_pool_trim(&conn->chunks);
+  }
+}
+
+/*
  * conn_recv_crypto_tls feeds the peer's CRYPTO stream to TLS (TLS mode):
  * reordered, then in order; what TLS answers is queued; the peer's
  * parameters are applied when their extension arrives; the keys are
@@ -1321,6 +1473,11 @@ static int conn_recv_crypto_tls(rudp_conn *conn, const rudp_frame_crypto *fr,
                          (hd->type == RUDP_PKT_SHORT &&
                           !(conn->flags & RUDP_CONN_FLAG_TLS_DONE))) {
     return RUDP_ERR_PROTO;
+  }
+  if (rudp_tls_session_is_released(conn->tls)) {
+    /* Confirmed and the TLS session freed (conn_tls_release): a late
+     * ticket or a copy of the handshake, ignored (docs/PROTOCOL.md 4.4). */
+    return 0;
   }
   pushed = rudp_rob_push(&conn->crypto_rx, fr->offset, fr->data, fr->datalen);
   if (pushed == RUDP_ERR_NOBUF) {
@@ -1447,7 +1604,11 @@ static int conn_recv_stream(rudp_conn *conn, const rudp_frame_stream *fr,
     conn_strm_discard_rx(conn, strm, strm->rx_fc.highest);
     return 0;
   }
-  n = rudp_rob_push(&strm->rx, fr->offset, fr->data, fr->datalen);
+  /* In-order bytes are lent, not copied: a reader that reads them from
+   * its stream_readable callback copies them straight out of the packet;
+   * what it leaves is copied into the stream's buffer (settled) before the
+   * packet's memory goes back to the caller. */
+  n = rudp_rob_lend(&strm->rx, fr->offset, fr->data, fr->datalen);
   if (n == RUDP_ERR_NOBUF) {
     /* Too fragmented to hold: drop the packet unacknowledged; the peer
      * sends it again later. */
@@ -1460,9 +1621,19 @@ static int conn_recv_stream(rudp_conn *conn, const rudp_frame_stream *fr,
   if (rudp_rob_readable(&strm->rx) > 0 ||
       ((strm->flags & RUDP_STRM_FLAG_RX_FIN) &&
        strm->rx.read_offset == strm->rx_final)) {
-    return conn_call_stream_cb(conn, conn->callbacks.stream_readable, strm->id);
+    uint64_t id = strm->id;
+    rv = conn_call_stream_cb(conn, conn->callbacks.stream_readable, strm->id);
+    /* The callback may have closed or reset the stream. */
+    strm = rudp_map_find(&conn->streams, id);
+    if (strm) {
+      int srv = rudp_rob_settle(&strm->rx);
+      if (rv == 0) {
+        rv = srv;
+      }
+    }
+    return rv;
   }
-  return 0;
+  return rudp_rob_settle(&strm->rx);
 }
 
 static int conn_recv_reset_stream(rudp_conn *conn,
@@ -1513,10 +1684,13 @@ static void conn_reset_strm(rudp_conn *conn, rudp_strm *strm, uint64_t code) {
   strm->tx_reset_code = code;
   /* The final size is what was sent (the peer may have counted it). */
   strm->tx_final = strm->tx.sent;
+  /* Uncounted first, so that the release callbacks see the room. */
+  txbuf_drop(conn, strm);
   rudp_sbuf_reset(&strm->tx);
   sendq_remove(conn, strm);
   strm->ctrl &= ~(uint32_t)RUDP_STRM_CTRL_STREAM_DATA_BLOCKED;
   ctrlq_push(conn, strm, RUDP_STRM_CTRL_RESET_STREAM);
+  txbuf_wake(conn);
 }
 
 static int conn_recv_stop_sending(rudp_conn *conn,
@@ -1900,6 +2074,8 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt, size_t len,
   size_t payload_len;
   const uint8_t *payload;
   int aead = 0;
+  uint8_t **rxbuf = &conn->rxbuf;
+  size_t *rxbuflen = &conn->rxbuflen;
 
   if (hdlen < 0) {
     ++conn->stats.pkts_dropped;
@@ -1982,20 +2158,24 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt, size_t len,
       ++conn->stats.pkts_undecryptable;
       return (rudp_ssize)hd.pktlen;
     }
-    if (conn->rxbuflen < hd.pktlen) {
+    if (conn->using_shared_rx) {
+      rxbuf = &conn->shared_rx->buf;
+      rxbuflen = &conn->shared_rx->len;
+    }
+    if (*rxbuflen < hd.pktlen) {
       size_t want = rudp_max(hd.pktlen, (size_t)2048);
       uint8_t *buf = rudp_mem_malloc(conn->mem, want);
       if (!buf) {
         return RUDP_ERR_NOMEM;
       }
-      rudp_mem_free(conn->mem, conn->rxbuf);
-      conn->rxbuf = buf;
-      conn->rxbuflen = want;
+      rudp_mem_free(conn->mem, *rxbuf);
+      *rxbuf = buf;
+      *rxbuflen = want;
     }
     n = pn > RUDP_PKT_MAX_PKT_NUM
             ? RUDP_ERR_INTEGRITY
-            : rudp_pp_open(conn->pp, conn->rxbuf, conn->rxbuflen, pkt,
-                           (size_t)hdlen, hd.pktlen, pn,
+            : rudp_pp_open(conn->pp, *rxbuf, *rxbuflen, pkt, (size_t)hdlen,
+                           hd.pktlen, pn,
                            (hd.flags & RUDP_PKT_FLAG_KEY_PHASE) != 0);
     if (n == RUDP_ERR_NOMEM) {
       return n;
@@ -2010,7 +2190,7 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt, size_t len,
       }
       return (rudp_ssize)hd.pktlen;
     }
-    payload = conn->rxbuf;
+    payload = *rxbuf;
     payload_len = (size_t)n;
     aead = 1;
   } else if (pn > RUDP_PKT_MAX_PKT_NUM ||
@@ -2102,6 +2282,7 @@ static rudp_ssize conn_recv_pkt(rudp_conn *conn, const uint8_t *pkt, size_t len,
         return rv;
       }
     }
+    conn_tls_release(conn);
   } else if (!conn->server && conn->state == RUDP_CONN_STATE_CONNECT_SENT &&
              hd.type == RUDP_PKT_ACCEPT) {
     if (conn->flags & RUDP_CONN_FLAG_PEER_PARAMS) {
@@ -2159,11 +2340,18 @@ static int conn_leave(rudp_conn *conn, int rv) {
 int rudp_conn_read_pkt(rudp_conn *conn, const uint8_t *data, size_t datalen,
                        rudp_tstamp now) {
   size_t off = 0;
-  int rv = 0;
+  int rv = 0, shared = 0, outer = conn->using_shared_rx;
   if (conn->state == RUDP_CONN_STATE_CLOSED) {
     return RUDP_ERR_INVALID_STATE;
   }
   conn_enter(conn);
+  /* The endpoint's shared decrypt buffer, unless a call further up the
+   * stack is using it (then this nested call uses the connection's own). */
+  if (conn->shared_rx && !conn->shared_rx->busy) {
+    conn->shared_rx->busy = 1;
+    shared = 1;
+  }
+  conn->using_shared_rx = shared;
   while (off < datalen && conn->state != RUDP_CONN_STATE_CLOSED) {
     rudp_ssize n = conn_recv_pkt(conn, data + off, datalen - off, now);
     if (n < 0) {
@@ -2172,7 +2360,15 @@ int rudp_conn_read_pkt(rudp_conn *conn, const uint8_t *data, size_t datalen,
     }
     off += (size_t)n;
   }
+  if (shared) {
+    conn->shared_rx->busy = 0;
+  }
+  conn->using_shared_rx = outer;
   return conn_leave(conn, rv);
+}
+
+void rudp_conn_share_rxbuf(rudp_conn *conn, rudp_conn_rxbuf *rx) {
+  conn->shared_rx = rx;
 }
 
 /* ------------------------------------------------------------ sending */
@@ -2724,12 +2920,37 @@ static int conn_has_pending(const rudp_conn *conn) {
          conn->probes;
 }
 
+/* conn_pmtu_probe returns the size of the path MTU probe to send now in
+ * an |outlen|-byte buffer, or 0.  Probes start once the handshake is
+ * confirmed, never displace loss recovery's probes, and respect the
+ * congestion window and the pacer like any packet. */
+static size_t conn_pmtu_probe(const rudp_conn *conn, size_t outlen,
+                              rudp_tstamp now) {
+  size_t size;
+  if (conn->state != RUDP_CONN_STATE_ESTABLISHED ||
+      !(conn->flags & RUDP_CONN_FLAG_CONFIRMED) || conn->probes > 0) {
+    return 0;
+  }
+  size = rudp_pmtud_probe_size(&conn->pmtud, now);
+  if (size == 0 || size > outlen ||
+      conn->rtb.bytes_in_flight + size > conn->cc->cwnd ||
+      rudp_pacer_next(&conn->pacer, size, now) > now) {
+    return 0;
+  }
+  return size;
+}
+
+/* CONN_MIN_CC_ROOM is the smallest packet cut to the window's room (a
+ * packet below it carries next to nothing: conn_build builds none below
+ * 64 bytes). */
+#define CONN_MIN_CC_ROOM 64
+
 static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
                              rudp_tstamp now) {
   conn_pkt pkt;
   rudp_pkt_hd hd;
   rudp_ssize hdlen;
-  size_t cap, min_size = 0;
+  size_t cap, min_size = 0, pmtu_probe = 0;
   int rv, closing = 0, draining = 0, probe = 0, cc_ok, ack_due = 0;
   rudp_acktr saved_acktr;
   uint64_t pn;
@@ -2765,6 +2986,12 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
   }
 
   cap = rudp_min(outlen, conn->max_tx_payload);
+  if (!closing && !draining) {
+    pmtu_probe = conn_pmtu_probe(conn, outlen, now);
+    if (pmtu_probe) {
+      cap = pmtu_probe;
+    }
+  }
   if (conn->state < RUDP_CONN_STATE_ESTABLISHED && !closing) {
     cap = rudp_min(outlen, (size_t)RUDP_MIN_UDP_PAYLOAD);
   }
@@ -2904,6 +3131,20 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
     goto finish;
   }
 
+  if (pmtu_probe && !pkt.long_header) {
+    /* A path MTU probe: a PING padded to exactly the candidate size, and
+     * nothing that would need sending again if the path drops it. */
+    rudp_frame fr;
+    fr.type = RUDP_FRAME_PING;
+    rv = pkt_add_frame(conn, &pkt, &fr, 0, 0, 0);
+    if (rv <= 0) {
+      goto fail;
+    }
+    min_size = pmtu_probe;
+    goto finish;
+  }
+  pmtu_probe = 0;
+
   if (draining) {
     rv = conn_write_ack(conn, &pkt, now);
     if (rv < 0) {
@@ -2917,12 +3158,32 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
 
   /* Congestion control: only ACKs (not counted in flight) beyond the
    * window, except for PTO probes; and pacing, which probes ignore too
-   * unless max_rate caps the rate (a cap is a cap). */
+   * unless max_rate caps the rate (a cap is a cap).  A packet must fit
+   * the window (RFC 9002 §7), but when less than |cap| is left a short
+   * packet is cut to what is left (at least CONN_MIN_CC_ROOM) instead of
+   * waiting for room for a full one: that wait held a flow of small
+   * packets (messages) to the window less one datagram, half of a small
+   * window.  The pacer is asked for the packet's size too. */
   probe = conn->probes > 0;
-  cc_ok = (probe || conn->rtb.bytes_in_flight + cap <= conn->cc->cwnd ||
-           conn->rtb.bytes_in_flight == 0) &&
-          ((probe && !conn->settings.max_rate) ||
-           rudp_pacer_next(&conn->pacer, cap, now) <= now);
+  {
+    uint64_t cwnd = conn->cc->cwnd, inflight = conn->rtb.bytes_in_flight;
+    uint64_t room = cwnd > inflight ? cwnd - inflight : 0;
+    size_t cc_cap = cap;
+    int win_ok = probe || inflight == 0 || room >= cap;
+    if (!win_ok && !pkt.long_header && room >= CONN_MIN_CC_ROOM) {
+      win_ok = 1;
+      cc_cap = (size_t)room;
+    }
+    cc_ok = win_ok && ((probe && !conn->settings.max_rate) ||
+                       rudp_pacer_next(&conn->pacer, cc_cap, now) <= now);
+    if (cc_ok) {
+      pkt.cap = cc_cap;
+    }
+    if (!win_ok && conn_has_pending(conn)) {
+      /* Data waits for the window: not application-limited (below). */
+      rudp_cc_set_cwnd_limited(conn->cc, now);
+    }
+  }
 
   /* An ACK goes out when one is due, and rides along (piggybacks) on any
    * other packet whenever there is something new to report.  A piggyback
@@ -2996,10 +3257,9 @@ static rudp_ssize conn_build(rudp_conn *conn, uint8_t *out, size_t outlen,
 
 finish:
   /* Pad CONNECT to the minimum datagram size (so the server may answer
-   * with 3x without amplifying), and any packet too short for the
-   * decoder to sample. */
-  if (pkt.len + RUDP_PKT_CRCLEN < min_size) {
-    size_t padlen = min_size - RUDP_PKT_CRCLEN - pkt.len;
+   * with 3x without amplifying), and a PMTU probe to its size. */
+  if (pkt.len + pkt.taglen < min_size) {
+    size_t padlen = min_size - pkt.taglen - pkt.len;
     memset(out + pkt.len, 0, padlen);
     pkt.len += padlen;
     pkt.has_padding = 1;
@@ -3036,7 +3296,16 @@ finish:
     flags |= RUDP_RTB_FLAG_PROBE;
     --conn->probes;
   }
-  if (rudp_sched_empty(&conn->sched) && pkt.ack_eliciting) {
+  if (pmtu_probe) {
+    flags |= RUDP_RTB_FLAG_PMTU_PROBE;
+    rudp_pmtud_on_probe_sent(&conn->pmtud, pkt.len);
+  }
+  /* Application-limited: nothing left to send, and the window has not
+   * been the limit within the last RTT (rudp_cc_app_limited). */
+  if (rudp_sched_empty(&conn->sched) && pkt.ack_eliciting &&
+      conn->rtb.bytes_in_flight + pkt.len + conn->max_tx_payload <=
+          conn->cc->cwnd &&
+      rudp_cc_app_limited(conn->cc, &conn->rtt, now)) {
     flags |= RUDP_RTB_FLAG_APP_LIMITED;
   }
   rv = rudp_rtb_add(&conn->rtb, now, pkt.len, flags, pkt.frames);
@@ -3045,6 +3314,10 @@ finish:
     return rv;
   }
   if (flags & RUDP_RTB_FLAG_IN_FLIGHT) {
+    if (conn->rtb.bytes_in_flight + conn->max_tx_payload > conn->cc->cwnd) {
+      /* No room left for a full datagram: the window is the limit. */
+      rudp_cc_set_cwnd_limited(conn->cc, now);
+    }
     if (conn->cc->ops->on_packet_sent) {
       conn->cc->ops->on_packet_sent(conn->cc, pkt.len, now);
     }
@@ -3223,6 +3496,13 @@ static void conn_on_pto(rudp_conn *conn, rudp_tstamp now) {
   ++conn->pto_count;
   ++conn->stats.pto_count;
   conn->probes = CONN_PTO_PROBES;
+  /* Two probe timeouts in a row with nothing acknowledged after the
+   * datagram size grew: the path may no longer carry it (a black hole,
+   * RFC 8899 §4.3).  Fall back to the base size, which it carried, and let
+   * the search find the new limit. */
+  if (conn->pto_count >= 2 && rudp_pmtud_on_black_hole(&conn->pmtud, now)) {
+    conn_set_tx_payload(conn, conn->pmtud.cur);
+  }
   /* Send the content of the oldest unacknowledged packet again (it may
    * be lost and its loss not yet visible); a PING if it carried nothing
    * that can be resent. */
@@ -3346,13 +3626,19 @@ static int conn_find_tx(rudp_conn *conn, int64_t id, rudp_strm **pstrm) {
 static void conn_strm_set_fin(rudp_conn *conn, rudp_strm *strm) {
   strm->flags |= RUDP_STRM_FLAG_TX_FIN;
   strm->tx_final = strm->tx.written;
+  /* Nothing more can be written: no need to wake it. */
+  rudp_strm_waitq_remove(&conn->txwait, strm);
   sendq_push(conn, strm);
+}
+
+uint64_t rudp_conn_get_send_buffer_room(const rudp_conn *conn) {
+  return txbuf_room(conn);
 }
 
 rudp_ssize rudp_conn_stream_write(rudp_conn *conn, int64_t stream_id,
                                   const uint8_t *data, size_t len, int fin) {
   rudp_strm *strm;
-  uint64_t room, held;
+  uint64_t room, held, conn_room;
   size_t n = len;
   int rv;
 
@@ -3370,23 +3656,36 @@ rudp_ssize rudp_conn_stream_write(rudp_conn *conn, int64_t stream_id,
   room = held >= conn->settings.max_stream_send_buffer
              ? 0
              : conn->settings.max_stream_send_buffer - held;
+  conn_room = txbuf_room(conn);
   if (n > room) {
     n = (size_t)room;
   }
-  if (n == 0 && len > 0) {
+  if (n > conn_room) {
+    n = (size_t)conn_room;
+  }
+  if (n < len) {
+    /* Held back: by the connection's bound if it is the tighter one (the
+     * stream then waits in the connection's queue), else by the stream's
+     * own (its acknowledgements wake it: it holds data). */
     strm->flags |= RUDP_STRM_FLAG_TX_WANT_WRITABLE;
-    return RUDP_ERR_WOULDBLOCK;
+    if (conn_room < room) {
+      rudp_strm_waitq_push(&conn->txwait, strm);
+    } else {
+      rudp_strm_waitq_remove(&conn->txwait, strm);
+    }
+    if (n == 0) {
+      return RUDP_ERR_WOULDBLOCK;
+    }
   }
   if (n > 0) {
     rv = rudp_sbuf_write(&strm->tx, data, n);
     if (rv != 0) {
       return rv;
     }
+    conn->tx_buffered += n;
     sendq_push(conn, strm);
   }
-  if (n < len) {
-    strm->flags |= RUDP_STRM_FLAG_TX_WANT_WRITABLE;
-  } else if (fin) {
+  if (n == len && fin) {
     conn_strm_set_fin(conn, strm);
   }
   conn_touch(conn);
@@ -3409,10 +3708,20 @@ int rudp_conn_stream_write_ref(rudp_conn *conn, int64_t stream_id,
     return rv;
   }
   if (len > 0) {
+    /* Whole or nothing (the release callback covers the whole buffer):
+     * taken while the connection is below its bound, so that a buffer
+     * larger than the bound still goes; the bound is passed by less than
+     * one buffer. */
+    if (txbuf_room(conn) == 0) {
+      strm->flags |= RUDP_STRM_FLAG_TX_WANT_WRITABLE;
+      rudp_strm_waitq_push(&conn->txwait, strm);
+      return RUDP_ERR_WOULDBLOCK;
+    }
     rv = rudp_sbuf_write_ref(&strm->tx, data, len, ref);
     if (rv != 0) {
       return rv;
     }
+    conn->tx_buffered += len;
     sendq_push(conn, strm);
   }
   if (fin) {
@@ -3591,6 +3900,34 @@ int rudp_conn_set_datagram_urgency(rudp_conn *conn, unsigned urgency) {
   return 0;
 }
 
+/* conn_dgram_frame_limit is the most bytes a DATAGRAM frame (type, length,
+ * data) may take: the peer's limit, and one short packet of the size
+ * fixed at the handshake (pmtud.base) after its header (flags, DCID, a
+ * 4-byte packet number) and its CRC or AEAD tag. */
+static size_t conn_dgram_frame_limit(const rudp_conn *conn) {
+  size_t over = 1 + conn->dcid.datalen + 4 +
+                (conn->tls ? RUDP_AEAD_TAGLEN : RUDP_PKT_CRCLEN);
+  size_t room = conn->pmtud.base > over ? conn->pmtud.base - over : 0;
+  return rudp_min(conn->dgram_bufsize, room);
+}
+
+size_t rudp_conn_get_max_datagram_size(const rudp_conn *conn) {
+  size_t limit, len;
+  if (conn->state != RUDP_CONN_STATE_ESTABLISHED || conn->dgram_bufsize == 0) {
+    return 0;
+  }
+  limit = conn_dgram_frame_limit(conn);
+  if (limit < 2) {
+    return 0;
+  }
+  /* The length varint shrinks as |len| does: at most 3 steps down. */
+  len = limit - 2;
+  while (len > 0 && len + 1 + rudp_varint_len(len) > limit) {
+    --len;
+  }
+  return len;
+}
+
 int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
   rudp_conn_dgram *d;
   size_t slot;
@@ -3602,10 +3939,7 @@ int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
   }
   /* The frame (type + length varint + data) must fit one packet. */
   if (conn->dgram_bufsize == 0 ||
-      len + 1 + rudp_varint_len(len) > conn->dgram_bufsize ||
-      len + 1 + rudp_varint_len(len) + 1 + conn->dcid.datalen + 4 +
-              (conn->tls ? RUDP_AEAD_TAGLEN : RUDP_PKT_CRCLEN) >
-          conn->max_tx_payload) {
+      len + 1 + rudp_varint_len(len) > conn_dgram_frame_limit(conn)) {
     return RUDP_ERR_DATAGRAM_TOO_LARGE;
   }
   if (conn->dgram_len == conn->dgram_cap) {

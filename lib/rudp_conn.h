@@ -14,6 +14,7 @@
 #include "rudp_fc.h"
 #include "rudp_map.h"
 #include "rudp_pacer.h"
+#include "rudp_pmtud.h"
 #include "rudp_pool.h"
 #include "rudp_rob.h"
 #include "rudp_rtb.h"
@@ -69,6 +70,20 @@ typedef struct rudp_conn_dgram {
 /* rudp_conn_touch_cb: see rudp_conn_set_touch. */
 typedef void (*rudp_conn_touch_cb)(rudp_conn *conn, void *arg);
 
+/* rudp_conn_rxbuf is a decrypt buffer several connections share (one
+ * packet is processed at a time); busy while one of them uses it, so a
+ * nested call (not allowed, but not trusted either) uses the connection's
+ * own buffer instead of overwriting the packet being processed. */
+typedef struct rudp_conn_rxbuf {
+  uint8_t *buf;
+  size_t len;
+  int busy;
+} rudp_conn_rxbuf;
+
+/* rudp_conn_share_rxbuf makes |conn| decrypt into |rx| (which must outlive
+ * it and belong to the same allocator) instead of a buffer of its own. */
+void rudp_conn_share_rxbuf(rudp_conn *conn, rudp_conn_rxbuf *rx);
+
 struct rudp_conn {
   /* server is nonzero for the server side. */
   int server;
@@ -95,8 +110,16 @@ struct rudp_conn {
 
   rudp_transport_params local_params;
   rudp_transport_params remote_params;
-  /* max_tx_payload is the UDP payload size we send. */
+  /* max_tx_payload is the UDP payload size we send: pmtud.cur once the
+   * peer's parameters are known. */
   size_t max_tx_payload;
+  /* pmtud searches for the largest datagram the path carries. */
+  rudp_pmtud pmtud;
+  /* rtb_now is the time of the acknowledgement or loss detection being
+   * processed (for the rtb callbacks); rtb_pmtu_lost counts the PMTU
+   * probes among the packets it declared lost. */
+  rudp_tstamp rtb_now;
+  size_t rtb_pmtu_lost;
 
   /* The CRYPTO stream: in plain mode it carries one message each way,
    * the encoded transport parameters, in one frame at offset 0. */
@@ -117,6 +140,13 @@ struct rudp_conn {
   uint64_t crypto_hs_end;
   uint8_t *rxbuf;
   size_t rxbuflen;
+  /* shared_rx, when set (rudp_conn_share_rxbuf), is a decrypt buffer
+   * shared by all the connections of an endpoint: an idle connection then
+   * keeps no buffer the size of the largest packet it ever received (path
+   * MTU probes make that 16 KiB).  using_shared_rx is set while this
+   * connection's rudp_conn_read_pkt holds it. */
+  struct rudp_conn_rxbuf *shared_rx;
+  int using_shared_rx;
 
   rudp_acktr acktr;
   rudp_rtb rtb;
@@ -165,6 +195,14 @@ struct rudp_conn {
   uint64_t remote_max_streams[2];
   /* remote_closed: peer streams closed (each raises local_max_streams). */
   uint64_t remote_closed[2];
+  /* tx_buffered: stream bytes written (copied or referenced) and not yet
+   * acknowledged in order, all streams together, which
+   * settings.max_send_buffer bounds; txwait: the streams whose write that
+   * bound held back, woken in order once tx_buffered falls to half of it;
+   * txwait_busy is set while they are being woken (no nested wake-up). */
+  uint64_t tx_buffered;
+  rudp_strm_waitq txwait;
+  int txwait_busy;
 
   /* Connection-level flow control. */
   rudp_fc_tx tx_fc;

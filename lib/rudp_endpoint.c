@@ -528,6 +528,7 @@ static int ep_register(rudp_endpoint *ep, rudp_conn *conn,
                        rudp_ep_entry **pe) {
   rudp_ep_entry *e = rudp_mem_calloc(ep->mem, 1, sizeof(*e));
   int rv;
+  rudp_conn_share_rxbuf(conn, &ep->rx);
   if (!e) {
     return RUDP_ERR_NOMEM;
   }
@@ -1253,6 +1254,7 @@ void rudp_endpoint_del(rudp_endpoint *ep) {
   }
   rudp_mem_free(ep->mem, ep->heap);
   rudp_mem_free(ep->mem, ep->slq);
+  rudp_mem_free(ep->mem, ep->rx.buf);
   rudp_tls_ctx_free(ep->settings.conn.tls);
   rudp_mem_free(ep->mem, (char *)(uintptr_t)ep->settings.conn.tls_server_name);
   rudp_mem_free(ep->mem, ep);

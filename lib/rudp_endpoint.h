@@ -144,6 +144,8 @@ struct rudp_endpoint {
   rudp_callbacks conn_callbacks;
   const rudp_mem *mem;
   void *user_data;
+  /* rx is the decrypt buffer the connections share (TLS mode). */
+  rudp_conn_rxbuf rx;
 
   /* hash_key is the SipHash key of the maps. */
   uint64_t hash_key[2];

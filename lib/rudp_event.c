@@ -262,8 +262,12 @@ static size_t ev_build(rudp_event *ev, size_t i, size_t j) {
   size_t segsz = first->len, total = first->len, k = j + 1;
 
   if (ev->stats.gso_enabled) {
+    /* A train starts with two datagrams of one size: a lone larger one
+     * (a path MTU probe) goes on its own, so that if the path refuses it
+     * (EMSGSIZE) the packet after it is not lost with it. */
     while (k < ev->tx_len && k - j < EV_GSO_MAX_SEGS &&
            ev->tx_dg[k - 1].len == segsz && ev->tx_dg[k].len <= segsz &&
+           (k > j + 1 || ev->tx_dg[k].len == segsz) &&
            total + ev->tx_dg[k].len <= EV_GSO_MAX_BYTES &&
            ev_same_addr(first, &ev->tx_dg[k])) {
       total += ev->tx_dg[k].len;

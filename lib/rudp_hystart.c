@@ -10,6 +10,11 @@
  * Each ACK contributes rtt->latest as one sample (§4.2 "for each arriving
  * ACK"): a repeated sample cannot change a minimum, it only counts towards
  * N_RTT_SAMPLE.
+ *
+ * One addition to RFC 9406 for paced senders: N_RTT_SAMPLE samples in a
+ * row above the last round's minimum by RttThresh end slow start at once
+ * while the current round's minimum has not risen (see
+ * rudp_hystart_on_ack).
  */
 #include "rudp_cc.h"
 
@@ -23,6 +28,7 @@ void rudp_hystart_init(rudp_hystart *hs, rudp_tstamp now) {
   hs->css_rounds = 0;
   hs->in_css = 0;
   hs->css_baseline_min_rtt = UINT64_MAX;
+  hs->high_run = 0;
   /* exits survives: it is a statistic of the connection. */
 }
 
@@ -64,6 +70,37 @@ unsigned rudp_hystart_on_ack(rudp_hystart *hs, rudp_cc *cc,
         rudp_min(hs->current_round_min_rtt, rtt->latest);
     if (hs->rtt_sample_count < UINT32_MAX) {
       ++hs->rtt_sample_count;
+    }
+    /* A paced slow start (RFC 9002 §7.7: twice the window's rate) drains
+     * the queue between rounds: each round's first samples see the path
+     * empty, so the round minimum rises only once the window is far past
+     * the path's capacity (about 1.7 BDP on a one-BDP drop-tail queue,
+     * and slow start then ends by a loss at 3-4 BDP).  The queue shows
+     * within the round instead: RUDP_HYSTART_N_RTT_SAMPLE samples in a
+     * row above the last round's minimum by RttThresh (a sliding
+     * minimum) while the round's own minimum is below it end slow start
+     * at once.  (When the round's minimum rose too, RFC 9406's
+     * Conservative Slow Start below applies.)  Conservative Slow Start
+     * would not do here: its test for a false rise, the round minimum
+     * falling back, is met by every drained round start. */
+    if (hs->last_round_min_rtt != UINT64_MAX &&
+        rtt->latest >=
+            hs->last_round_min_rtt + rtt_thresh(hs->last_round_min_rtt)) {
+      if (hs->high_run < UINT32_MAX) {
+        ++hs->high_run;
+      }
+      if (hs->high_run >= RUDP_HYSTART_N_RTT_SAMPLE &&
+          hs->current_round_min_rtt <
+              hs->last_round_min_rtt + rtt_thresh(hs->last_round_min_rtt)) {
+        hs->in_css = 0;
+        hs->css_rounds = 0;
+        hs->css_baseline_min_rtt = UINT64_MAX;
+        hs->high_run = 0;
+        ++hs->exits;
+        return 0;
+      }
+    } else {
+      hs->high_run = 0;
     }
   }
 

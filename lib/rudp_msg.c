@@ -109,8 +109,11 @@ typedef struct msg_chan {
   /* pend_head, pend_tail: the ordered channel's messages waiting for its
    * stream to open. */
   msg_txbuf *pend_head, *pend_tail;
-  /* want_writable is set when a send was refused with WOULDBLOCK. */
+  /* want_writable is set when a send was refused with WOULDBLOCK;
+   * conn_blocked when the refusal was the connection's send buffer being
+   * full (the channel then waits for that to drain, not its own queue). */
   int want_writable;
+  int conn_blocked;
   /* urgency, incremental: the priority given to the channel's streams
    * (rudp_msg_session_set_channel_priority; reliable channels). */
   uint8_t urgency;
@@ -209,6 +212,20 @@ struct rudp_msg_session {
   msg_txbuf *live;
   msg_txbuf *uq_head, *uq_tail;
   size_t npending;
+  /* handed is the bytes of the buffers the connection holds (handed over,
+   * not yet released).  The connection bounds what all its streams hold
+   * (rudp_settings.max_send_buffer): when it is full, conn_full is set,
+   * channels that had a message refused are conn_blocked, and they are
+   * woken once |handed| falls to conn_resume (half of it then: about the
+   * connection's own low-water mark, as this session is the connection's
+   * writer); tx_held is set when messages already accepted wait for room
+   * in the connection. */
+  uint64_t handed;
+  int conn_full;
+  uint64_t conn_resume;
+  int tx_held;
+  /* wake_next is the channel conn_unblock starts from. */
+  size_t wake_next;
   /* hello_sent: the channel table was announced. */
   int hello_sent;
   /* dgram_payload is the fragment size in use (0: not computed yet);
@@ -763,8 +780,16 @@ static int open_uni(rudp_msg_session *s, int64_t *pid) {
   return rv;
 }
 
+/* conn_has_room returns nonzero if the connection's send buffer takes
+ * |need| more bytes now (the callers check before opening a stream, so
+ * that no stream is opened for nothing). */
+static int conn_has_room(const rudp_msg_session *s, size_t need) {
+  return rudp_conn_get_send_buffer_room(s->conn) >= need;
+}
+
 /* write_small copies a short header (a tag, the announcement) to a new
- * stream, whose send buffer is empty: it is taken whole. */
+ * stream, whose send buffer is empty: it is taken whole (the caller made
+ * sure the connection's buffer has room for it). */
 static int write_small(rudp_msg_session *s, int64_t id, const uint8_t *p,
                        size_t len, int fin) {
   rudp_ssize n = rudp_conn_stream_write(s->conn, id, p, len, fin);
@@ -778,13 +803,18 @@ static int send_hello(rudp_msg_session *s) {
   uint8_t hdr[3 * 8];
   uint8_t *p;
   int64_t id;
-  int rv = open_uni(s, &id);
-  if (rv != 0) {
-    return rv > 0 ? 0 : rv;
-  }
+  int rv;
   p = rudp_put_varint(hdr, MSG_TAG_CONTROL);
   p = rudp_put_varint(p, MSG_VERSION);
   p = rudp_put_varint(p, s->nchannels);
+  if (!conn_has_room(s, (size_t)(p - hdr) + s->nchannels)) {
+    s->tx_held = 1;
+    return 0;
+  }
+  rv = open_uni(s, &id);
+  if (rv != 0) {
+    return rv > 0 ? 0 : rv;
+  }
   rv = write_small(s, id, hdr, (size_t)(p - hdr), 0);
   if (rv == 0) {
     rv = write_small(s, id, s->modes, s->nchannels, 1);
@@ -796,13 +826,16 @@ static int send_hello(rudp_msg_session *s) {
   return 0;
 }
 
-/* hand_over gives |b| to the connection on stream |id|. */
+/* hand_over gives |b| to the connection on stream |id|.  Returns 0,
+ * RUDP_ERR_WOULDBLOCK (the connection's send buffer is full) or an
+ * error. */
 static int hand_over(rudp_msg_session *s, msg_txbuf *b, int64_t id, int fin) {
   int rv = rudp_conn_stream_write_ref(s->conn, id, b->data, b->len, b, fin);
   if (rv != 0) {
     return rv;
   }
   b->handed = 1;
+  s->handed += b->len;
   --s->npending;
   return 0;
 }
@@ -817,7 +850,8 @@ static void set_prio(rudp_msg_session *s, const msg_chan *ch, int64_t id) {
 }
 
 /* flush_chan writes an ordered channel's waiting messages, opening its
- * stream first if needed.  Returns 0, 1 (no stream yet) or an error. */
+ * stream first if needed.  Returns 0, 1 (no stream yet, or no room in the
+ * connection's send buffer) or an error. */
 static int flush_chan(rudp_msg_session *s, unsigned channel) {
   msg_chan *ch = &s->chans[channel];
   int rv;
@@ -825,6 +859,10 @@ static int flush_chan(rudp_msg_session *s, unsigned channel) {
     uint8_t tag[8];
     uint8_t *p = rudp_put_varint(tag, (uint64_t)channel + 1);
     int64_t id;
+    if (!conn_has_room(s, (size_t)(p - tag))) {
+      s->tx_held = 1;
+      return 1;
+    }
     rv = open_uni(s, &id);
     if (rv != 0) {
       return rv;
@@ -839,6 +877,10 @@ static int flush_chan(rudp_msg_session *s, unsigned channel) {
   while (ch->pend_head) {
     msg_txbuf *b = ch->pend_head;
     rv = hand_over(s, b, ch->tx_stream, 0);
+    if (rv == RUDP_ERR_WOULDBLOCK) {
+      s->tx_held = 1;
+      return 1;
+    }
     if (rv != 0) {
       return rv;
     }
@@ -884,6 +926,10 @@ static int flush(rudp_msg_session *s) {
   while (s->uq_head) {
     msg_txbuf *b = s->uq_head;
     int64_t id;
+    if (!conn_has_room(s, 1)) {
+      s->tx_held = 1;
+      return 0;
+    }
     rv = open_uni(s, &id);
     if (rv != 0) {
       return rv > 0 ? 0 : rv;
@@ -893,6 +939,10 @@ static int flush(rudp_msg_session *s) {
     if (rv != 0) {
       /* Close the empty stream: the receiver ignores an empty one. */
       rudp_conn_stream_shutdown(s->conn, id);
+      if (rv == RUDP_ERR_WOULDBLOCK) {
+        s->tx_held = 1;
+        return 0;
+      }
       return rv;
     }
     s->uq_head = b->qnext;
@@ -922,6 +972,20 @@ static int reliable_send(rudp_msg_session *s, unsigned channel, msg_chan *ch,
   if (ch->st.queued_bytes > 0 &&
       ch->st.queued_bytes + wire > s->settings.max_channel_queued) {
     ch->want_writable = 1;
+    return RUDP_ERR_WOULDBLOCK;
+  }
+  /* The connection's send buffer is full (max_send_buffer): refuse, as
+   * for a full channel, rather than queue here beyond the connection's
+   * bound.  The release of the buffers it holds wakes the channel.  (If
+   * it holds none of ours, the connection is full of the application's
+   * own streams: the message is taken and waits, as for a stream.) */
+  if (s->handed > 0 && rudp_conn_get_send_buffer_room(s->conn) == 0) {
+    if (!s->conn_full) {
+      s->conn_full = 1;
+      s->conn_resume = s->handed / 2;
+    }
+    ch->want_writable = 1;
+    ch->conn_blocked = 1;
     return RUDP_ERR_WOULDBLOCK;
   }
   b = rudp_mem_malloc(s->mem, sizeof(*b) + wire);
@@ -1028,6 +1092,31 @@ int rudp_msg_send(rudp_msg_session *s, unsigned channel, const uint8_t *data,
   return dgram_send(s, channel, ch, data, len);
 }
 
+/* conn_unblock wakes the channels whose messages a full connection
+ * refused, now that it drained, starting after the last one woken (so
+ * that no channel is always last); it stops if a woken channel's sends
+ * fill the connection again, and the others wait for the next time. */
+static void conn_unblock(rudp_msg_session *s) {
+  size_t start = s->wake_next, k, i;
+  s->conn_full = 0;
+  for (k = 0; k < s->nchannels && !s->conn_full; ++k) {
+    msg_chan *ch;
+    i = (start + k) % s->nchannels;
+    ch = &s->chans[i];
+    if (!ch->conn_blocked) {
+      continue;
+    }
+    ch->conn_blocked = 0;
+    s->wake_next = i + 1;
+    if (ch->want_writable) {
+      ch->want_writable = 0;
+      if (s->callbacks.channel_writable) {
+        s->callbacks.channel_writable(s, (unsigned)i, s->user_data);
+      }
+    }
+  }
+}
+
 void rudp_msg_handle_stream_data_released(const uint8_t *data, size_t len,
                                           void *ref) {
   msg_txbuf *b = ref;
@@ -1047,13 +1136,27 @@ void rudp_msg_handle_stream_data_released(const uint8_t *data, size_t len,
   ch = &s->chans[b->channel];
   txbuf_unlink(s, b);
   stat_queued_sub(s, ch, b->len);
+  if (b->handed) {
+    s->handed -= b->len;
+  }
   txbuf_free(b);
-  if (ch->want_writable &&
+  if (ch->want_writable && !ch->conn_blocked &&
       ch->st.queued_bytes <= s->settings.max_channel_queued / 2) {
     ch->want_writable = 0;
     if (s->callbacks.channel_writable) {
       s->callbacks.channel_writable(s, (unsigned)(ch - s->chans), s->user_data);
     }
+  }
+  /* Messages accepted earlier wait for room in the connection: there is
+   * some now (the connection counted this release before calling). */
+  if (s->tx_held && conn_has_room(s, 1)) {
+    s->tx_held = 0;
+    if (flush(s) == RUDP_ERR_NOMEM) {
+      msg_fail(s, RUDP_ERR_NOMEM);
+    }
+  }
+  if (s->conn_full && s->handed <= s->conn_resume) {
+    conn_unblock(s);
   }
 }
 

@@ -9,6 +9,9 @@
 
 struct rudp_pool_block {
   rudp_pool_block *next;
+  /* unused marks, during rudp_pool_trim, a block whose object is free
+   * (one object per block). */
+  int unused;
   /* Objects follow, aligned to max_align_t. */
 };
 
@@ -47,6 +50,40 @@ void rudp_pool_free(rudp_pool *pool) {
   pool->freelist = NULL;
   pool->nblocks = 0;
   pool->nused = 0;
+}
+
+size_t rudp_pool_trim(rudp_pool *pool) {
+  rudp_pool_block **pb, *b;
+  size_t before = pool->nblocks;
+  void *o;
+
+  if (pool->nused == 0) {
+    rudp_pool_free(pool);
+    return before;
+  }
+  if (pool->perblock != 1 || !pool->freelist) {
+    return 0;
+  }
+  /* One object per block: a free object is a free block, found from the
+   * object's address.  Mark them, then unlink and free the marked ones;
+   * the free list held only objects of freed blocks. */
+  for (b = pool->blocks; b; b = b->next) {
+    b->unused = 0;
+  }
+  for (o = pool->freelist; o; o = *(void **)o) {
+    ((rudp_pool_block *)(void *)((uint8_t *)o - POOL_HDRLEN))->unused = 1;
+  }
+  pool->freelist = NULL;
+  for (pb = &pool->blocks; (b = *pb) != NULL;) {
+    if (b->unused) {
+      *pb = b->next;
+      rudp_mem_free(pool->mem, b);
+      --pool->nblocks;
+    } else {
+      pb = &b->next;
+    }
+  }
+  return before - pool->nblocks;
 }
 
 void *rudp_pool_get(rudp_pool *pool) {

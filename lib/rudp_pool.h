@@ -1,8 +1,9 @@
 /*
  * Fixed-size object pool: the answer to "no allocation per packet in steady
  * state".  Objects are carved from blocks allocated through a rudp_mem and
- * recycled through a free list; blocks are released only by rudp_pool_free.
- * Once a connection has reached its working set, allocating and releasing
+ * recycled through a free list; blocks are released by rudp_pool_free, or
+ * by rudp_pool_trim when none of their objects is in use.  Once a
+ * connection has reached its working set, allocating and releasing
  * sent-packet records, frame records and buffer chunks costs no malloc.
  */
 #ifndef RUDP_POOL_H
@@ -53,5 +54,16 @@ void *rudp_pool_get(rudp_pool *pool);
 
 /* rudp_pool_put returns |obj| (from this pool; may be NULL) to the pool. */
 void rudp_pool_put(rudp_pool *pool, void *obj);
+
+/*
+ * rudp_pool_trim frees the blocks none of whose objects is in use: a pool
+ * that once needed many objects (a connection's handshake, a burst) does
+ * not keep them while idle, and the next get allocates again.  With one
+ * object per block every unused block goes; with several, blocks go only
+ * when no object at all is in use.  Returns the number of blocks freed.
+ * O(blocks + free objects): for a state change, not for every packet
+ * (trimming after each release would turn recycling back into malloc).
+ */
+size_t rudp_pool_trim(rudp_pool *pool);
 
 #endif /* RUDP_POOL_H */

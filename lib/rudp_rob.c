@@ -102,6 +102,8 @@ void rudp_rob_init(rudp_rob *rob, size_t max_cap, size_t max_gaps,
   rob->cap = 0;
   rob->max_cap = max_cap;
   rob->read_offset = 0;
+  rob->lent = NULL;
+  rob->lentlen = 0;
   rob->mem = mem ? mem : rudp_mem_default();
   rudp_iset_init(&rob->have, max_gaps, rob->mem);
 }
@@ -113,6 +115,8 @@ void rudp_rob_free(rudp_rob *rob) {
   rudp_mem_free(rob->mem, rob->buf);
   rob->buf = NULL;
   rob->cap = 0;
+  rob->lent = NULL;
+  rob->lentlen = 0;
   rudp_iset_free(&rob->have);
 }
 
@@ -125,6 +129,12 @@ rudp_ssize rudp_rob_push(rudp_rob *rob, uint64_t offset, const uint8_t *data,
 
   if (len == 0) {
     return 0;
+  }
+  if (rob->lentlen > 0) {
+    rv = rudp_rob_settle(rob);
+    if (rv != 0) {
+      return rv;
+    }
   }
   /* An end past 2^64 is certainly beyond any window. */
   if ((uint64_t)len > UINT64_MAX - offset) {
@@ -184,7 +194,42 @@ rudp_ssize rudp_rob_push(rudp_rob *rob, uint64_t offset, const uint8_t *data,
   return (rudp_ssize)nnew;
 }
 
+rudp_ssize rudp_rob_lend(rudp_rob *rob, uint64_t offset, const uint8_t *data,
+                         size_t len) {
+  uint64_t end;
+  if (len == 0 || rob->lentlen > 0 || rudp_iset_len(&rob->have) > 0 ||
+      offset > rob->read_offset || (uint64_t)len > UINT64_MAX - offset) {
+    return rudp_rob_push(rob, offset, data, len);
+  }
+  end = offset + len;
+  if (end <= rob->read_offset) {
+    return 0;
+  }
+  if (end - rob->read_offset > rob->max_cap) {
+    return RUDP_ERR_NOBUF;
+  }
+  rob->lent = data + (rob->read_offset - offset);
+  rob->lentlen = (size_t)(end - rob->read_offset);
+  return (rudp_ssize)rob->lentlen;
+}
+
+int rudp_rob_settle(rudp_rob *rob) {
+  const uint8_t *p = rob->lent;
+  size_t n = rob->lentlen;
+  rudp_ssize rv;
+  if (n == 0) {
+    return 0;
+  }
+  rob->lent = NULL;
+  rob->lentlen = 0;
+  rv = rudp_rob_push(rob, rob->read_offset, p, n);
+  return rv < 0 ? (int)rv : 0;
+}
+
 size_t rudp_rob_readable(const rudp_rob *rob) {
+  if (rob->lentlen > 0) {
+    return rob->lentlen;
+  }
   return (size_t)(rudp_iset_end_from(&rob->have, rob->read_offset) -
                   rob->read_offset);
 }
@@ -196,6 +241,10 @@ size_t rudp_rob_peek(const rudp_rob *rob, const uint8_t **pdata) {
     *pdata = NULL;
     return 0;
   }
+  if (rob->lentlen > 0) {
+    *pdata = rob->lent;
+    return n;
+  }
   pos = (size_t)(rob->read_offset & (rob->cap - 1));
   *pdata = rob->buf + pos;
   return rudp_min(n, rob->cap - pos);
@@ -204,6 +253,12 @@ size_t rudp_rob_peek(const rudp_rob *rob, const uint8_t **pdata) {
 void rudp_rob_consume(rudp_rob *rob, size_t n) {
   assert(n <= rudp_rob_readable(rob));
   if (n == 0) {
+    return;
+  }
+  if (rob->lentlen > 0) {
+    rob->lent += n;
+    rob->lentlen -= n;
+    rob->read_offset += n;
     return;
   }
   rob->read_offset += n;
@@ -228,5 +283,8 @@ size_t rudp_rob_read(rudp_rob *rob, uint8_t *dest, size_t len) {
 }
 
 uint64_t rudp_rob_buffered(const rudp_rob *rob) {
+  if (rob->lentlen > 0) {
+    return rob->lentlen;
+  }
   return rudp_iset_covered(&rob->have, rob->read_offset, UINT64_MAX);
 }

@@ -35,6 +35,12 @@ typedef struct rudp_rob {
   uint64_t read_offset;
   /* have holds the ranges present at or above read_offset. */
   rudp_iset have;
+  /* lent (lentlen bytes) is the caller's own memory holding the bytes at
+   * [read_offset, read_offset + lentlen), read in place until
+   * rudp_rob_settle (see rudp_rob_lend).  While lentlen > 0, |have| is
+   * empty. */
+  const uint8_t *lent;
+  size_t lentlen;
   const rudp_mem *mem;
 } rudp_rob;
 
@@ -57,6 +63,26 @@ void rudp_rob_free(rudp_rob *rob);
  */
 rudp_ssize rudp_rob_push(rudp_rob *rob, uint64_t offset, const uint8_t *data,
                          size_t len);
+
+/*
+ * rudp_rob_lend is rudp_rob_push without the copy for the common case: when
+ * nothing is buffered and the bytes start at (or straddle) the read offset,
+ * |rob| keeps a pointer to |data| instead of copying it, and the reader's
+ * rudp_rob_read copies straight from there (one copy fewer per byte on an
+ * in-order stream).  |data| must stay valid and unchanged until
+ * rudp_rob_settle, which the caller must call before it reuses that memory;
+ * any other call that stores bytes settles first.  Otherwise the same as
+ * rudp_rob_push (same returns).
+ */
+rudp_ssize rudp_rob_lend(rudp_rob *rob, uint64_t offset, const uint8_t *data,
+                         size_t len);
+
+/*
+ * rudp_rob_settle copies whatever is left of lent bytes into |rob|'s own
+ * buffer and forgets the pointer.  Returns 0, or RUDP_ERR_NOMEM (the lent
+ * bytes are then dropped: the connection fails).
+ */
+int rudp_rob_settle(rudp_rob *rob);
 
 /* rudp_rob_readable returns how many bytes are readable in order now. */
 size_t rudp_rob_readable(const rudp_rob *rob);

@@ -82,6 +82,9 @@ typedef struct rudp_rtb_frame {
 #define RUDP_RTB_FLAG_APP_LIMITED 0x04u
 /* The packet was a PTO probe. */
 #define RUDP_RTB_FLAG_PROBE 0x08u
+/* The packet was a path MTU probe (rudp_pmtud.h): its loss is not a
+ * congestion signal. */
+#define RUDP_RTB_FLAG_PMTU_PROBE 0x10u
 
 /* rudp_rtb_pkt is one sent packet. */
 typedef struct rudp_rtb_pkt {

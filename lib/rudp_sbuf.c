@@ -358,6 +358,28 @@ int rudp_sbuf_has_pending(const rudp_sbuf *sb) {
   return rudp_iset_len(&sb->lost) > 0 || sb->sent < sb->written;
 }
 
+int rudp_sbuf_shrink(rudp_sbuf *sb) {
+  int freed = 0;
+
+  if (sb->nsegs == 0 && sb->segs != NULL) {
+    rudp_mem_free(sb->mem, sb->segs);
+    sb->segs = NULL;
+    sb->segcap = 0;
+    sb->seghead = 0;
+    freed = 1;
+  }
+  /* rudp_iset_free leaves an empty set ready for use. */
+  if (rudp_iset_len(&sb->lost) == 0 && sb->lost.v != NULL) {
+    rudp_iset_free(&sb->lost);
+    freed = 1;
+  }
+  if (rudp_iset_len(&sb->acked_ranges) == 0 && sb->acked_ranges.v != NULL) {
+    rudp_iset_free(&sb->acked_ranges);
+    freed = 1;
+  }
+  return freed;
+}
+
 void rudp_sbuf_reset(rudp_sbuf *sb) {
   sbuf_release_all(sb);
   sb->acked = sb->sent = sb->written;

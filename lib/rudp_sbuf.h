@@ -31,8 +31,8 @@
 #define RUDP_SBUF_CHUNKLEN 16384
 
 /* rudp_sbuf_release_cb is called when a referenced segment is released. */
-typedef void (*rudp_sbuf_release_cb)(const uint8_t *data, size_t len,
-                                     void *ref, void *user_data);
+typedef void (*rudp_sbuf_release_cb)(const uint8_t *data, size_t len, void *ref,
+                                     void *user_data);
 
 typedef struct rudp_sbuf_seg {
   /* offset of data[0] in the stream; len bytes. */
@@ -138,6 +138,17 @@ int rudp_sbuf_on_lost(rudp_sbuf *sb, uint64_t offset, size_t len);
  * (lost ranges, or unsent data).
  */
 int rudp_sbuf_has_pending(const rudp_sbuf *sb);
+
+/*
+ * rudp_sbuf_shrink frees what an empty buffer keeps for reuse: the segment
+ * ring when no segment is held, and the arrays of the lost and
+ * out-of-order acknowledged range sets when they are empty.  The offsets
+ * stay: later acknowledgements and losses of old ranges are ignored as
+ * before, and a later write allocates again.  (Chunks go back to the pool
+ * as soon as they are acknowledged; rudp_pool_trim frees them.)  Returns
+ * nonzero if it freed anything.  O(1).
+ */
+int rudp_sbuf_shrink(rudp_sbuf *sb);
 
 /*
  * rudp_sbuf_reset drops everything unacknowledged (RESET_STREAM): releases

@@ -1,6 +1,7 @@
 /*
- * One stream's state, and the send scheduler that orders the streams (and
- * the datagram queue) by urgency.
+ * One stream's state, the send scheduler that orders the streams (and
+ * the datagram queue) by urgency, and the queue of streams waiting for
+ * the connection's send buffer to drain.
  */
 #include "rudp_strm.h"
 
@@ -74,6 +75,49 @@ int rudp_strm_tx_has_pending(const rudp_strm *strm) {
     return 0;
   }
   return rudp_sbuf_has_pending(&strm->tx) || rudp_strm_tx_fin_pending(strm);
+}
+
+/* ------------------------------------------------------------ wait queue */
+
+void rudp_strm_waitq_push(rudp_strm_waitq *q, rudp_strm *strm) {
+  if (strm->in_txwait) {
+    return;
+  }
+  strm->in_txwait = 1;
+  strm->txwait_next = NULL;
+  strm->txwait_prev = q->tail;
+  if (q->tail) {
+    q->tail->txwait_next = strm;
+  } else {
+    q->head = strm;
+  }
+  q->tail = strm;
+}
+
+void rudp_strm_waitq_remove(rudp_strm_waitq *q, rudp_strm *strm) {
+  if (!strm->in_txwait) {
+    return;
+  }
+  if (strm->txwait_prev) {
+    strm->txwait_prev->txwait_next = strm->txwait_next;
+  } else {
+    q->head = strm->txwait_next;
+  }
+  if (strm->txwait_next) {
+    strm->txwait_next->txwait_prev = strm->txwait_prev;
+  } else {
+    q->tail = strm->txwait_prev;
+  }
+  strm->txwait_next = strm->txwait_prev = NULL;
+  strm->in_txwait = 0;
+}
+
+rudp_strm *rudp_strm_waitq_pop(rudp_strm_waitq *q) {
+  rudp_strm *strm = q->head;
+  if (strm) {
+    rudp_strm_waitq_remove(q, strm);
+  }
+  return strm;
 }
 
 /* ------------------------------------------------------------ scheduler */

@@ -214,7 +214,40 @@ struct rudp_strm {
   rudp_strm *heap_prev;
   /* closeq links finished streams waiting to be freed. */
   rudp_strm *closeq_next;
+  /* tx_counted is the tx.acked the connection last took off its count of
+   * bytes held for sending (rudp_conn.tx_buffered): the stream adds
+   * tx.written - tx_counted to that count. */
+  uint64_t tx_counted;
+  /* in_txwait is nonzero while the stream is on the connection's queue of
+   * streams whose write the connection's send-buffer bound held back,
+   * linked by txwait_next and txwait_prev (rudp_strm_waitq). */
+  uint8_t in_txwait;
+  rudp_strm *txwait_next;
+  rudp_strm *txwait_prev;
 };
+
+/* ------------------------------------------------------------ wait queue */
+
+/*
+ * rudp_strm_waitq is a FIFO of streams waiting for the connection's send
+ * buffer to drain (linked through rudp_strm.txwait_*): push, remove and
+ * pop are O(1), so the streams to wake are found without scanning all
+ * of them.
+ */
+typedef struct rudp_strm_waitq {
+  rudp_strm *head;
+  rudp_strm *tail;
+} rudp_strm_waitq;
+
+/* rudp_strm_waitq_push appends |strm| unless it is queued already. */
+void rudp_strm_waitq_push(rudp_strm_waitq *q, rudp_strm *strm);
+
+/* rudp_strm_waitq_remove takes |strm| out (nothing happens if it is not
+ * in). */
+void rudp_strm_waitq_remove(rudp_strm_waitq *q, rudp_strm *strm);
+
+/* rudp_strm_waitq_pop removes and returns the oldest stream, or NULL. */
+rudp_strm *rudp_strm_waitq_pop(rudp_strm_waitq *q);
 
 /* rudp_strm_is_bidi returns nonzero for a bidirectional stream ID. */
 static inline int rudp_strm_is_bidi(uint64_t id) { return (id & 0x2) == 0; }

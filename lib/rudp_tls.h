@@ -32,6 +32,10 @@
  * other phase costs one decryption, never a derivation.
  *
  * Cipher contexts are created once per key and reused for every packet.
+ * They are the OpenSSL provider's own contexts, called without EVP in
+ * between: in OpenSSL 3.0, EVP_CipherInit_ex queries the IV length by
+ * name at every nonce, and the EVP tag controls go through the same
+ * parameter lookup (rudp_tls.c; docs/PERFORMANCE.md has the figures).
  */
 #ifndef RUDP_TLS_H_INTERNAL
 #define RUDP_TLS_H_INTERNAL
@@ -58,15 +62,22 @@ typedef enum rudp_aead_alg {
 
 /* rudp_pp_key is one key generation of one direction. */
 typedef struct rudp_pp_key {
-  /* ctx is the EVP_CIPHER_CTX, initialised with the key (encrypt or
-   * decrypt); NULL when the key is not installed. */
+  /* ctx is the provider's cipher context (see rudp_pp_aead), keyed for
+   * encryption or decryption; NULL when the key is not installed. */
   void *ctx;
   uint8_t iv[RUDP_AEAD_IVLEN];
 } rudp_pp_key;
 
+/* rudp_pp_aead is the AEAD's implementation as the OpenSSL provider that
+ * serves it exports it (its functions, the fetched cipher that keeps the
+ * provider loaded); defined in rudp_tls.c. */
+typedef struct rudp_pp_aead rudp_pp_aead;
+
 /* rudp_pp is a connection's packet-protection state, both directions. */
 typedef struct rudp_pp {
   rudp_aead_alg alg;
+  /* aead is looked up once, at rudp_pp_init, and shared by every key. */
+  rudp_pp_aead *aead;
   /* tx: the current send key; tx_secret its secret; tx_phase its phase
    * bit; tx_first_pn the first packet number sent with it (UINT64_MAX
    * until one is); tx_count the packets sealed with it. */
@@ -97,7 +108,8 @@ typedef struct rudp_pp {
  * rudp_pp_init installs the first generation of keys for |alg| from the
  * two secrets (|tx_secret| protects what this side sends).  Phases start
  * at 0.  Returns 0, RUDP_ERR_INVALID_ARGUMENT (unknown |alg|) or
- * RUDP_ERR_NOMEM (cipher contexts); on failure nothing needs freeing.
+ * RUDP_ERR_NOMEM (cipher contexts, or the AEAD is not available from
+ * OpenSSL's providers); on failure nothing needs freeing.
  */
 int rudp_pp_init(rudp_pp *pp, rudp_aead_alg alg,
                  const uint8_t tx_secret[RUDP_TLS_SECRETLEN],

@@ -53,12 +53,14 @@ int rudp_tls_available(void) { return 0; }
 
 int rudp_tls_session_new(rudp_tls_session **psess, rudp_tls_ctx *ctx,
                          int server, const char *server_name,
-                         const uint8_t *local_tp, size_t local_tplen) {
+                         const uint8_t *local_tp, size_t local_tplen,
+                         const rudp_mem *mem) {
   (void)ctx;
   (void)server;
   (void)server_name;
   (void)local_tp;
   (void)local_tplen;
+  (void)mem;
   if (psess != NULL) {
     *psess = NULL;
   }
@@ -92,6 +94,17 @@ size_t rudp_tls_session_read_output(rudp_tls_session *sess, uint8_t *buf,
 }
 
 int rudp_tls_session_is_complete(const rudp_tls_session *sess) {
+  (void)sess;
+  return 0;
+}
+
+int rudp_tls_session_release(rudp_tls_session *sess, int crypto_buffered) {
+  (void)sess;
+  (void)crypto_buffered;
+  return 0;
+}
+
+int rudp_tls_session_is_released(const rudp_tls_session *sess) {
   (void)sess;
   return 0;
 }

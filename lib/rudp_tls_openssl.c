@@ -4,7 +4,11 @@
  *
  * A session owns an SSL whose read BIO receives the peer's CRYPTO stream
  * and whose write BIO collects what goes into ours; nothing here does I/O
- * besides loading certificate files when a context is built.
+ * besides loading certificate files when a context is built.  The SSL
+ * lives only through the handshake: once the connection is confirmed,
+ * rudp_tls_session_release frees it and keeps what the connection still
+ * reports (the negotiated suite, ALPN, resumption, the peer's fingerprint);
+ * packet protection and key updates need nothing from it.
  *
  * OpenSSL keeps a per-thread error queue that every connection of the
  * thread shares, so it is cleared before each SSL call and after a failure
@@ -32,6 +36,7 @@
 
 #include <rudp/rudp_tls.h>
 
+#include "rudp_mem.h"
 #include "rudp_tls.h"
 #include "rudp_tls_openssl.h"
 #include "rudp_tp.h"
@@ -89,13 +94,20 @@ struct rudp_tls_ctx {
   uint64_t cache_stamp;
 };
 
-struct rudp_tls_session {
+/*
+ * tls_hs is what only the handshake needs: the SSL with its BIOs, the
+ * transport parameters both ways and the causes of a failure.  It is
+ * allocated apart from the session so that rudp_tls_session_release can
+ * give all of it back once the handshake is confirmed (OpenSSL's SSL, its
+ * record buffers, keys and the peer's certificate: tens of KB).  OpenSSL's
+ * callbacks find it through SSL_get_app_data.
+ */
+typedef struct tls_hs {
   rudp_tls_ctx *ctx;
   SSL *ssl;
   /* rbio, wbio belong to ssl (SSL_set_bio). */
   BIO *rbio;
   BIO *wbio;
-  int server;
   char *server_name;
   uint8_t local_tp[RUDP_TP_MAXLEN];
   size_t local_tplen;
@@ -108,11 +120,11 @@ struct rudp_tls_session {
   /* started: the first byte of the peer's stream was seen (and checked to
    * be a TLS record). */
   int started;
-  int complete;
   /* can_export: the exporter master secret exists (keylog callback). */
   int can_export;
-  /* error is the sticky RUDP_ERR_* of the failure, or 0. */
-  int error;
+  /* tickets counts the NewSessionTicket messages received (client with a
+   * session cache). */
+  unsigned tickets;
   /* Failure causes recorded by callbacks while OpenSSL runs. */
   int pin_mismatch;
   int tp_missing;
@@ -120,8 +132,25 @@ struct rudp_tls_session {
   /* alert_sent/alert_recv: the last alert written/read, or -1. */
   int alert_sent;
   int alert_recv;
-  uint8_t alert;
   char reason[256];
+} tls_hs;
+
+struct rudp_tls_session {
+  rudp_tls_ctx *ctx;
+  const rudp_mem *mem;
+  /* hs is the handshake state; NULL once released. */
+  tls_hs *hs;
+  int server;
+  int complete;
+  /* error is the sticky RUDP_ERR_* of the failure, or 0; alert its TLS
+   * alert. */
+  int error;
+  uint8_t alert;
+  /* What rudp_tls_session_get_info reports, copied out of the SSL when the
+   * handshake completes so that it outlives it. */
+  int resumed;
+  char cipher[48];
+  char alpn[64];
   char peer_fingerprint[FPLEN];
 };
 
@@ -298,54 +327,52 @@ static int alpn_contains(const uint8_t *list, size_t listlen,
   return 0;
 }
 
-/* Callbacks.  Each finds its session through SSL_get_app_data. */
+/* Callbacks.  Each finds its handshake state through SSL_get_app_data. */
 
-static rudp_tls_session *session_of(const SSL *ssl) {
-  return (rudp_tls_session *)SSL_get_app_data(ssl);
-}
+static tls_hs *hs_of(const SSL *ssl) { return (tls_hs *)SSL_get_app_data(ssl); }
 
 static int tp_add_cb(SSL *ssl, unsigned int ext_type, unsigned int context,
                      const unsigned char **out, size_t *outlen, X509 *x,
                      size_t chainidx, int *al, void *add_arg) {
-  rudp_tls_session *sess = session_of(ssl);
+  tls_hs *hs = hs_of(ssl);
 
   (void)ext_type;
   (void)context;
   (void)x;
   (void)chainidx;
   (void)add_arg;
-  if (sess == NULL) {
+  if (hs == NULL) {
     *al = ALERT_INTERNAL_ERROR;
     return -1;
   }
-  *out = sess->local_tp;
-  *outlen = sess->local_tplen;
-  sess->tp_sent = 1;
+  *out = hs->local_tp;
+  *outlen = hs->local_tplen;
+  hs->tp_sent = 1;
   return 1;
 }
 
 static int tp_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context,
                        const unsigned char *in, size_t inlen, X509 *x,
                        size_t chainidx, int *al, void *parse_arg) {
-  rudp_tls_session *sess = session_of(ssl);
+  tls_hs *hs = hs_of(ssl);
 
   (void)ext_type;
   (void)context;
   (void)x;
   (void)chainidx;
   (void)parse_arg;
-  if (sess == NULL) {
+  if (hs == NULL) {
     *al = ALERT_INTERNAL_ERROR;
     return 0;
   }
   if (inlen > RUDP_TP_MAXLEN) {
-    sess->tp_too_long = 1;
+    hs->tp_too_long = 1;
     *al = ALERT_DECODE_ERROR;
     return 0;
   }
-  memcpy(sess->peer_tp, in, inlen);
-  sess->peer_tplen = inlen;
-  sess->peer_tp_received = 1;
+  memcpy(hs->peer_tp, in, inlen);
+  hs->peer_tplen = inlen;
+  hs->peer_tp_received = 1;
   return 1;
 }
 
@@ -355,23 +382,23 @@ static int tp_parse_cb(SSL *ssl, unsigned int ext_type, unsigned int context,
  * protocol list (OpenSSL would not call the ALPN callback at all).
  */
 static int client_hello_cb(SSL *ssl, int *al, void *arg) {
-  rudp_tls_session *sess = session_of(ssl);
+  tls_hs *hs = hs_of(ssl);
   const unsigned char *ext;
   size_t extlen;
 
   (void)arg;
-  if (sess == NULL) {
+  if (hs == NULL) {
     *al = ALERT_INTERNAL_ERROR;
     return SSL_CLIENT_HELLO_ERROR;
   }
   if (!SSL_client_hello_get0_ext(ssl, RUDP_TLS_TP_EXT, &ext, &extlen)) {
-    sess->tp_missing = 1;
+    hs->tp_missing = 1;
     *al = ALERT_MISSING_EXTENSION;
     return SSL_CLIENT_HELLO_ERROR;
   }
-  if (sess->ctx->alpn != NULL &&
+  if (hs->ctx->alpn != NULL &&
       !SSL_client_hello_get0_ext(ssl, EXT_ALPN, &ext, &extlen)) {
-    snprintf(sess->reason, sizeof(sess->reason),
+    snprintf(hs->reason, sizeof(hs->reason),
              "client offers no application protocol (ALPN)");
     *al = ALERT_NO_APPLICATION_PROTOCOL;
     return SSL_CLIENT_HELLO_ERROR;
@@ -409,7 +436,7 @@ static int pin_verify_cb(X509_STORE_CTX *store, void *arg) {
   rudp_tls_ctx *ctx = arg;
   SSL *ssl =
       X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
-  rudp_tls_session *sess = ssl != NULL ? session_of(ssl) : NULL;
+  tls_hs *hs = ssl != NULL ? hs_of(ssl) : NULL;
   X509 *leaf = X509_STORE_CTX_get0_cert(store);
   uint8_t md[RUDP_TLS_SECRETLEN];
 
@@ -418,15 +445,15 @@ static int pin_verify_cb(X509_STORE_CTX *store, void *arg) {
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;
   }
-  if (sess != NULL) {
-    sess->pin_mismatch = 1;
+  if (hs != NULL) {
+    hs->pin_mismatch = 1;
     if (leaf != NULL && cert_sha256(md, leaf) == 0) {
       char fp[FPLEN];
       print_fingerprint(fp, md);
-      snprintf(sess->reason, sizeof(sess->reason),
+      snprintf(hs->reason, sizeof(hs->reason),
                "certificate pin mismatch: the server's is %s", fp);
     } else {
-      snprintf(sess->reason, sizeof(sess->reason), "certificate pin mismatch");
+      snprintf(hs->reason, sizeof(hs->reason), "certificate pin mismatch");
     }
   }
   X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
@@ -435,15 +462,15 @@ static int pin_verify_cb(X509_STORE_CTX *store, void *arg) {
 
 /* info_cb records the alerts either side sends. */
 static void info_cb(const SSL *ssl, int where, int ret) {
-  rudp_tls_session *sess = session_of(ssl);
+  tls_hs *hs = hs_of(ssl);
 
-  if (sess == NULL || !(where & SSL_CB_ALERT)) {
+  if (hs == NULL || !(where & SSL_CB_ALERT)) {
     return;
   }
   if (where & SSL_CB_WRITE) {
-    sess->alert_sent = ret & 0xff;
+    hs->alert_sent = ret & 0xff;
   } else if (where & SSL_CB_READ) {
-    sess->alert_recv = ret & 0xff;
+    hs->alert_recv = ret & 0xff;
   }
 }
 
@@ -453,11 +480,11 @@ static void info_cb(const SSL *ssl, int where, int ret) {
  * client once the server's Finished is verified).  The line is not kept.
  */
 static void keylog_cb(const SSL *ssl, const char *line) {
-  rudp_tls_session *sess = session_of(ssl);
+  tls_hs *hs = hs_of(ssl);
   static const char label[] = "EXPORTER_SECRET ";
 
-  if (sess != NULL && strncmp(line, label, sizeof(label) - 1) == 0) {
-    sess->can_export = 1;
+  if (hs != NULL && strncmp(line, label, sizeof(label) - 1) == 0) {
+    hs->can_export = 1;
   }
 }
 
@@ -490,18 +517,21 @@ static ptrdiff_t cache_find(const rudp_tls_ctx *ctx, const char *name) {
  * (OpenSSL keeps its reference).
  */
 static int new_session_cb(SSL *ssl, SSL_SESSION *s) {
-  rudp_tls_session *sess = session_of(ssl);
+  tls_hs *hs = hs_of(ssl);
   rudp_tls_ctx *ctx;
   ptrdiff_t i;
   char *name;
   SSL_SESSION *copy;
 
-  if (sess == NULL || sess->server_name == NULL ||
-      !SSL_SESSION_is_resumable(s)) {
+  if (hs == NULL) {
     return 0;
   }
-  ctx = sess->ctx;
-  name = strdup(sess->server_name);
+  ++hs->tickets;
+  if (hs->server_name == NULL || !SSL_SESSION_is_resumable(s)) {
+    return 0;
+  }
+  ctx = hs->ctx;
+  name = strdup(hs->server_name);
   copy = SSL_SESSION_dup(s);
   if (name == NULL || copy == NULL) {
     free(name);
@@ -854,6 +884,11 @@ int rudp_tls_ctx_new(rudp_tls_ctx **pctx, const rudp_tls_config *cfg,
   /* No fake ChangeCipherSpec records: no middlebox sees these bytes, and
    * the flights stay smaller. */
   SSL_CTX_clear_options(sctx, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
+  /* OpenSSL's record buffers (16 KB each way) only ever hold handshake
+   * messages here (librudp protects the data itself): give them back
+   * whenever they are empty, between flights, rather than keep them for
+   * the life of the SSL. */
+  SSL_CTX_set_mode(sctx, SSL_MODE_RELEASE_BUFFERS);
   /* No 0-RTT: early data could be replayed. */
   SSL_CTX_set_max_early_data(sctx, 0);
   SSL_CTX_set_recv_max_early_data(sctx, 0);
@@ -987,10 +1022,35 @@ int rudp_tls_ctx_get_fingerprint(const rudp_tls_ctx *ctx, char *out,
 
 /* Sessions. */
 
+/* mem_strdup copies |s| through |mem|. */
+static char *mem_strdup(const rudp_mem *mem, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = rudp_mem_malloc(mem, n);
+
+  if (p != NULL) {
+    memcpy(p, s, n);
+  }
+  return p;
+}
+
+/* hs_free frees the handshake state: the SSL (which owns the BIOs and,
+ * through its SSL_SESSION, the peer's certificate) and the copies. */
+static void hs_free(const rudp_mem *mem, tls_hs *hs) {
+  if (hs == NULL) {
+    return;
+  }
+  SSL_free(hs->ssl);
+  rudp_mem_free(mem, hs->server_name);
+  OPENSSL_cleanse(hs, sizeof(*hs));
+  rudp_mem_free(mem, hs);
+}
+
 int rudp_tls_session_new(rudp_tls_session **psess, rudp_tls_ctx *ctx,
                          int server, const char *server_name,
-                         const uint8_t *local_tp, size_t local_tplen) {
+                         const uint8_t *local_tp, size_t local_tplen,
+                         const rudp_mem *mem) {
   rudp_tls_session *sess;
+  tls_hs *hs;
   SSL *ssl;
   int rv;
 
@@ -1005,22 +1065,32 @@ int rudp_tls_session_new(rudp_tls_session **psess, rudp_tls_ctx *ctx,
     return RUDP_ERR_INVALID_ARGUMENT;
   }
   *psess = NULL;
-  sess = calloc(1, sizeof(*sess));
+  if (mem == NULL) {
+    mem = rudp_mem_default();
+  }
+  sess = rudp_mem_calloc(mem, 1, sizeof(*sess));
   if (sess == NULL) {
     return RUDP_ERR_NOMEM;
   }
-  sess->server = server != 0;
-  sess->alert_sent = -1;
-  sess->alert_recv = -1;
-  sess->alert = ALERT_INTERNAL_ERROR;
-  if (local_tplen > 0) {
-    memcpy(sess->local_tp, local_tp, local_tplen);
+  sess->mem = mem;
+  sess->hs = hs = rudp_mem_calloc(mem, 1, sizeof(*hs));
+  if (hs == NULL) {
+    rudp_mem_free(mem, sess);
+    return RUDP_ERR_NOMEM;
   }
-  sess->local_tplen = local_tplen;
+  sess->server = server != 0;
+  sess->alert = ALERT_INTERNAL_ERROR;
+  hs->alert_sent = -1;
+  hs->alert_recv = -1;
+  if (local_tplen > 0) {
+    memcpy(hs->local_tp, local_tp, local_tplen);
+  }
+  hs->local_tplen = local_tplen;
   if (!server && server_name != NULL && server_name[0] != '\0') {
-    sess->server_name = strdup(server_name);
-    if (sess->server_name == NULL) {
-      free(sess);
+    hs->server_name = mem_strdup(mem, server_name);
+    if (hs->server_name == NULL) {
+      rudp_mem_free(mem, hs);
+      rudp_mem_free(mem, sess);
       return RUDP_ERR_NOMEM;
     }
   }
@@ -1028,26 +1098,26 @@ int rudp_tls_session_new(rudp_tls_session **psess, rudp_tls_ctx *ctx,
   pthread_mutex_lock(&ctx->mu);
   ++ctx->refcnt;
   pthread_mutex_unlock(&ctx->mu);
-  sess->ctx = ctx;
+  sess->ctx = hs->ctx = ctx;
 
   ERR_clear_error();
   ssl = SSL_new(ctx->ssl_ctx);
-  sess->rbio = BIO_new(BIO_s_mem());
-  sess->wbio = BIO_new(BIO_s_mem());
-  if (ssl == NULL || sess->rbio == NULL || sess->wbio == NULL) {
+  hs->rbio = BIO_new(BIO_s_mem());
+  hs->wbio = BIO_new(BIO_s_mem());
+  if (ssl == NULL || hs->rbio == NULL || hs->wbio == NULL) {
     SSL_free(ssl);
-    BIO_free(sess->rbio);
-    BIO_free(sess->wbio);
-    sess->rbio = sess->wbio = NULL;
+    BIO_free(hs->rbio);
+    BIO_free(hs->wbio);
+    hs->rbio = hs->wbio = NULL;
     rv = RUDP_ERR_NOMEM;
     goto fail;
   }
-  sess->ssl = ssl;
+  hs->ssl = ssl;
   /* An empty read BIO means "retry", not end of stream. */
-  BIO_set_mem_eof_return(sess->rbio, -1);
-  BIO_set_mem_eof_return(sess->wbio, -1);
-  SSL_set_bio(ssl, sess->rbio, sess->wbio);
-  SSL_set_app_data(ssl, sess);
+  BIO_set_mem_eof_return(hs->rbio, -1);
+  BIO_set_mem_eof_return(hs->wbio, -1);
+  SSL_set_bio(ssl, hs->rbio, hs->wbio);
+  SSL_set_app_data(ssl, hs);
 
   if (server) {
     SSL_set_accept_state(ssl);
@@ -1057,29 +1127,29 @@ int rudp_tls_session_new(rudp_tls_session **psess, rudp_tls_ctx *ctx,
   }
 
   SSL_set_connect_state(ssl);
-  if (sess->server_name != NULL) {
-    int ip = is_ip_literal(sess->server_name);
-    if (!ip && !SSL_set_tlsext_host_name(ssl, sess->server_name)) {
+  if (hs->server_name != NULL) {
+    int ip = is_ip_literal(hs->server_name);
+    if (!ip && !SSL_set_tlsext_host_name(ssl, hs->server_name)) {
       rv = RUDP_ERR_INVALID_ARGUMENT;
       goto fail;
     }
     if (ctx->verify_names) {
       if (ip) {
         if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
-                                           sess->server_name)) {
+                                           hs->server_name)) {
           rv = RUDP_ERR_INVALID_ARGUMENT;
           goto fail;
         }
       } else {
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (!SSL_set1_host(ssl, sess->server_name)) {
+        if (!SSL_set1_host(ssl, hs->server_name)) {
           rv = RUDP_ERR_INVALID_ARGUMENT;
           goto fail;
         }
       }
     }
     if (ctx->session_cache) {
-      SSL_SESSION *cached = cache_take(ctx, sess->server_name);
+      SSL_SESSION *cached = cache_take(ctx, hs->server_name);
       if (cached != NULL) {
         if (SSL_SESSION_is_resumable(cached)) {
           SSL_set_session(ssl, cached);
@@ -1115,10 +1185,9 @@ void rudp_tls_session_del(rudp_tls_session *sess) {
   if (sess == NULL) {
     return;
   }
-  SSL_free(sess->ssl);
-  free(sess->server_name);
+  hs_free(sess->mem, sess->hs);
   rudp_tls_ctx_free(sess->ctx);
-  free(sess);
+  rudp_mem_free(sess->mem, sess);
 }
 
 int rudp_tls_session_set_local_tp(rudp_tls_session *sess,
@@ -1128,13 +1197,14 @@ int rudp_tls_session_set_local_tp(rudp_tls_session *sess,
     return RUDP_ERR_INVALID_ARGUMENT;
   }
   /* A client's went out with its ClientHello in rudp_tls_session_new. */
-  if (!sess->server || sess->tp_sent || sess->error != 0) {
+  if (!sess->server || sess->hs == NULL || sess->hs->tp_sent ||
+      sess->error != 0) {
     return RUDP_ERR_INVALID_STATE;
   }
   if (local_tplen > 0) {
-    memcpy(sess->local_tp, local_tp, local_tplen);
+    memcpy(sess->hs->local_tp, local_tp, local_tplen);
   }
-  sess->local_tplen = local_tplen;
+  sess->hs->local_tplen = local_tplen;
   return 0;
 }
 
@@ -1145,7 +1215,7 @@ static int session_fail(rudp_tls_session *sess, int rv, int alert,
   sess->error = rv;
   sess->alert = (uint8_t)alert;
   if (reason != NULL) {
-    snprintf(sess->reason, sizeof(sess->reason), "%s", reason);
+    snprintf(sess->hs->reason, sizeof(sess->hs->reason), "%s", reason);
   }
   ERR_clear_error();
   return rv;
@@ -1157,30 +1227,31 @@ static int session_fail(rudp_tls_session *sess, int rv, int alert,
  * the error queue.
  */
 static int session_classify(rudp_tls_session *sess) {
-  int alert = sess->alert_sent >= 0 ? sess->alert_sent : ALERT_INTERNAL_ERROR;
+  tls_hs *hs = sess->hs;
+  int alert = hs->alert_sent >= 0 ? hs->alert_sent : ALERT_INTERNAL_ERROR;
   long vr;
   char buf[200];
 
-  if (sess->pin_mismatch) {
+  if (hs->pin_mismatch) {
     return session_fail(sess, RUDP_ERR_TLS_PIN_MISMATCH, alert, NULL);
   }
-  if (sess->tp_missing) {
+  if (hs->tp_missing) {
     /* OpenSSL sends handshake_failure on the wire (the ClientHello
      * callback runs before TLS 1.3 is negotiated); report the real one. */
     return session_fail(sess, RUDP_ERR_TRANSPORT_PARAM, ALERT_MISSING_EXTENSION,
                         "peer sent no transport parameters extension");
   }
-  if (sess->tp_too_long) {
+  if (hs->tp_too_long) {
     return session_fail(sess, RUDP_ERR_TRANSPORT_PARAM, ALERT_DECODE_ERROR,
                         "peer's transport parameters are too long");
   }
-  if (sess->alert_recv >= 0) {
+  if (hs->alert_recv >= 0) {
     snprintf(buf, sizeof(buf), "peer sent alert %s",
-             SSL_alert_desc_string_long(sess->alert_recv));
-    return session_fail(sess, RUDP_ERR_CRYPTO, sess->alert_recv, buf);
+             SSL_alert_desc_string_long(hs->alert_recv));
+    return session_fail(sess, RUDP_ERR_CRYPTO, hs->alert_recv, buf);
   }
   if (!sess->server && sess->ctx->verify_names &&
-      (vr = SSL_get_verify_result(sess->ssl)) != X509_V_OK) {
+      (vr = SSL_get_verify_result(hs->ssl)) != X509_V_OK) {
     int rv;
     switch (vr) {
     case X509_V_ERR_HOSTNAME_MISMATCH:
@@ -1201,7 +1272,7 @@ static int session_classify(rudp_tls_session *sess) {
              X509_verify_cert_error_string(vr));
     return session_fail(sess, rv, alert, buf);
   }
-  if (sess->reason[0] != '\0') {
+  if (hs->reason[0] != '\0') {
     /* A callback explained it (no ALPN offered). */
     return session_fail(sess, RUDP_ERR_CRYPTO, alert, NULL);
   }
@@ -1210,31 +1281,42 @@ static int session_classify(rudp_tls_session *sess) {
 }
 
 /* session_on_complete checks what OpenSSL does not once the handshake
- * completed, and records the peer's fingerprint. */
+ * completed, and copies out what rudp_tls_session_get_info reports (the
+ * SSL does not live as long as the connection). */
 static int session_on_complete(rudp_tls_session *sess) {
+  tls_hs *hs = sess->hs;
+  const SSL_CIPHER *c;
+  const unsigned char *alpn = NULL;
+  unsigned int alpnlen = 0;
   X509 *peer;
 
-  if (!sess->peer_tp_received) {
+  if (!hs->peer_tp_received) {
     /* The client got no extension in EncryptedExtensions (the server
      * checks the ClientHello up front).  Drop our Finished: the server
      * must not see a completed handshake. */
-    (void)BIO_reset(sess->wbio);
+    (void)BIO_reset(hs->wbio);
     return session_fail(sess, RUDP_ERR_TRANSPORT_PARAM, ALERT_MISSING_EXTENSION,
                         "peer sent no transport parameters extension");
   }
-  if (!sess->server && sess->ctx->alpn != NULL) {
-    const unsigned char *p;
-    unsigned int n;
-    SSL_get0_alpn_selected(sess->ssl, &p, &n);
-    if (n > 0 && !alpn_contains(sess->ctx->alpn, sess->ctx->alpnlen, p, n)) {
-      (void)BIO_reset(sess->wbio);
-      return session_fail(sess, RUDP_ERR_CRYPTO, ALERT_NO_APPLICATION_PROTOCOL,
-                          "server selected an application protocol we did "
-                          "not offer");
-    }
+  SSL_get0_alpn_selected(hs->ssl, &alpn, &alpnlen);
+  if (!sess->server && sess->ctx->alpn != NULL && alpnlen > 0 &&
+      !alpn_contains(sess->ctx->alpn, sess->ctx->alpnlen, alpn, alpnlen)) {
+    (void)BIO_reset(hs->wbio);
+    return session_fail(sess, RUDP_ERR_CRYPTO, ALERT_NO_APPLICATION_PROTOCOL,
+                        "server selected an application protocol we did "
+                        "not offer");
   }
-  peer = SSL_get0_peer_certificate(sess->ssl);
-  if (peer != NULL && !SSL_session_reused(sess->ssl)) {
+  if (alpnlen > 0 && alpnlen < sizeof(sess->alpn)) {
+    memcpy(sess->alpn, alpn, alpnlen);
+    sess->alpn[alpnlen] = '\0';
+  }
+  c = SSL_get_current_cipher(hs->ssl);
+  if (c != NULL) {
+    snprintf(sess->cipher, sizeof(sess->cipher), "%s", SSL_CIPHER_get_name(c));
+  }
+  sess->resumed = SSL_session_reused(hs->ssl) != 0;
+  peer = SSL_get0_peer_certificate(hs->ssl);
+  if (peer != NULL && !sess->resumed) {
     uint8_t md[RUDP_TLS_SECRETLEN];
     if (cert_sha256(md, peer) == 0) {
       print_fingerprint(sess->peer_fingerprint, md);
@@ -1243,7 +1325,7 @@ static int session_on_complete(rudp_tls_session *sess) {
   sess->complete = 1;
   /* Both sides can export by now; the keylog callback said so earlier,
    * this only guards against an OpenSSL that logs nothing. */
-  sess->can_export = 1;
+  hs->can_export = 1;
   return 0;
 }
 
@@ -1257,12 +1339,12 @@ static int session_post_handshake(rudp_tls_session *sess) {
     int n, err;
 
     ERR_clear_error();
-    n = SSL_read(sess->ssl, buf, sizeof(buf));
+    n = SSL_read(sess->hs->ssl, buf, sizeof(buf));
     if (n > 0) {
       return session_fail(sess, RUDP_ERR_CRYPTO, ALERT_UNEXPECTED_MESSAGE,
                           "peer sent application data over TLS");
     }
-    err = SSL_get_error(sess->ssl, n);
+    err = SSL_get_error(sess->hs->ssl, n);
     if (err == SSL_ERROR_WANT_READ) {
       ERR_clear_error();
       return 0;
@@ -1277,6 +1359,7 @@ static int session_post_handshake(rudp_tls_session *sess) {
 
 int rudp_tls_session_feed(rudp_tls_session *sess, const uint8_t *data,
                           size_t len) {
+  tls_hs *hs;
   int rv;
 
   if (sess == NULL || (data == NULL && len > 0)) {
@@ -1285,7 +1368,13 @@ int rudp_tls_session_feed(rudp_tls_session *sess, const uint8_t *data,
   if (sess->error != 0) {
     return sess->error;
   }
-  if (len > 0 && !sess->started) {
+  hs = sess->hs;
+  if (hs == NULL) {
+    /* Released: nothing the peer can still send matters (a late session
+     * ticket, a copy of its Finished). */
+    return 0;
+  }
+  if (len > 0 && !hs->started) {
     /* A plain-mode peer sends its transport parameters as they are, not a
      * TLS record; say so instead of letting OpenSSL fail on garbage. */
     if (data[0] != RECORD_HANDSHAKE &&
@@ -1293,11 +1382,11 @@ int rudp_tls_session_feed(rudp_tls_session *sess, const uint8_t *data,
       return session_fail(sess, RUDP_ERR_TLS_MODE_MISMATCH,
                           ALERT_UNEXPECTED_MESSAGE, "peer does not use TLS");
     }
-    sess->started = 1;
+    hs->started = 1;
   }
   while (len > 0) {
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
-    int n = BIO_write(sess->rbio, data, chunk);
+    int n = BIO_write(hs->rbio, data, chunk);
     if (n <= 0) {
       ERR_clear_error();
       return session_fail(sess, RUDP_ERR_NOMEM, ALERT_INTERNAL_ERROR,
@@ -1309,9 +1398,9 @@ int rudp_tls_session_feed(rudp_tls_session *sess, const uint8_t *data,
 
   if (!sess->complete) {
     ERR_clear_error();
-    rv = SSL_do_handshake(sess->ssl);
+    rv = SSL_do_handshake(hs->ssl);
     if (rv != 1) {
-      if (SSL_get_error(sess->ssl, rv) == SSL_ERROR_WANT_READ) {
+      if (SSL_get_error(hs->ssl, rv) == SSL_ERROR_WANT_READ) {
         ERR_clear_error();
         return 0;
       }
@@ -1329,13 +1418,13 @@ size_t rudp_tls_session_read_output(rudp_tls_session *sess, uint8_t *buf,
                                     size_t len) {
   size_t total = 0;
 
-  if (sess == NULL || buf == NULL) {
+  if (sess == NULL || sess->hs == NULL || buf == NULL) {
     return 0;
   }
   while (total < len) {
     size_t want = len - total;
-    int n =
-        BIO_read(sess->wbio, buf + total, want > INT_MAX ? INT_MAX : (int)want);
+    int n = BIO_read(sess->hs->wbio, buf + total,
+                     want > INT_MAX ? INT_MAX : (int)want);
     if (n <= 0) {
       break;
     }
@@ -1348,18 +1437,56 @@ int rudp_tls_session_is_complete(const rudp_tls_session *sess) {
   return sess != NULL && sess->complete && sess->error == 0;
 }
 
+/*
+ * rudp_tls_session_release: the server has nothing left to wait for once
+ * its handshake completed (OpenSSL writes the session tickets in the same
+ * call, and the caller has taken them); nor has a client that keeps no
+ * tickets.  A client that does waits for the tickets the server sent
+ * before HANDSHAKE_DONE: it stops waiting once one arrived, or when no
+ * part of one is buffered (the server sends none, or sent all before;
+ * docs/PROTOCOL.md 4.4).
+ */
+int rudp_tls_session_release(rudp_tls_session *sess, int crypto_buffered) {
+  tls_hs *hs;
+
+  if (sess == NULL || !sess->complete || sess->error != 0) {
+    return 0;
+  }
+  hs = sess->hs;
+  if (hs == NULL) {
+    return 1;
+  }
+  if (BIO_ctrl_pending(hs->wbio) > 0) {
+    return 0; /* output not taken yet */
+  }
+  if (!sess->server && sess->ctx->session_cache && hs->server_name != NULL &&
+      hs->tickets == 0 &&
+      (crypto_buffered || BIO_ctrl_pending(hs->rbio) > 0 ||
+       SSL_has_pending(hs->ssl))) {
+    return 0; /* part of a ticket is here: wait for the rest */
+  }
+  sess->hs = NULL;
+  hs_free(sess->mem, hs);
+  ERR_clear_error();
+  return 1;
+}
+
+int rudp_tls_session_is_released(const rudp_tls_session *sess) {
+  return sess != NULL && sess->hs == NULL;
+}
+
 const uint8_t *rudp_tls_session_peer_tp(const rudp_tls_session *sess,
                                         size_t *plen) {
-  if (sess == NULL || !sess->peer_tp_received) {
+  if (sess == NULL || sess->hs == NULL || !sess->hs->peer_tp_received) {
     if (plen != NULL) {
       *plen = 0;
     }
     return NULL;
   }
   if (plen != NULL) {
-    *plen = sess->peer_tplen;
+    *plen = sess->hs->peer_tplen;
   }
-  return sess->peer_tp;
+  return sess->hs->peer_tp;
 }
 
 /* aead_of maps the negotiated suite to the packet-protection AEAD. */
@@ -1388,19 +1515,22 @@ int rudp_tls_session_get_secrets(rudp_tls_session *sess,
   static const char cl[] = EXPORTER_CLIENT, sl[] = EXPORTER_SERVER;
   uint8_t c2s[RUDP_TLS_SECRETLEN], s2c[RUDP_TLS_SECRETLEN];
   rudp_aead_alg alg;
+  SSL *ssl;
 
-  if (sess == NULL || sess->error != 0 || !sess->can_export) {
+  if (sess == NULL || sess->error != 0 || sess->hs == NULL ||
+      !sess->hs->can_export) {
     return RUDP_ERR_INVALID_STATE;
   }
-  alg = aead_of(sess->ssl);
+  ssl = sess->hs->ssl;
+  alg = aead_of(ssl);
   if (alg == RUDP_AEAD_NONE) {
     return RUDP_ERR_INVALID_STATE;
   }
   ERR_clear_error();
-  if (SSL_export_keying_material(sess->ssl, c2s, sizeof(c2s), cl,
-                                 sizeof(cl) - 1, NULL, 0, 0) != 1 ||
-      SSL_export_keying_material(sess->ssl, s2c, sizeof(s2c), sl,
-                                 sizeof(sl) - 1, NULL, 0, 0) != 1) {
+  if (SSL_export_keying_material(ssl, c2s, sizeof(c2s), cl, sizeof(cl) - 1,
+                                 NULL, 0, 0) != 1 ||
+      SSL_export_keying_material(ssl, s2c, sizeof(s2c), sl, sizeof(sl) - 1,
+                                 NULL, 0, 0) != 1) {
     ERR_clear_error();
     return RUDP_ERR_INVALID_STATE;
   }
@@ -1417,15 +1547,13 @@ uint8_t rudp_tls_session_alert(const rudp_tls_session *sess) {
 }
 
 const char *rudp_tls_session_reason(const rudp_tls_session *sess) {
-  return sess != NULL && sess->error != 0 ? sess->reason : "";
+  /* A failed session is never released: its reason is still there. */
+  return sess != NULL && sess->error != 0 && sess->hs != NULL ? sess->hs->reason
+                                                              : "";
 }
 
 void rudp_tls_session_get_info(const rudp_tls_session *sess,
                                rudp_tls_info *info) {
-  const SSL_CIPHER *c;
-  const unsigned char *alpn = NULL;
-  unsigned int alpnlen = 0;
-
   info->handshake_done = 0;
   info->resumed = 0;
   info->cipher[0] = '\0';
@@ -1435,16 +1563,9 @@ void rudp_tls_session_get_info(const rudp_tls_session *sess,
     return;
   }
   info->handshake_done = 1;
-  info->resumed = SSL_session_reused(sess->ssl) != 0;
-  c = SSL_get_current_cipher(sess->ssl);
-  if (c != NULL) {
-    snprintf(info->cipher, sizeof(info->cipher), "%s", SSL_CIPHER_get_name(c));
-  }
-  SSL_get0_alpn_selected(sess->ssl, &alpn, &alpnlen);
-  if (alpnlen > 0 && alpnlen < sizeof(info->alpn)) {
-    memcpy(info->alpn, alpn, alpnlen);
-    info->alpn[alpnlen] = '\0';
-  }
-  memcpy(info->peer_fingerprint, sess->peer_fingerprint,
-         sizeof(info->peer_fingerprint));
+  info->resumed = sess->resumed;
+  snprintf(info->cipher, sizeof(info->cipher), "%s", sess->cipher);
+  snprintf(info->alpn, sizeof(info->alpn), "%s", sess->alpn);
+  snprintf(info->peer_fingerprint, sizeof(info->peer_fingerprint), "%s",
+           sess->peer_fingerprint);
 }

@@ -17,7 +17,11 @@
  * its handshake completes; the server once its Finished is written), each
  * direction's 32-byte secret is SSL_export_keying_material with the label
  * "EXPORTER-rudp client 1rtt" (client to server) or "EXPORTER-rudp server
- * 1rtt" (server to client) and no context.
+ * 1rtt" (server to client) and no context.  Key updates derive from these
+ * with librudp's own HKDF (rudp_tls.h), so the SSL is not needed after the
+ * handshake: rudp_tls_session_release frees it once the connection is
+ * confirmed (an idle connection then holds no OpenSSL state but its packet
+ * protection's cipher contexts).
  *
  * This file also implements the public rudp_tls_ctx (rudp/rudp_tls.h):
  * certificates, verification (CA file/dir or the system store, host name
@@ -54,6 +58,9 @@ typedef struct rudp_tls_session rudp_tls_session;
  * (|local_tplen| bytes, at most RUDP_TP_MAXLEN) is this side's encoded
  * transport parameters, copied, sent in the extension.
  *
+ * The session's own memory comes from |mem| (NULL: the default), OpenSSL's
+ * from OpenSSL's allocator.
+ *
  * A client session produces its ClientHello at once (read it with
  * rudp_tls_session_read_output).  Returns 0, RUDP_ERR_INVALID_ARGUMENT
  * (|ctx| NULL, or a server context used for a client or the reverse, or a
@@ -62,7 +69,8 @@ typedef struct rudp_tls_session rudp_tls_session;
  */
 int rudp_tls_session_new(rudp_tls_session **psess, rudp_tls_ctx *ctx,
                          int server, const char *server_name,
-                         const uint8_t *local_tp, size_t local_tplen);
+                         const uint8_t *local_tp, size_t local_tplen,
+                         const rudp_mem *mem);
 
 /* rudp_tls_session_del frees |sess| (NULL ignored) and drops its context
  * reference. */
@@ -106,13 +114,36 @@ size_t rudp_tls_session_read_output(rudp_tls_session *sess, uint8_t *buf,
                                     size_t len);
 
 /* rudp_tls_session_is_complete returns nonzero once the handshake
- * completed (the peer's Finished verified). */
+ * completed (the peer's Finished verified), released or not. */
 int rudp_tls_session_is_complete(const rudp_tls_session *sess);
+
+/*
+ * rudp_tls_session_release frees the OpenSSL session and everything only
+ * the handshake needed (the SSL, its buffers and keys, the peer's
+ * certificate, the transport parameters: about 50 KB), keeping what
+ * rudp_tls_session_get_info reports.  The caller calls it once the
+ * connection's handshake is confirmed, with |crypto_buffered| nonzero
+ * while it holds peer CRYPTO bytes received out of order.  It releases
+ * when the session is done: complete without failure, its output all read,
+ * and, for a client that keeps tickets (a session cache and a server
+ * name), a ticket received or none partly received (the server sends its
+ * tickets before HANDSHAKE_DONE; docs/PROTOCOL.md 4.4).
+ *
+ * Returns 1 if the session is released (now or earlier), else 0 (call
+ * again when more CRYPTO data arrived).  Once released, feed ignores what
+ * it is given and returns 0, read_output has nothing, peer_tp returns
+ * NULL, get_secrets returns RUDP_ERR_INVALID_STATE; is_complete and
+ * get_info report the handshake as before.
+ */
+int rudp_tls_session_release(rudp_tls_session *sess, int crypto_buffered);
+
+/* rudp_tls_session_is_released returns nonzero once |sess| is released. */
+int rudp_tls_session_is_released(const rudp_tls_session *sess);
 
 /*
  * rudp_tls_session_peer_tp returns the peer's transport parameters from
  * its extension (*plen bytes, owned by the session), or NULL if they have
- * not arrived.
+ * not arrived or the session is released.
  */
 const uint8_t *rudp_tls_session_peer_tp(const rudp_tls_session *sess,
                                         size_t *plen);

@@ -639,6 +639,273 @@ static void test_rudp_cc_reno_random_invariants(void **state) {
   }
 }
 
+/* rtt_at gives an estimator with one sample history: min, smoothed and
+ * latest as given (microseconds). */
+static rudp_rtt rtt_at(uint64_t min_us, uint64_t smoothed_us,
+                       uint64_t latest_us) {
+  rudp_rtt rtt;
+
+  rudp_rtt_init(&rtt, RUDP_DEFAULT_INITIAL_RTT);
+  rtt.min = min_us * RUDP_MICROSECONDS;
+  rtt.smoothed = smoothed_us * RUDP_MICROSECONDS;
+  rtt.latest = latest_us * RUDP_MICROSECONDS;
+  rtt.nsamples = 10;
+  return rtt;
+}
+
+/* lt_new gives NewReno in congestion avoidance (ssthresh = cwnd = 12000)
+ * with loss_tolerant on and 1 MB acknowledged at time 0 under |rtt| in 8
+ * ACKs (app-limited: the window stays put), so that a few losses are a
+ * low loss rate; |rtt|'s latest sample fills the first RTT window. */
+static rudp_cc_reno lt_new(const rudp_rtt *rtt) {
+  rudp_cc_reno reno = reno_new();
+  rudp_cc_ack a;
+  int i;
+
+  reno.cc.loss_tolerant = 1;
+  reno.cc.ssthresh = 12000;
+  memset(&a, 0, sizeof(a));
+  a.bytes_acked = 125000;
+  a.app_limited = 1;
+  for (i = 0; i < 8; ++i) {
+    rudp_cc_on_ack(&reno.cc, &a, rtt, 0);
+  }
+  assert_int_equal(12000, reno.cc.cwnd);
+  assert_int_equal(8, reno.cc.lt_rtt_count);
+  return reno;
+}
+
+/* lt_sample feeds 4 ACKs of nothing new whose RTT sample is |latest_us|
+ * (min 20 ms, smoothed 20 ms) at |now_ms|. */
+static void lt_sample(rudp_cc_reno *reno, uint64_t latest_us, uint64_t now_ms) {
+  rudp_rtt rtt = rtt_at(20000, 20000, latest_us);
+  rudp_cc_ack a;
+  int i;
+
+  memset(&a, 0, sizeof(a));
+  a.app_limited = 1;
+  for (i = 0; i < 4; ++i) {
+    rudp_cc_on_ack(&reno->cc, &a, &rtt, now_ms * RUDP_MILLISECONDS);
+  }
+}
+
+/* lt_loss reports 1200 bytes lost at |now_ms| (min RTT and smoothed RTT
+ * 20 ms, latest |latest_us|). */
+static int lt_loss(rudp_cc_reno *reno, uint64_t latest_us, uint64_t now_ms) {
+  rudp_rtt rtt = rtt_at(20000, 20000, latest_us);
+
+  return rudp_cc_on_loss(&reno->cc, 1200, 10, 0, &rtt,
+                         now_ms * RUDP_MILLISECONDS);
+}
+
+static void test_rudp_cc_reno_loss_tolerant_queue(void **state) {
+  rudp_cc_reno reno = reno_new();
+  rudp_rtt rtt;
+
+  (void)state;
+
+  /* Off (the algorithm's own default): every loss event reduces. */
+  assert_int_equal(0, reno.cc.loss_tolerant);
+  rtt = rtt_at(20000, 20000, 20000);
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+  assert_int_equal(6000, reno.cc.cwnd);
+  assert_int_equal(0, reno.cc.losses_ignored);
+
+  /* No queue (margin max(20 ms / 16, 250 us) = 1.25 ms): ignored. */
+  reno = lt_new(&rtt);
+  assert_int_equal(0, lt_loss(&reno, 20000, 1));
+  assert_int_equal(12000, reno.cc.cwnd);
+  assert_int_equal(12000, reno.cc.ssthresh);
+  assert_int_equal(0, reno.cc.congestion_events);
+  assert_int_equal(1, reno.cc.losses_ignored);
+  /* One late ACK is one sample: the windows' smallest is still 20 ms. */
+  lt_sample(&reno, 40000, 2);
+  assert_int_equal(0, lt_loss(&reno, 40000, 2));
+  /* RTT windows are 10 ms (half the smoothed RTT).  A queue of exactly
+   * the margin in the next two windows is not above it... */
+  lt_sample(&reno, 21250, 12);
+  assert_int_equal(0, lt_loss(&reno, 21250, 12)); /* 20 ms one window ago */
+  lt_sample(&reno, 21250, 22);
+  assert_int_equal(0, lt_loss(&reno, 21250, 22));
+  assert_int_equal(4, reno.cc.losses_ignored);
+  assert_int_equal(12000, reno.cc.cwnd);
+  /* ...one microsecond more, over both windows, is a standing queue: the
+   * standard response. */
+  lt_sample(&reno, 21251, 32);
+  assert_int_equal(0, lt_loss(&reno, 21251, 32)); /* 21.25 ms one ago */
+  lt_sample(&reno, 22000, 42);
+  lt_sample(&reno, 21251, 43);
+  assert_int_equal(1, lt_loss(&reno, 21251, 43));
+  assert_int_equal(6000, reno.cc.cwnd);
+  assert_int_equal(1, reno.cc.congestion_events);
+  assert_int_equal(5, reno.cc.losses_ignored);
+  /* After a gap the window before it still counts: a lone window after
+   * it is not enough. */
+  lt_sample(&reno, 30000, 100);
+  assert_int_equal(21251 * RUDP_MICROSECONDS, reno.cc.lt_rtt_prev_min);
+  assert_int_equal(8, reno.cc.lt_rtt_prev_count);
+  assert_int_equal(30000 * RUDP_MICROSECONDS, reno.cc.lt_rtt_min);
+  assert_int_equal(4, reno.cc.lt_rtt_count);
+
+  /* Short RTTs: the margin is at least RUDP_CC_LT_MIN_QUEUE_DELAY
+   * (250 us). */
+  rtt = rtt_at(100, 350, 350);
+  reno = lt_new(&rtt);
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+  rtt = rtt_at(100, 351, 351);
+  reno = lt_new(&rtt);
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+
+  /* Fewer than RUDP_CC_LT_MIN_RTT_SAMPLES samples in the windows: no
+   * evidence of a queue, whatever the latest sample says. */
+  reno = reno_new();
+  reno.cc.loss_tolerant = 1;
+  reno.cc.ssthresh = 12000;
+  rtt = rtt_at(20000, 40000, 40000);
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+  assert_int_equal(12000, reno.cc.cwnd);
+  /* Slow start: the latest and the smoothed RTT, whatever the windows
+   * hold (its queue builds within one round), and a margin of min_rtt / 8
+   * (2.5 ms). */
+  rtt = rtt_at(20000, 20000, 20000);
+  reno = lt_new(&rtt);
+  reno.cc.ssthresh = UINT64_MAX;
+  rtt = rtt_at(20000, 20000, 30000);
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+  rtt = rtt_at(20000, 22500, 30000);
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+  rtt = rtt_at(20000, 22501, 30000);
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+  assert_int_equal(6000, reno.cc.cwnd);
+  /* No RTT sample at all: nothing to compare with, the standard
+   * response. */
+  reno = reno_new();
+  reno.cc.loss_tolerant = 1;
+  rudp_rtt_init(&rtt, RUDP_DEFAULT_INITIAL_RTT);
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 1200, 10, 0, &rtt, 1000));
+  assert_int_equal(6000, reno.cc.cwnd);
+
+  /* Persistent congestion always counts, and collapses the window. */
+  rtt = rtt_at(20000, 20000, 20000);
+  reno = lt_new(&rtt);
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 1200, 10, 1, &rtt, 1000));
+  assert_int_equal(2400, reno.cc.cwnd);
+  assert_int_equal(6000, reno.cc.ssthresh);
+  assert_int_equal(0, reno.cc.losses_ignored);
+}
+
+static void test_rudp_cc_reno_loss_tolerant_rate(void **state) {
+  rudp_cc_reno reno = reno_new();
+  rudp_rtt rtt = rtt_at(20000, 20000, 20000);
+  rudp_tstamp t0 = 1000 * RUDP_MILLISECONDS;
+  rudp_cc_ack a;
+
+  (void)state;
+
+  reno.cc.loss_tolerant = 1;
+  memset(&a, 0, sizeof(a));
+  a.largest_acked_sent_ts = 0;
+  a.app_limited = 1; /* the window stays put: only the counts matter */
+  /* Round 1 (t0 .. t0 + 20 ms): 28000 bytes acknowledged. */
+  a.bytes_acked = 28000;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0);
+  assert_int_equal(t0, reno.cc.lt_round_start);
+  assert_int_equal(28000, reno.cc.lt_acked);
+  /* Three datagrams lost: below RUDP_CC_LT_MIN_LOST_PACKETS. */
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 3600, 0, 0, &rtt, t0 + 1));
+  /* The fourth makes 4800 of 32800 bytes, more than 1/8: the flow meets
+   * a bottleneck whose queue does not show in the RTT. */
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 1200, 0, 0, &rtt, t0 + 2));
+  assert_int_equal(6000, reno.cc.cwnd);
+  assert_int_equal(1, reno.cc.losses_ignored);
+
+  /* Rounds: the counts of the previous round still count, those of the
+   * round before it no longer do. */
+  reno = reno_new();
+  reno.cc.loss_tolerant = 1;
+  a.bytes_acked = 50000;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0);
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 2400, 0, 0, &rtt, t0));
+  /* Next round (one smoothed RTT later): 4800 lost of 50000 + 10000 +
+   * 4800, below 1/8. */
+  a.bytes_acked = 10000;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 20 * RUDP_MILLISECONDS);
+  assert_int_equal(10000, reno.cc.lt_acked);
+  assert_int_equal(50000, reno.cc.lt_prev_acked);
+  assert_int_equal(2400, reno.cc.lt_prev_lost);
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 2400, 0, 0, &rtt,
+                                      t0 + 21 * RUDP_MILLISECONDS));
+  assert_int_equal(2, reno.cc.losses_ignored);
+  /* A round later the first round's 50000 no longer dilute (it held more
+   * than RUDP_CC_LT_MIN_SAMPLE datagrams): 4800 lost of 10000 + 4800. */
+  a.bytes_acked = 0;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 40 * RUDP_MILLISECONDS);
+  assert_int_equal(10000, reno.cc.lt_prev_acked);
+  assert_int_equal(2400, reno.cc.lt_prev_lost);
+  assert_int_equal(0, reno.cc.lt_acked);
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 2400, 0, 0, &rtt,
+                                      t0 + 41 * RUDP_MILLISECONDS));
+  assert_int_equal(2, reno.cc.losses_ignored);
+  assert_int_equal(6000, reno.cc.cwnd);
+  /* After more than two idle rounds nothing is remembered. */
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 200 * RUDP_MILLISECONDS);
+  assert_int_equal(0, reno.cc.lt_prev_acked);
+  assert_int_equal(0, reno.cc.lt_prev_lost);
+  assert_int_equal(0, reno.cc.lt_lost);
+
+  /* On a 100 us path a round lasts RUDP_CC_LT_MIN_ROUND (10 ms), not one
+   * RTT: enough packets to tell a loss rate. */
+  rtt = rtt_at(100, 100, 100);
+  reno = reno_new();
+  reno.cc.loss_tolerant = 1;
+  a.bytes_acked = 1000;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0);
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 9999 * RUDP_MICROSECONDS);
+  assert_int_equal(2000, reno.cc.lt_acked);
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 10 * RUDP_MILLISECONDS);
+  assert_int_equal(1000, reno.cc.lt_acked);
+  assert_int_equal(2000, reno.cc.lt_prev_acked);
+  /* A slow flow: the previous round gathers rounds until it holds
+   * RUDP_CC_LT_MIN_SAMPLE datagrams (38400 bytes). */
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 20 * RUDP_MILLISECONDS);
+  assert_int_equal(1000, reno.cc.lt_acked);
+  assert_int_equal(3000, reno.cc.lt_prev_acked);
+  a.bytes_acked = 40000;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 30 * RUDP_MILLISECONDS);
+  assert_int_equal(4000, reno.cc.lt_prev_acked);
+  assert_int_equal(40000, reno.cc.lt_acked);
+  a.bytes_acked = 0;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 40 * RUDP_MILLISECONDS);
+  assert_int_equal(44000, reno.cc.lt_prev_acked);
+  /* Enough: from now on the previous round is replaced. */
+  a.bytes_acked = 1000;
+  rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 50 * RUDP_MILLISECONDS);
+  assert_int_equal(0, reno.cc.lt_prev_acked);
+  assert_int_equal(1000, reno.cc.lt_acked);
+}
+
+static void test_rudp_cc_reno_app_limited_window(void **state) {
+  rudp_cc_reno reno = reno_new();
+  rudp_rtt rtt = rtt_at(20000, 20000, 20000);
+  rudp_tstamp t0 = 1000 * RUDP_MILLISECONDS;
+
+  (void)state;
+
+  /* Never window-limited: a packet that empties the queue is
+   * application-limited. */
+  assert_int_equal(1, rudp_cc_app_limited(&reno.cc, &rtt, t0));
+  /* Within one smoothed RTT of a full window it is not. */
+  rudp_cc_set_cwnd_limited(&reno.cc, t0);
+  assert_int_equal(0, rudp_cc_app_limited(&reno.cc, &rtt, t0));
+  assert_int_equal(
+      0, rudp_cc_app_limited(&reno.cc, &rtt, t0 + 20 * RUDP_MILLISECONDS));
+  assert_int_equal(
+      1, rudp_cc_app_limited(&reno.cc, &rtt, t0 + 20 * RUDP_MILLISECONDS + 1));
+  /* A reset keeps nothing of it... and init starts with none. */
+  reno = reno_new();
+  assert_int_equal(UINT64_MAX, reno.cc.cwnd_limited_ts);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_cc_reno_initial_window),
@@ -663,6 +930,9 @@ int main(void) {
       cmocka_unit_test(test_rudp_cc_pacing_rate),
       cmocka_unit_test(test_rudp_cc_reno_ops_table),
       cmocka_unit_test(test_rudp_cc_reno_random_invariants),
+      cmocka_unit_test(test_rudp_cc_reno_loss_tolerant_queue),
+      cmocka_unit_test(test_rudp_cc_reno_loss_tolerant_rate),
+      cmocka_unit_test(test_rudp_cc_reno_app_limited_window),
   };
 
   return cmocka_run_group_tests_name("cc_reno", tests, NULL, NULL);

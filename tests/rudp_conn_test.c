@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <rudp/rudp.h>
+#include <rudp/rudp_msg.h>
 #include <rudp/rudp_tls.h>
 
 #include "rudp_conn.h"
@@ -159,6 +160,8 @@ typedef struct pair {
   size_t mark;
   int mark_fin;
   rudp_tstamp mark_at;
+  /* mtu: the largest datagram filter_mtu lets through (0: any). */
+  size_t mtu;
 } pair;
 
 static pair *P; /* for callbacks */
@@ -350,6 +353,9 @@ static pair *pair_alloc(void) {
   p->delay = 10 * MS;
   rudp_settings_default(&p->cs);
   rudp_settings_default(&p->ss);
+  /* The tests count packets and time them exactly: no path MTU probes
+   * unless a test turns discovery on (the pmtud_* tests). */
+  p->cs.pmtud_max_udp_payload_size = p->ss.pmtud_max_udp_payload_size = 0;
   p->s.server = 1;
   P = p;
   return p;
@@ -2184,9 +2190,12 @@ static void test_rudp_conn_datagram_too_large(void **state) {
   pair *p = pair_new();
   static uint8_t buf[2000];
   (void)state;
+  assert_int_equal(rudp_conn_get_max_datagram_size(p->c.conn), 0);
   pair_settle(p);
   /* 1200-byte packets: 17 bytes of header, packet number and CRC, 3 of
    * frame header leave 1180. */
+  assert_int_equal(rudp_conn_get_max_datagram_size(p->c.conn), 1180);
+  assert_int_equal(rudp_conn_get_max_datagram_size(p->s.conn), 1180);
   assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 1181),
                    RUDP_ERR_DATAGRAM_TOO_LARGE);
   assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 2000),
@@ -2201,6 +2210,7 @@ static void test_rudp_conn_datagram_too_large(void **state) {
   p->ss.max_datagram_frame_size = 100;
   pair_settle(p);
   /* Type (1) + length (2: 97 > 63) + 97 = 100. */
+  assert_int_equal(rudp_conn_get_max_datagram_size(p->c.conn), 97);
   assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 98),
                    RUDP_ERR_DATAGRAM_TOO_LARGE);
   assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 97), 0);
@@ -3028,11 +3038,14 @@ static int filter_loss(pair *p, int dir, uint8_t *data, size_t len) {
 
 /* 10.3: losses are recovered; the counters show it. */
 static void test_rudp_conn_stats_retransmission(void **state) {
-  pair *p = pair_new();
+  pair *p = pair_alloc();
   static uint8_t data[300000];
   rudp_conn_stats st;
   int64_t id;
   (void)state;
+  /* Random loss counts as congestion only without loss tolerance. */
+  p->cs.loss_tolerant = 0;
+  pair_start(p);
   fill_pattern(data, sizeof(data), 21);
   pair_settle(p);
   rudp_test_rng_init(&g_lossrng, 4);
@@ -3808,6 +3821,156 @@ static pair *tls_pair(tls_env *e, int client_tls, int server_tls) {
       skip();                                                                  \
     }                                                                          \
   } while (0)
+
+/* ------------------------------------------------------------ PMTUD */
+
+/* Filter for the path MTU tests: datagrams above p->mtu are lost (both
+ * ways); p->mark records the largest datagram the client sent and
+ * p->mark_at how many exceeded the base size. */
+static int filter_mtu(pair *p, int dir, uint8_t *data, size_t len) {
+  (void)data;
+  if (dir == 0) {
+    if (len > p->mark) {
+      p->mark = len;
+    }
+    if (len > 1200) {
+      ++p->mark_at;
+    }
+  }
+  return p->mtu == 0 || len <= p->mtu;
+}
+
+/* pmtud_pair makes a pair with path MTU discovery up to |max| bytes on
+ * both sides (TLS if |e|), a path carrying |mtu| bytes (0: any size). */
+static pair *pmtud_pair(tls_env *e, size_t mtu, size_t max) {
+  pair *p = pair_alloc();
+  p->cs.pmtud_max_udp_payload_size = p->ss.pmtud_max_udp_payload_size = max;
+  if (e) {
+    p->cs.tls = e->client;
+    p->cs.tls_server_name = "localhost";
+    p->ss.tls = e->server;
+  }
+  p->mtu = mtu;
+  p->filter = filter_mtu;
+  pair_start(p);
+  return p;
+}
+
+/* pmtud_transfer sends |len| pattern bytes client -> server and checks
+ * they arrived. */
+static void pmtud_transfer(pair *p, size_t len, int seed) {
+  static uint8_t data[400000];
+  int64_t id;
+  size_t before;
+  assert_true(len <= sizeof(data));
+  fill_pattern(data, len, seed);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  before = p->s.rxlen[(size_t)id];
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, len, 1),
+                   (rudp_ssize)len);
+  pair_run_until_flag(p, &p->s.rxfin[(size_t)id], 60 * SEC);
+  assert_int_equal(p->s.rxlen[(size_t)id] - before, len);
+  assert_memory_equal(p->s.rx[(size_t)id] + before, data, len);
+}
+
+/* Path MTU discovery (RFC 8899): on a path that carries anything the
+ * search climbs the ladder to the maximum, every probe acknowledged, and
+ * data then goes out in 16 KiB datagrams. */
+static void test_rudp_conn_pmtud_raises_size(void **state) {
+  pair *p = pmtud_pair(NULL, 0, 16384);
+  rudp_conn_stats st;
+  (void)state;
+  pair_settle(p);
+  pmtud_transfer(p, 300000, 31);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pmtu, 16384);
+  /* 1452, 1472, 8952, 8972, 16384 */
+  assert_int_equal(st.pmtu_probes_sent, 5);
+  assert_int_equal(st.pmtu_probes_lost, 0);
+  assert_int_equal(st.pkts_lost, 0);
+  assert_int_equal(p->mark, 16384);
+  /* 300 KB in 16 KiB datagrams: a few dozen, not 250 of 1200 bytes. */
+  assert_true(p->mark_at < 40);
+  /* The server searched too (its ACK-only packets never use the size). */
+  rudp_conn_get_stats(p->s.conn, &st);
+  assert_int_equal(st.pmtu, 16384);
+  pair_del(p);
+}
+
+/* A 1500-byte path (IPv4: 1472-byte UDP payloads): 8952 is lost three
+ * times and the search stops at 1472; probe losses are not congestion. */
+static void test_rudp_conn_pmtud_path_limit(void **state) {
+  pair *p = pmtud_pair(NULL, 1472, 16384);
+  rudp_conn_stats st;
+  (void)state;
+  pair_settle(p);
+  pmtud_transfer(p, 300000, 32);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pmtu, 1472);
+  assert_int_equal(st.pmtu_probes_sent, 2 + RUDP_PMTUD_MAX_PROBES);
+  assert_int_equal(st.pmtu_probes_lost, RUDP_PMTUD_MAX_PROBES);
+  assert_int_equal(st.pkts_lost, 0);
+  assert_int_equal(st.congestion_events, 0);
+  assert_int_equal(st.pmtu_black_holes, 0);
+  assert_int_equal(p->mark, 8952); /* the largest datagram: a probe */
+  pair_del(p);
+}
+
+/* The path's MTU shrinks under a connection sending 16 KiB datagrams
+ * (a black hole): two probe timeouts, back to the base size, the data
+ * still arrives, and the search settles at the new limit. */
+static void test_rudp_conn_pmtud_black_hole(void **state) {
+  pair *p = pmtud_pair(NULL, 0, 16384);
+  rudp_conn_stats st;
+  (void)state;
+  pair_settle(p);
+  pmtud_transfer(p, 100000, 33);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pmtu, 16384);
+  p->mtu = 1472;
+  pmtud_transfer(p, 300000, 34);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pmtu_black_holes, 1);
+  assert_int_equal(st.pmtu, 1472);
+  assert_true(st.pto_count >= 2);
+  pair_del(p);
+}
+
+/* Discovery off (0): every datagram is tx_udp_payload_size, no probes. */
+static void test_rudp_conn_pmtud_off(void **state) {
+  pair *p = pmtud_pair(NULL, 0, 0);
+  rudp_conn_stats st;
+  (void)state;
+  pair_settle(p);
+  pmtud_transfer(p, 100000, 35);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pmtu, 1200);
+  assert_int_equal(st.pmtu_probes_sent, 0);
+  assert_int_equal(p->mark, 1200);
+  pair_del(p);
+}
+
+/* In TLS mode a probe is exactly the candidate size too (the AEAD tag
+ * counted), and the search reaches 16 KiB. */
+static void test_rudp_conn_pmtud_tls(void **state) {
+  tls_env e;
+  pair *p;
+  rudp_conn_stats st;
+  (void)state;
+  TLS_SKIP_IF_UNAVAILABLE(&e, NULL);
+  p = pmtud_pair(&e, 8972, 16384);
+  pair_settle(p);
+  pmtud_transfer(p, 300000, 36);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.pmtu, 8972);
+  assert_int_equal(st.pmtu_probes_lost, RUDP_PMTUD_MAX_PROBES);
+  assert_int_equal(p->mark, 16384); /* the lost probes */
+  assert_int_equal(st.pkts_bad_integrity, 0);
+  rudp_conn_get_stats(p->s.conn, &st);
+  assert_int_equal(st.pkts_bad_integrity, 0);
+  pair_del(p);
+  tls_env_free(&e);
+}
 
 static void test_rudp_conn_tls_handshake_transfer(void **state) {
   tls_env e;
@@ -5062,6 +5225,7 @@ static void test_rudp_conn_cc_none_rate(void **state) {
     int w;
     p->cs.cc_algo = round == 0 ? RUDP_CC_NONE : RUDP_CC_CUBIC;
     p->cs.max_rate = 120000;
+    p->cs.loss_tolerant = 0;
     p->ss.initial_max_stream_data = 8 << 20;
     p->ss.initial_max_data = 16 << 20;
     pair_start(p);
@@ -5111,8 +5275,456 @@ static void test_rudp_conn_cc_none_rate(void **state) {
   for (round = 0; round < 2; ++round) {
     assert_true(bytes[0][round] >= 120000 - 1200);
     assert_true(bytes[0][round] <= 120000 + 1200);
-    assert_true(bytes[1][round] < 100000);
+    assert_true(bytes[1][round] < 120000 - 1200);
   }
+}
+
+/* ------------------------------------------------------------ send buffer */
+
+/*
+ * The connection's bound on the bytes held for sending
+ * (rudp_settings.max_send_buffer): the client's stream_writable calls are
+ * logged (stream IDs, in order), and a woken stream may write what it
+ * still has (cap_left, indexed by stream ID >> 2).
+ */
+#define CAP_MAXLOG 1024
+#define CAP_MAXSTRM 512
+static int64_t g_cap_log[CAP_MAXLOG];
+static size_t g_cap_nlog;
+static size_t g_cap_left[CAP_MAXSTRM];
+static uint64_t g_cap_refusals;
+static int g_cap_flag;
+static const uint8_t *g_cap_data;
+
+/* cap_write writes what stream |id| has left; counts a refusal (a short
+ * write or WOULDBLOCK: one stream_writable must follow). */
+static void cap_write(rudp_conn *conn, int64_t id) {
+  size_t *left = &g_cap_left[(size_t)id >> 2];
+  rudp_ssize n;
+  if (*left == 0) {
+    return;
+  }
+  n = rudp_conn_stream_write(conn, id, g_cap_data, *left, 0);
+  assert_true(n > 0 || n == RUDP_ERR_WOULDBLOCK);
+  if (n > 0) {
+    *left -= (size_t)n;
+  }
+  if (*left > 0) {
+    ++g_cap_refusals;
+  }
+  /* Never beyond the bound by copying writes. */
+  assert_true(conn->tx_buffered <= conn->settings.max_send_buffer);
+}
+
+static int cb_cap_writable(rudp_conn *conn, int64_t id, void *ud) {
+  (void)ud;
+  ++side_of(conn)->writable;
+  if (g_cap_nlog < CAP_MAXLOG) {
+    g_cap_log[g_cap_nlog] = id;
+  }
+  ++g_cap_nlog;
+  g_cap_flag = 1;
+  if (g_cap_data) {
+    cap_write(conn, id);
+  }
+  return 0;
+}
+
+/* cap_count returns how many times stream |id| was woken. */
+static size_t cap_count(int64_t id) {
+  size_t i, n = 0;
+  for (i = 0; i < g_cap_nlog && i < CAP_MAXLOG; ++i) {
+    n += g_cap_log[i] == id;
+  }
+  return n;
+}
+
+/* cap_pair makes a pair whose client logs stream_writable (and uses
+ * |cbs| when not NULL), its bounds |conn_max| and |strm_max|. */
+static pair *cap_pair(uint64_t conn_max, uint64_t strm_max,
+                      const rudp_callbacks *cbs) {
+  static rudp_callbacks cap_cbs;
+  pair *p = pair_alloc();
+  rudp_cid dcid, scid;
+  cap_cbs = cbs ? *cbs : callbacks;
+  cap_cbs.stream_writable = cb_cap_writable;
+  p->cs.max_send_buffer = conn_max;
+  p->cs.max_stream_send_buffer = strm_max;
+  p->ss.max_streams_bidi = 300;
+  cid_make(&dcid, 1);
+  cid_make(&scid, 2);
+  assert_int_equal(rudp_conn_client_new(&p->c.conn, &dcid, &scid, &p->cs,
+                                        &cap_cbs, NULL, NULL, p->now),
+                   0);
+  g_cap_nlog = 0;
+  g_cap_refusals = 0;
+  g_cap_flag = 0;
+  g_cap_data = NULL;
+  memset(g_cap_left, 0, sizeof(g_cap_left));
+  pair_settle(p);
+  return p;
+}
+
+/* Several streams against max_send_buffer: copying writes stop exactly at
+ * the bound (a short count, then WOULDBLOCK), whichever stream reaches
+ * it; the stream's own bound still applies below it; a referenced write
+ * is refused at the bound and taken whole below it; every refused stream
+ * is woken once, after the acknowledgements. */
+static void test_rudp_conn_send_buffer_exact_cap(void **state) {
+  static uint8_t data[20000];
+  static int ref;
+  pair *p = cap_pair(10000, 6000, NULL);
+  rudp_conn *c = p->c.conn;
+  int64_t a, b, d;
+  (void)state;
+  fill_pattern(data, sizeof(data), 21);
+  assert_int_equal(rudp_conn_get_send_buffer_room(c), 10000);
+  assert_int_equal(rudp_conn_open_stream(c, 1, &a), 0);
+  assert_int_equal(rudp_conn_open_stream(c, 1, &b), 0);
+  assert_int_equal(rudp_conn_open_stream(c, 1, &d), 0);
+  /* a: held back by its own bound (6000), not the connection's. */
+  assert_int_equal(rudp_conn_stream_write(c, a, data, 7000, 0), 6000);
+  assert_int_equal(rudp_conn_stream_write(c, a, data, 1, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  assert_false(strm_of(&p->c, a)->in_txwait);
+  assert_int_equal(rudp_conn_get_send_buffer_room(c), 4000);
+  /* b: the connection's 4000 left, though its own bound allows 6000. */
+  assert_int_equal(rudp_conn_stream_write(c, b, data, 5000, 0), 4000);
+  assert_true(strm_of(&p->c, b)->in_txwait);
+  assert_int_equal(rudp_conn_get_send_buffer_room(c), 0);
+  assert_int_equal(c->tx_buffered, 10000);
+  /* d: nothing, copied or referenced. */
+  assert_int_equal(rudp_conn_stream_write(c, d, data, 1, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  assert_int_equal(rudp_conn_stream_write_ref(c, d, data, 100, &ref, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  assert_int_equal(rudp_conn_stream_write(c, a, data, 1, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  assert_int_equal(c->tx_buffered, 10000);
+  assert_int_equal(strm_of(&p->c, d)->tx.written, 0);
+  assert_int_equal(p->c.writable, 0);
+  pair_run(p, 2 * SEC);
+  /* Everything acknowledged: each refused stream woken exactly once. */
+  assert_int_equal(c->tx_buffered, 0);
+  assert_int_equal(p->s.rxlen[a], 6000);
+  assert_int_equal(p->s.rxlen[b], 4000);
+  assert_int_equal(g_cap_nlog, 3);
+  assert_int_equal(cap_count(a), 1);
+  assert_int_equal(cap_count(b), 1);
+  assert_int_equal(cap_count(d), 1);
+  /* A referenced buffer larger than the bound goes whole while there is
+   * room; then the bound holds everything back, a's copy included. */
+  assert_int_equal(
+      rudp_conn_stream_write_ref(c, d, data, sizeof(data), &ref, 0), 0);
+  assert_int_equal(c->tx_buffered, sizeof(data));
+  assert_int_equal(rudp_conn_get_send_buffer_room(c), 0);
+  assert_int_equal(rudp_conn_stream_write(c, a, data, 10, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  assert_true(strm_of(&p->c, a)->in_txwait);
+  assert_int_equal(rudp_conn_stream_write_ref(c, b, data, 10, &ref, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  pair_run(p, 2 * SEC);
+  assert_int_equal(p->c.released, 1);
+  assert_int_equal(p->s.rxlen[d], sizeof(data));
+  assert_memory_equal(p->s.rx[d], data, sizeof(data));
+  assert_int_equal(c->tx_buffered, 0);
+  assert_int_equal(g_cap_nlog, 5);
+  assert_int_equal(cap_count(a), 2);
+  assert_int_equal(cap_count(b), 2);
+  expect_alive(&p->c);
+  pair_del(p);
+}
+
+/* cap_ooo_filter watches the client while the first packet of stream 0
+ * is lost: later packets acknowledged out of order free no room (the
+ * bytes stay held until acknowledged in order), and nobody is woken. */
+static int cap_ooo_filter(pair *p, int dir, uint8_t *data, size_t len) {
+  rudp_strm *a = strm_of(&p->c, 0);
+  (void)dir;
+  (void)data;
+  (void)len;
+  if (a && a->tx.acked == 0 && rudp_iset_len(&a->tx.acked_ranges) > 0) {
+    assert_int_equal(p->c.conn->tx_buffered, 10000);
+    assert_int_equal(g_cap_nlog, 0);
+    p->mark = 1;
+  }
+  return 1;
+}
+
+/* A stream with nothing in flight, held back because another stream
+ * filled the connection's buffer, is woken by the acknowledgement of the
+ * other stream's data, once the bytes held fall to half the bound. */
+static void test_rudp_conn_send_buffer_wake_after_ack(void **state) {
+  static uint8_t data[10000];
+  pair *p = cap_pair(10000, 4 << 20, NULL);
+  rudp_conn *c = p->c.conn;
+  int64_t a, b;
+  (void)state;
+  fill_pattern(data, sizeof(data), 22);
+  assert_int_equal(rudp_conn_open_stream(c, 1, &a), 0);
+  assert_int_equal(rudp_conn_open_stream(c, 1, &b), 0);
+  assert_int_equal(a, 0);
+  /* The first datagram of a's data is lost. */
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_STREAM;
+  p->rules[0].mask = 1;
+  p->nrules = 1;
+  p->filter = cap_ooo_filter;
+  assert_int_equal(rudp_conn_stream_write(c, a, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_conn_stream_write(c, b, data, 100, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  pair_run_until_flag(p, &g_cap_flag, 5 * SEC);
+  assert_true(p->mark); /* the out-of-order state was seen */
+  assert_int_equal(g_cap_nlog, 1);
+  assert_int_equal(g_cap_log[0], b);
+  assert_true(c->tx_buffered <= 5000);
+  assert_true(strm_of(&p->c, a)->tx.acked >= 5000);
+  assert_int_equal(rudp_conn_stream_write(c, b, data, 100, 1), 100);
+  p->filter = NULL;
+  pair_run(p, 2 * SEC);
+  assert_int_equal(p->s.rxlen[a], sizeof(data));
+  assert_memory_equal(p->s.rx[a], data, sizeof(data));
+  assert_int_equal(p->s.rxlen[b], 100);
+  assert_true(p->s.rxfin[b]);
+  assert_int_equal(g_cap_nlog, 1);
+  assert_int_equal(c->tx_buffered, 0);
+  pair_del(p);
+}
+
+/* Resetting a stream gives its bytes back at once: the stream the
+ * connection's bound held back is woken during the reset call. */
+static void test_rudp_conn_send_buffer_reset_frees(void **state) {
+  static uint8_t data[8000];
+  pair *p = cap_pair(8000, 4 << 20, NULL);
+  rudp_conn *c = p->c.conn;
+  int64_t a, b;
+  (void)state;
+  assert_int_equal(rudp_conn_open_stream(c, 1, &a), 0);
+  assert_int_equal(rudp_conn_open_stream(c, 1, &b), 0);
+  assert_int_equal(rudp_conn_stream_write(c, a, data, sizeof(data), 0),
+                   (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_conn_stream_write(c, b, data, 1, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  assert_int_equal(rudp_conn_stream_reset(c, a, 7), 0);
+  assert_int_equal(c->tx_buffered, 0);
+  assert_int_equal(g_cap_nlog, 1);
+  assert_int_equal(g_cap_log[0], b);
+  assert_false(strm_of(&p->c, b)->in_txwait);
+  assert_int_equal(rudp_conn_stream_write(c, b, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 2 * SEC);
+  assert_int_equal(p->s.resets, 1);
+  assert_int_equal(p->s.rxlen[b], sizeof(data));
+  assert_int_equal(c->tx_buffered, 0);
+  pair_del(p);
+}
+
+/* 200 streams wait on one full connection: each is woken exactly once
+ * per refusal, in the order they were refused (the first wake-ups follow
+ * the stream IDs), a wake-up round stops when the woken writes fill the
+ * buffer again (copying writes never pass the bound), and every byte
+ * arrives. */
+static void test_rudp_conn_send_buffer_many_streams(void **state) {
+  enum { N = 200, EACH = 400 };
+  static uint8_t data[16000];
+  static int seen[N + 1];
+  pair *p = cap_pair(16000, 4 << 20, NULL);
+  rudp_conn *c = p->c.conn;
+  int64_t ids[N + 1], last = -1;
+  size_t i;
+  (void)state;
+  fill_pattern(data, sizeof(data), 23);
+  memset(seen, 0, sizeof(seen));
+  for (i = 0; i <= N; ++i) {
+    assert_int_equal(rudp_conn_open_stream(c, 1, &ids[i]), 0);
+    g_cap_left[(size_t)ids[i] >> 2] = i == 0 ? sizeof(data) : EACH;
+  }
+  g_cap_data = data;
+  /* Stream 0 fills the buffer; the N others are refused and queue. */
+  for (i = 0; i <= N; ++i) {
+    cap_write(c, ids[i]);
+  }
+  assert_int_equal(g_cap_left[0], 0);
+  assert_int_equal(g_cap_refusals, N);
+  pair_run(p, 20 * SEC);
+  /* One wake-up per refusal, and all of it written and acknowledged. */
+  assert_int_equal(g_cap_nlog, g_cap_refusals);
+  assert_true(g_cap_refusals >= N);
+  for (i = 1; i <= N; ++i) {
+    rudp_strm *s = strm_of(&p->c, ids[i]);
+    assert_int_equal(g_cap_left[(size_t)ids[i] >> 2], 0);
+    assert_non_null(s);
+    assert_int_equal(s->tx.acked, EACH);
+  }
+  assert_int_equal(c->tx_buffered, 0);
+  assert_null(c->txwait.head);
+  /* First wake-ups in refusal order: ascending stream IDs. */
+  for (i = 0; i < g_cap_nlog; ++i) {
+    size_t k = (size_t)g_cap_log[i] >> 2;
+    assert_true(k >= 1 && k <= N);
+    if (!seen[k]) {
+      seen[k] = 1;
+      assert_true(g_cap_log[i] > last);
+      last = g_cap_log[i];
+    }
+  }
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/* max_send_buffer: 16 MiB by default, 0 refused by both constructors. */
+static void test_rudp_conn_send_buffer_settings(void **state) {
+  rudp_settings st;
+  rudp_conn *conn = NULL;
+  rudp_cid a, b;
+  (void)state;
+  cid_make(&a, 1);
+  cid_make(&b, 2);
+  rudp_settings_default(&st);
+  assert_int_equal(st.max_send_buffer, 16u << 20);
+  assert_int_equal(st.max_stream_send_buffer, 4u << 20);
+  st.max_send_buffer = 0;
+  assert_int_equal(
+      rudp_conn_client_new(&conn, &a, &b, &st, &callbacks, NULL, NULL, T0),
+      RUDP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      rudp_conn_server_new(&conn, &a, &b, &b, &st, &callbacks, NULL, NULL, T0),
+      RUDP_ERR_INVALID_ARGUMENT);
+  st.max_send_buffer = 1;
+  assert_int_equal(
+      rudp_conn_client_new(&conn, &a, &b, &st, &callbacks, NULL, NULL, T0), 0);
+  assert_int_equal(rudp_conn_get_send_buffer_room(conn), 1);
+  rudp_conn_del(conn);
+}
+
+/* The message layer at the connection's bound: the client's session
+ * routes the releases of its buffers; the server reads raw streams. */
+static rudp_msg_session *g_cap_ms;
+static unsigned g_cap_chan_woken[2];
+
+static void cb_cap_msg_released(rudp_conn *conn, int64_t id,
+                                const uint8_t *data, size_t len, void *ref,
+                                void *ud) {
+  (void)conn;
+  (void)id;
+  (void)ud;
+  rudp_msg_handle_stream_data_released(data, len, ref);
+}
+
+static void cb_cap_chan_writable(rudp_msg_session *ms, unsigned ch, void *ud) {
+  (void)ms;
+  (void)ud;
+  assert_true(ch < 2);
+  ++g_cap_chan_woken[ch];
+}
+
+/* A reliable message is refused with RUDP_ERR_WOULDBLOCK, on any channel,
+ * while the connection holds max_send_buffer bytes; nothing is taken or
+ * counted; channel_writable follows once per refused channel when the
+ * buffers drain, and the messages then go. */
+static void test_rudp_conn_send_buffer_msg(void **state) {
+  static const rudp_msg_mode modes[2] = {RUDP_MSG_RELIABLE_ORDERED,
+                                         RUDP_MSG_RELIABLE_UNORDERED};
+  static const rudp_msg_callbacks mcb = {NULL, cb_cap_chan_writable};
+  static uint8_t msg[3000];
+  rudp_callbacks cbs = callbacks;
+  rudp_msg_stats ms0, ms1;
+  pair *p;
+  rudp_conn *c;
+  int i;
+  (void)state;
+  cbs.stream_data_released = cb_cap_msg_released;
+  p = cap_pair(8000, 4 << 20, &cbs);
+  c = p->c.conn;
+  fill_pattern(msg, sizeof(msg), 24);
+  g_cap_chan_woken[0] = g_cap_chan_woken[1] = 0;
+  assert_int_equal(
+      rudp_msg_session_new(&g_cap_ms, c, modes, 2, NULL, &mcb, NULL, NULL), 0);
+  pair_run(p, 200 * MS); /* the channel table is acknowledged */
+  assert_int_equal(c->tx_buffered, 0);
+  /* Three messages of 3002 wire bytes (and the stream's 1-byte tag): the
+   * third is taken whole with 1995 bytes of room left. */
+  for (i = 0; i < 3; ++i) {
+    assert_int_equal(rudp_msg_send(g_cap_ms, 0, msg, sizeof(msg), 0), 0);
+  }
+  assert_int_equal(c->tx_buffered, 1 + 3 * 3002);
+  assert_int_equal(rudp_conn_get_send_buffer_room(c), 0);
+  rudp_msg_get_stats(g_cap_ms, &ms0);
+  assert_int_equal(rudp_msg_send(g_cap_ms, 0, msg, 10, 0), RUDP_ERR_WOULDBLOCK);
+  assert_int_equal(rudp_msg_send(g_cap_ms, 1, msg, 10, 0), RUDP_ERR_WOULDBLOCK);
+  rudp_msg_get_stats(g_cap_ms, &ms1);
+  assert_int_equal(ms1.msgs_sent, ms0.msgs_sent);
+  assert_int_equal(ms1.queued_bytes, ms0.queued_bytes);
+  assert_int_equal(c->tx_buffered, 1 + 3 * 3002);
+  pair_run(p, 2 * SEC);
+  assert_int_equal(g_cap_chan_woken[0], 1);
+  assert_int_equal(g_cap_chan_woken[1], 1);
+  assert_int_equal(c->tx_buffered, 0);
+  assert_int_equal(rudp_msg_send(g_cap_ms, 0, msg, 10, 0), 0);
+  assert_int_equal(rudp_msg_send(g_cap_ms, 1, msg, 10, 0), 0);
+  pair_run(p, 2 * SEC);
+  /* Client uni streams: 2 the channel table, 6 channel 0, 10 the
+   * unordered message (tag, id, length, payload, FIN). */
+  assert_int_equal(p->s.rxlen[6], 1 + 3 * 3002 + 1 + 10);
+  assert_memory_equal(p->s.rx[6] + 3, msg, sizeof(msg));
+  assert_int_equal(p->s.rxlen[10], 3 + 10);
+  assert_true(p->s.rxfin[10]);
+  assert_int_equal(g_cap_chan_woken[0], 1);
+  assert_int_equal(g_cap_chan_woken[1], 1);
+  assert_int_equal(rudp_msg_session_get_error(g_cap_ms), 0);
+  rudp_msg_session_del(g_cap_ms);
+  g_cap_ms = NULL;
+  pair_del(p);
+}
+
+/* A connection filled by the application's own stream (none of the
+ * session's buffers in it, so no release would wake a refused channel):
+ * messages are taken and wait in the session, no stream is opened for
+ * them, and the next flush (here streams_available) sends them. */
+static void test_rudp_conn_send_buffer_msg_behind_app_stream(void **state) {
+  static const rudp_msg_mode modes[2] = {RUDP_MSG_RELIABLE_ORDERED,
+                                         RUDP_MSG_RELIABLE_UNORDERED};
+  static uint8_t data[8000];
+  rudp_callbacks cbs = callbacks;
+  rudp_msg_stats ms;
+  pair *p;
+  rudp_conn *c;
+  int64_t x;
+  (void)state;
+  cbs.stream_data_released = cb_cap_msg_released;
+  p = cap_pair(8000, 4 << 20, &cbs);
+  c = p->c.conn;
+  fill_pattern(data, sizeof(data), 25);
+  assert_int_equal(
+      rudp_msg_session_new(&g_cap_ms, c, modes, 2, NULL, NULL, NULL, NULL), 0);
+  pair_run(p, 200 * MS);
+  assert_int_equal(rudp_conn_open_stream(c, 1, &x), 0);
+  assert_int_equal(rudp_conn_stream_write(c, x, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  assert_int_equal(rudp_msg_send(g_cap_ms, 0, data, 100, 0), 0);
+  assert_int_equal(rudp_msg_send(g_cap_ms, 1, data, 10, 0), 0);
+  rudp_msg_get_stats(g_cap_ms, &ms);
+  assert_int_equal(ms.queued_bytes, 102 + 13);
+  assert_int_equal(c->tx_buffered, sizeof(data));
+  assert_int_equal(c->local_opened[1], 1); /* the channel table's only */
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[x], sizeof(data));
+  assert_int_equal(c->tx_buffered, 0);
+  assert_int_equal(c->local_opened[1], 1);
+  assert_int_equal(rudp_msg_session_handle_streams_available(g_cap_ms), 0);
+  assert_int_equal(c->tx_buffered, 1 + 102 + 13);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[6], 1 + 102);
+  assert_memory_equal(p->s.rx[6] + 3, data, 100);
+  assert_int_equal(p->s.rxlen[10], 13);
+  assert_true(p->s.rxfin[10]);
+  rudp_msg_get_stats(g_cap_ms, &ms);
+  assert_int_equal(ms.queued_bytes, 0);
+  rudp_msg_session_del(g_cap_ms);
+  g_cap_ms = NULL;
+  pair_del(p);
 }
 
 int main(void) {
@@ -5193,6 +5805,11 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_stats_counts),
       cmocka_unit_test(test_rudp_conn_stats_rtt),
       cmocka_unit_test(test_rudp_conn_stats_retransmission),
+      cmocka_unit_test(test_rudp_conn_pmtud_raises_size),
+      cmocka_unit_test(test_rudp_conn_pmtud_path_limit),
+      cmocka_unit_test(test_rudp_conn_pmtud_black_hole),
+      cmocka_unit_test(test_rudp_conn_pmtud_off),
+      cmocka_unit_test(test_rudp_conn_pmtud_tls),
       cmocka_unit_test(test_rudp_conn_stats_spurious_loss),
       /* more */
       cmocka_unit_test(test_rudp_conn_idle_timeout_data_in_flight),
@@ -5236,6 +5853,14 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_packet_threshold),
       cmocka_unit_test(test_rudp_conn_time_threshold),
       cmocka_unit_test(test_rudp_conn_cc_none_rate),
+      /* send buffer bound */
+      cmocka_unit_test(test_rudp_conn_send_buffer_exact_cap),
+      cmocka_unit_test(test_rudp_conn_send_buffer_wake_after_ack),
+      cmocka_unit_test(test_rudp_conn_send_buffer_reset_frees),
+      cmocka_unit_test(test_rudp_conn_send_buffer_many_streams),
+      cmocka_unit_test(test_rudp_conn_send_buffer_settings),
+      cmocka_unit_test(test_rudp_conn_send_buffer_msg),
+      cmocka_unit_test(test_rudp_conn_send_buffer_msg_behind_app_stream),
   };
   /* Debugging aids: RUDP_CONN_TEST_FILTER=<glob> runs only the matching
    * tests; RUDP_CONN_TEST_TRACE=1 prints every datagram. */

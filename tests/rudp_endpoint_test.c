@@ -160,6 +160,8 @@ static host *host_alloc(net *n, int listen, uint32_t ip, uint16_t port) {
   h->n = n;
   rudp_endpoint_settings_default(&h->st);
   h->st.listen = listen;
+  /* Exact packet counts and timers: no path MTU probes. */
+  h->st.conn.pmtud_max_udp_payload_size = 0;
   addr4(&h->addr, &h->addrlen, ip, port);
   rudp_test_rng_init(&h->rng, ip * 65536u + port);
   rudp_test_mem_init(&h->tm);
@@ -1542,6 +1544,7 @@ static void test_rudp_endpoint_idle_timeouts_heap(void **state) {
   host_start(s);
   for (i = 0; i < 200; ++i) {
     rudp_settings_default(&cs);
+    cs.pmtud_max_udp_payload_size = 0; /* no probes: exact idle timing */
     /* Distinct idle timeouts, in scrambled order. */
     idle[i] = SEC + (rudp_duration)((i * 7919) % 200) * 20 * MS;
     cs.idle_timeout = idle[i];

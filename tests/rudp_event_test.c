@@ -301,6 +301,9 @@ static void settings_for(rudp_event_settings *st, int listen) {
    * environment (test_rudp_event_netem sets its own spec). */
   st->netem = "";
   st->endpoint.listen = listen;
+  /* Fixed 1452-byte datagrams (the transfer tests count them);
+   * test_rudp_event_pmtud turns discovery on. */
+  st->endpoint.conn.pmtud_max_udp_payload_size = 0;
   st->endpoint.conn.initial_rtt = 20 * MS;
   st->endpoint.conn.connect_timeout = 200 * MS;
   st->endpoint.conn.tx_udp_payload_size = 1452;
@@ -462,6 +465,50 @@ static void transfer_ex(int offload, size_t total, size_t cli_sockbuf,
 static void transfer(int offload, rudp_event_stats *cst,
                      rudp_event_stats *sst) {
   transfer_ex(offload, 4 * 1024 * 1024, 0, cst, sst);
+}
+
+/* Path MTU discovery over loopback (MTU 64 KiB): the client's datagrams
+ * grow to 16 KiB, and the bytes arrive intact. */
+static void test_rudp_event_pmtud(void **state) {
+  rudp_event_settings st;
+  struct sockaddr_storage ss, to;
+  socklen_t len, tolen;
+  rudp_event *srv, *cli;
+  rudp_event_stats cst;
+  size_t total = 4 * 1024 * 1024;
+  app *a;
+  (void)state;
+
+  settings_for(&st, 1);
+  st.endpoint.conn.pmtud_max_udp_payload_size = 16384;
+  sa4(&ss, &len, 0);
+  srv = ev_new(&ss, len, &st);
+  settings_for(&st, 0);
+  st.endpoint.conn.pmtud_max_udp_payload_size = 16384;
+  cli = ev_new(&ss, len, &st);
+  sa4(&to, &tolen, port_of(srv));
+  a = connect_app(cli, &to, tolen, total);
+  RUN_UNTIL(a->closed, LIMIT);
+  assert_true(a->closed);
+  assert_int_equal(a->close_err, 0);
+  assert_int_equal(reply_count(a), total);
+  assert_int_equal(g_apps[1].recvd, total);
+  assert_false(g_apps[1].bad);
+  /* From 1452 bytes (tx_udp_payload_size) the four probes 1472, 8952,
+   * 8972 and 16384 were acknowledged, none lost. */
+  assert_int_equal(a->stats.pmtu, 16384);
+  assert_int_equal(a->stats.pmtu_probes_sent, 4);
+  assert_int_equal(a->stats.pmtu_probes_lost, 0);
+  rudp_event_get_stats(cli, &cst);
+  print_message("pmtud: client %llu dgrams, %llu bytes\n",
+                (unsigned long long)cst.dgrams_sent,
+                (unsigned long long)cst.bytes_sent);
+  /* Most of the 4 MiB went in 16 KiB datagrams: far fewer than the
+   * 2,900 a 1452-byte size needs. */
+  assert_true(cst.dgrams_sent < total / 4000);
+  assert_int_equal(cst.last_error, 0);
+  rudp_event_endpoint_free(cli);
+  rudp_event_endpoint_free(srv);
 }
 
 static void test_rudp_event_transfer_gso_gro(void **state) {
@@ -1013,6 +1060,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_transfer_plain, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_pmtud, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_eagain_plain, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_eagain_gso, setup,

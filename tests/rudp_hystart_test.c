@@ -164,14 +164,52 @@ static void test_rudp_hystart_round_min_decides(void **state) {
 
   fixture_init(&f);
   round_acks(&f, 10, 100 * MS, NULL);
-  /* Round 2: one 101 ms sample among 19 of 200 ms. */
+  /* Round 2: one 101 ms sample, then 200 ms samples broken every 7 by
+   * one of 101 ms: the round minimum did not rise (no Conservative Slow
+   * Start), and no 8 high samples come in a row (slow start goes on). */
   ack_one(&f, f.hs.round_start, 101 * MS);
-  for (i = 0; i < 19; ++i) {
-    assert_int_equal(1, ack_one(&f, f.hs.round_start - 1, 200 * MS));
+  for (i = 0; i < 21; ++i) {
+    assert_int_equal(
+        1, ack_one(&f, f.hs.round_start - 1, i % 8 == 7 ? 101 * MS : 200 * MS));
   }
   assert_int_equal(0, f.hs.in_css);
+  assert_int_equal(0, f.hs.exits);
   assert_int_equal(101 * MS, f.hs.current_round_min_rtt);
-  assert_int_equal(20, f.hs.rtt_sample_count);
+  assert_int_equal(22, f.hs.rtt_sample_count);
+}
+
+static void test_rudp_hystart_rise_within_round(void **state) {
+  fixture f;
+  int i;
+
+  (void)state;
+
+  fixture_init(&f);
+  round_acks(&f, 10, 100 * MS, NULL);
+  /* A paced round starts with the queue drained (101 ms), then the queue
+   * builds: the round minimum stays low, but the eighth sample in a row
+   * at or above 100 + 12.5 ms ends slow start at once. */
+  ack_one(&f, f.hs.round_start, 101 * MS);
+  for (i = 0; i < 7; ++i) {
+    assert_int_equal(1, ack_one(&f, f.hs.round_start - 1,
+                                100 * MS + 12500 * RUDP_MICROSECONDS));
+  }
+  assert_int_equal(7, f.hs.high_run);
+  assert_int_equal(0, ack_one(&f, f.hs.round_start - 1, 150 * MS));
+  assert_int_equal(1, f.hs.exits);
+  assert_int_equal(0, f.hs.in_css);
+  assert_int_equal(0, f.hs.high_run);
+  /* One nanosecond short of the threshold breaks the run. */
+  fixture_init(&f);
+  round_acks(&f, 10, 100 * MS, NULL);
+  ack_one(&f, f.hs.round_start, 101 * MS);
+  for (i = 0; i < 7; ++i) {
+    ack_one(&f, f.hs.round_start - 1, 150 * MS);
+  }
+  assert_int_equal(1, ack_one(&f, f.hs.round_start - 1, 112499999));
+  assert_int_equal(0, f.hs.high_run);
+  assert_int_equal(1, ack_one(&f, f.hs.round_start - 1, 150 * MS));
+  assert_int_equal(0, f.hs.exits);
 }
 
 static void test_rudp_hystart_css_divisor(void **state) {
@@ -373,6 +411,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_hystart_enter_css_after_8_samples),
       cmocka_unit_test(test_rudp_hystart_rise_below_thresh),
       cmocka_unit_test(test_rudp_hystart_round_min_decides),
+      cmocka_unit_test(test_rudp_hystart_rise_within_round),
       cmocka_unit_test(test_rudp_hystart_css_divisor),
       cmocka_unit_test(test_rudp_hystart_back_to_slow_start),
       cmocka_unit_test(test_rudp_hystart_exit_after_css_rounds),

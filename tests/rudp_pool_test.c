@@ -276,6 +276,104 @@ static void test_rudp_pool_random_churn(void **state) {
   rudp_pool_free(&pool);
 }
 
+/*
+ * Trimming, one object per block (the chunk pool): every free block goes,
+ * the objects in use stay intact and usable, the next get allocates.
+ */
+static void test_rudp_pool_trim_one_per_block(void **state) {
+  void *objs[6];
+  rudp_pool pool;
+  rudp_test_mem cm;
+  size_t i;
+  (void)state;
+
+  rudp_test_mem_init(&cm);
+  rudp_pool_init(&pool, 1000, 1, &cm.mem);
+  /* Nothing to trim in an empty pool. */
+  assert_int_equal(0, rudp_pool_trim(&pool));
+  for (i = 0; i < 6; ++i) {
+    objs[i] = rudp_pool_get(&pool);
+    assert_non_null(objs[i]);
+    memset(objs[i], (int)(i + 1), 1000);
+  }
+  /* All in use: nothing to trim. */
+  assert_int_equal(0, rudp_pool_trim(&pool));
+  assert_int_equal(6, pool.nblocks);
+  /* Objects 0, 2, 3 and 5 back (in a mixed order); 1 and 4 in use. */
+  rudp_pool_put(&pool, objs[3]);
+  rudp_pool_put(&pool, objs[0]);
+  rudp_pool_put(&pool, objs[5]);
+  rudp_pool_put(&pool, objs[2]);
+  assert_int_equal(4, rudp_pool_trim(&pool));
+  assert_int_equal(2, pool.nblocks);
+  assert_int_equal(2, pool.nused);
+  assert_null(pool.freelist);
+  assert_int_equal(4, cm.nfree);
+  assert_int_equal(2, cm.nlive);
+  /* The two left are untouched (AddressSanitizer checks the frees). */
+  for (i = 0; i < 1000; ++i) {
+    assert_int_equal(2, ((unsigned char *)objs[1])[i]);
+    assert_int_equal(5, ((unsigned char *)objs[4])[i]);
+  }
+  assert_int_equal(0, rudp_pool_trim(&pool));
+  /* A get allocates a new block; a put and a trim free it again. */
+  objs[0] = rudp_pool_get(&pool);
+  assert_non_null(objs[0]);
+  assert_int_equal(7, rudp_test_mem_nalloc(&cm));
+  assert_int_equal(3, pool.nblocks);
+  rudp_pool_put(&pool, objs[0]);
+  rudp_pool_put(&pool, objs[4]);
+  assert_int_equal(2, rudp_pool_trim(&pool));
+  assert_int_equal(1, pool.nblocks);
+  assert_int_equal(1, cm.nlive);
+  /* The last one back: trimming empties the pool, which stays usable. */
+  rudp_pool_put(&pool, objs[1]);
+  assert_int_equal(1, rudp_pool_trim(&pool));
+  assert_int_equal(0, pool.nblocks);
+  assert_int_equal(0, cm.nlive);
+  assert_null(pool.blocks);
+  objs[0] = rudp_pool_get(&pool);
+  assert_non_null(objs[0]);
+  assert_int_equal(1, pool.nused);
+  rudp_pool_free(&pool);
+  assert_int_equal(0, cm.nlive);
+}
+
+/* With several objects per block, blocks go only when the pool is unused. */
+static void test_rudp_pool_trim_many_per_block(void **state) {
+  void *objs[10];
+  rudp_pool pool;
+  rudp_test_mem cm;
+  size_t i;
+  (void)state;
+
+  rudp_test_mem_init(&cm);
+  rudp_pool_init(&pool, 32, 4, &cm.mem);
+  for (i = 0; i < 10; ++i) {
+    objs[i] = rudp_pool_get(&pool);
+  }
+  assert_int_equal(3, pool.nblocks);
+  /* The third block's two objects are free, but it is not found from
+   * them: nothing goes while any object is in use. */
+  rudp_pool_put(&pool, objs[8]);
+  rudp_pool_put(&pool, objs[9]);
+  for (i = 1; i < 8; ++i) {
+    rudp_pool_put(&pool, objs[i]);
+  }
+  assert_int_equal(0, rudp_pool_trim(&pool));
+  assert_int_equal(3, pool.nblocks);
+  assert_int_equal(1, pool.nused);
+  rudp_pool_put(&pool, objs[0]);
+  assert_int_equal(3, rudp_pool_trim(&pool));
+  assert_int_equal(0, pool.nblocks);
+  assert_int_equal(0, cm.nlive);
+  objs[0] = rudp_pool_get(&pool);
+  assert_non_null(objs[0]);
+  assert_int_equal(1, pool.nblocks);
+  rudp_pool_free(&pool);
+  assert_int_equal(0, cm.nlive);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_pool_init),
@@ -285,6 +383,8 @@ int main(void) {
       cmocka_unit_test(test_rudp_pool_free_releases_all),
       cmocka_unit_test(test_rudp_pool_get_nomem),
       cmocka_unit_test(test_rudp_pool_random_churn),
+      cmocka_unit_test(test_rudp_pool_trim_one_per_block),
+      cmocka_unit_test(test_rudp_pool_trim_many_per_block),
   };
 
   return cmocka_run_group_tests_name("pool", tests, NULL, NULL);

@@ -339,6 +339,81 @@ static void test_rudp_rob_growth_preserves_content(void **state) {
   rudp_rob_free(&rob);
 }
 
+/* rudp_rob_lend: in-order bytes are read in place (no allocation, no
+ * copy), what is left is copied at settle; anything else falls back to a
+ * push. */
+static void test_rudp_rob_lend(void **state) {
+  rudp_rob rob;
+  rudp_test_mem cm;
+  uint8_t pkt[3000], *p2;
+  const uint8_t *view;
+  (void)state;
+
+  rudp_test_mem_init(&cm);
+  rudp_rob_init(&rob, 1 << 20, RUDP_ROB_DEFAULT_MAX_GAPS, &cm.mem);
+  fill_pat(pkt, 0, sizeof(pkt));
+  /* Lent: readable at once, pointing into the caller's memory. */
+  assert_int_equal(1000, rudp_rob_lend(&rob, 0, pkt, 1000));
+  assert_int_equal(0, cm.nmalloc + cm.ncalloc + cm.nrealloc);
+  assert_int_equal(1000, rudp_rob_readable(&rob));
+  assert_int_equal(1000, rudp_rob_buffered(&rob));
+  assert_int_equal(1000, rudp_rob_peek(&rob, &view));
+  assert_ptr_equal(view, pkt);
+  read_check(&rob, 600);
+  assert_int_equal(400, rudp_rob_readable(&rob));
+  /* Settle copies the 400 left; the caller's memory may then change. */
+  assert_int_equal(0, rudp_rob_settle(&rob));
+  assert_true(cm.nmalloc > 0);
+  memset(pkt, 0xee, 1000);
+  assert_int_equal(400, rudp_rob_readable(&rob));
+  read_check(&rob, 400);
+  assert_int_equal(0, rudp_rob_settle(&rob)); /* nothing lent: no-op */
+
+  /* A frame straddling the read offset is lent from the read offset. */
+  fill_pat(pkt, 900, 600);
+  assert_int_equal(500, rudp_rob_lend(&rob, 900, pkt, 600));
+  assert_int_equal(500, rudp_rob_peek(&rob, &view));
+  assert_ptr_equal(view, pkt + 100);
+  /* A second frame while bytes are lent: the lent ones are settled (copied)
+   * first, then the new ones stored after them. */
+  p2 = malloc(100);
+  assert_non_null(p2);
+  fill_pat(p2, 1500, 100);
+  assert_int_equal(100, rudp_rob_lend(&rob, 1500, p2, 100));
+  memset(pkt, 0xee, 600);
+  free(p2);
+  assert_int_equal(600, rudp_rob_readable(&rob));
+  read_check(&rob, 600);
+
+  /* Out of order: stored as by push; a later in-order frame is not lent
+   * (something is buffered), so reading gives both. */
+  fill_pat(pkt, 1700, 100);
+  assert_int_equal(100, rudp_rob_lend(&rob, 1700, pkt, 100));
+  assert_int_equal(0, rudp_rob_readable(&rob));
+  fill_pat(pkt, 1600, 100);
+  assert_int_equal(100, rudp_rob_lend(&rob, 1600, pkt, 100));
+  memset(pkt, 0xee, 200);
+  read_check(&rob, 200);
+  /* Old bytes and beyond the window. */
+  assert_int_equal(0, rudp_rob_lend(&rob, 0, pkt, 100));
+  assert_int_equal(RUDP_ERR_NOBUF, rudp_rob_lend(&rob, 1800, pkt, 1 << 21));
+  assert_int_equal(0, rudp_rob_readable(&rob));
+
+  /* Settle cannot allocate: the lent bytes are dropped, NOMEM. */
+  fill_pat(pkt, 1900, 3000);
+  rudp_rob_free(&rob);
+  rudp_rob_init(&rob, 1 << 20, RUDP_ROB_DEFAULT_MAX_GAPS, &cm.mem);
+  rob.read_offset = 1900;
+  assert_int_equal(3000, rudp_rob_lend(&rob, 1900, pkt, 3000));
+  cm.fail = 1;
+  assert_int_equal(RUDP_ERR_NOMEM, rudp_rob_settle(&rob));
+  cm.fail = 0;
+  assert_int_equal(0, rudp_rob_readable(&rob));
+  assert_int_equal(0, rudp_rob_buffered(&rob));
+  rudp_rob_free(&rob);
+  assert_int_equal(0, cm.nlive);
+}
+
 static void test_rudp_rob_nomem(void **state) {
   rudp_rob rob;
   rudp_test_mem cm;
@@ -604,6 +679,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_rob_gap_bound),
       cmocka_unit_test(test_rudp_rob_ring_wrap_peek),
       cmocka_unit_test(test_rudp_rob_growth_preserves_content),
+      cmocka_unit_test(test_rudp_rob_lend),
       cmocka_unit_test(test_rudp_rob_nomem),
       cmocka_unit_test(test_rudp_rob_alloc_bounded),
       cmocka_unit_test(test_rudp_rob_property),

@@ -793,9 +793,78 @@ static void test_rudp_sbuf_property(void **state) {
   free(p);
 }
 
+/*
+ * Shrinking an empty buffer frees its ring and its range sets' arrays;
+ * with the pool trimmed, nothing is left allocated.  The offsets stay:
+ * late acknowledgements and losses of old ranges change nothing, and a
+ * later write continues the stream.
+ */
+static void test_rudp_sbuf_shrink(void **state) {
+  fixture f;
+  rudp_test_mem cm;
+  uint64_t off;
+  (void)state;
+
+  rudp_test_mem_init(&cm);
+  memset(&f.log, 0, sizeof(f.log));
+  /* One chunk per block, as a connection's pool. */
+  rudp_pool_init(&f.pool, RUDP_SBUF_CHUNKLEN, 1, &cm.mem);
+  rudp_sbuf_init(&f.sb, &f.pool, log_release, &f.log, &cm.mem);
+  /* Nothing allocated yet: nothing to free. */
+  assert_int_equal(0, rudp_sbuf_shrink(&f.sb));
+
+  assert_int_equal(0, write_pat(&f.sb, 3000));
+  send_all(&f.sb);
+  /* Out of order, with a loss: both range sets get storage. */
+  assert_int_equal(0, rudp_sbuf_on_acked(&f.sb, 1200, 1200));
+  assert_int_equal(0, rudp_sbuf_on_lost(&f.sb, 0, 1200));
+  /* Data held: the ring stays; the sets are in use. */
+  assert_int_equal(0, rudp_sbuf_shrink(&f.sb));
+  assert_non_null(f.sb.segs);
+  check_copy(&f.sb, 0, 3000);
+  assert_int_equal(0, rudp_sbuf_on_sent(&f.sb, 0, 1200));
+  assert_int_equal(0, rudp_sbuf_on_acked(&f.sb, 0, 1200));
+  assert_int_equal(0, rudp_sbuf_on_acked(&f.sb, 2400, 600));
+  assert_int_equal(0, rudp_sbuf_unacked(&f.sb));
+  assert_int_equal(0, f.pool.nused);
+  /* Empty: the ring and the sets' arrays go, then the pool's block. */
+  assert_int_equal(1, rudp_sbuf_shrink(&f.sb));
+  assert_null(f.sb.segs);
+  assert_int_equal(0, f.sb.segcap);
+  assert_null(f.sb.lost.v);
+  assert_null(f.sb.acked_ranges.v);
+  assert_int_equal(0, rudp_sbuf_shrink(&f.sb));
+  assert_int_equal(1, rudp_pool_trim(&f.pool));
+  assert_int_equal(0, cm.nlive);
+
+  /* Old ranges acknowledged or lost again: nothing changes. */
+  assert_int_equal(0, rudp_sbuf_on_acked(&f.sb, 0, 3000));
+  assert_int_equal(0, rudp_sbuf_on_lost(&f.sb, 1200, 1800));
+  assert_false(rudp_sbuf_has_pending(&f.sb));
+  assert_int_equal(0, rudp_sbuf_next(&f.sb, &off, 1200));
+  assert_int_equal(3000, f.sb.acked);
+  assert_int_equal(3000, f.sb.sent);
+  assert_int_equal(3000, f.sb.written);
+  assert_int_equal(0, cm.nlive);
+
+  /* The stream goes on from offset 3000. */
+  assert_int_equal(0, write_pat(&f.sb, 5000));
+  assert_int_equal(8000, f.sb.written);
+  expect_next(&f.sb, 1200, 3000, 1200);
+  check_copy(&f.sb, 3000, 5000);
+  check_segs(&f.sb, &f.pool);
+  send_all(&f.sb);
+  assert_int_equal(0, rudp_sbuf_on_acked(&f.sb, 3000, 5000));
+  assert_int_equal(0, rudp_sbuf_unacked(&f.sb));
+  assert_int_equal(1, rudp_sbuf_shrink(&f.sb));
+  fixture_free(&f);
+  assert_int_equal(0, cm.nlive);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_sbuf_empty),
+      cmocka_unit_test(test_rudp_sbuf_shrink),
       cmocka_unit_test(test_rudp_sbuf_copy_across_chunks),
       cmocka_unit_test(test_rudp_sbuf_small_writes_share_chunk),
       cmocka_unit_test(test_rudp_sbuf_ref_zero_copy),

@@ -1163,8 +1163,14 @@ static rudp_ssize node_write(void *node, uint8_t *buf, size_t buflen,
      * no more than the peer accepts. */
     cap = s->settings[sd->idx].tx_udp_payload_size;
     pp = rudp_conn_get_peer_params(sd->conn);
-    if (pp != NULL && cap > s->settings[1 - sd->idx].max_udp_payload_size) {
-      cap = s->settings[1 - sd->idx].max_udp_payload_size;
+    if (pp != NULL) {
+      /* Path MTU discovery may raise the size up to its maximum. */
+      if (cap < s->settings[sd->idx].pmtud_max_udp_payload_size) {
+        cap = s->settings[sd->idx].pmtud_max_udp_payload_size;
+      }
+      if (cap > s->settings[1 - sd->idx].max_udp_payload_size) {
+        cap = s->settings[1 - sd->idx].max_udp_payload_size;
+      }
     }
     if ((size_t)rv > cap) {
       violation(s, "%s: wrote a %d-byte datagram, above the %zu allowed",

@@ -9,6 +9,13 @@
  * so nothing secret is committed.  Some cases need a peer that breaks the
  * protocol (no transport-parameter extension, application data); those
  * use a raw OpenSSL SSL on the other side.
+ *
+ * Releasing the session after the handshake is tested on sessions and on
+ * a client and a server connection exchanging datagrams in memory: what
+ * is freed, what is kept (rudp_conn_get_tls_info, resumption, key
+ * updates), CRYPTO data arriving afterwards, and the heap an idle
+ * connection holds (librudp's through a counting rudp_mem, OpenSSL's
+ * through CRYPTO_set_mem_functions).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +38,9 @@
 
 #include <rudp/rudp_tls.h>
 
+#include "rudp_conn.h"
+#include "rudp_macro.h"
+#include "rudp_pkt.h"
 #include "rudp_tls.h"
 #include "rudp_tls_openssl.h"
 #include "rudp_tp.h"
@@ -239,15 +249,17 @@ static rudp_tls_ctx *client_ctx_ca(const char *ca_file) {
 
 static rudp_tls_session *new_client(rudp_tls_ctx *ctx, const char *name) {
   rudp_tls_session *s = NULL;
-  assert_int_equal(
-      rudp_tls_session_new(&s, ctx, 0, name, client_tp, sizeof(client_tp)), 0);
+  assert_int_equal(rudp_tls_session_new(&s, ctx, 0, name, client_tp,
+                                        sizeof(client_tp), NULL),
+                   0);
   return s;
 }
 
 static rudp_tls_session *new_server(rudp_tls_ctx *ctx) {
   rudp_tls_session *s = NULL;
-  assert_int_equal(
-      rudp_tls_session_new(&s, ctx, 1, NULL, server_tp, sizeof(server_tp)), 0);
+  assert_int_equal(rudp_tls_session_new(&s, ctx, 1, NULL, server_tp,
+                                        sizeof(server_tp), NULL),
+                   0);
   return s;
 }
 
@@ -882,18 +894,20 @@ static void test_rudp_tls_session_api_misuse(void **state) {
   assert_int_equal(rudp_tls_ctx_get_fingerprint(cctx, fp, sizeof(fp)),
                    RUDP_ERR_INVALID_ARGUMENT);
   assert_int_equal(rudp_tls_ctx_get_fingerprint(sctx, fp, 95), RUDP_ERR_NOBUF);
-  assert_int_equal(rudp_tls_session_new(&s, NULL, 0, "localhost", NULL, 0),
-                   RUDP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(
+      rudp_tls_session_new(&s, NULL, 0, "localhost", NULL, 0, NULL),
+      RUDP_ERR_INVALID_ARGUMENT);
   /* Roles must match the context's. */
-  assert_int_equal(rudp_tls_session_new(&s, sctx, 0, "localhost", NULL, 0),
-                   RUDP_ERR_INVALID_ARGUMENT);
-  assert_int_equal(rudp_tls_session_new(&s, cctx, 1, NULL, NULL, 0),
+  assert_int_equal(
+      rudp_tls_session_new(&s, sctx, 0, "localhost", NULL, 0, NULL),
+      RUDP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(rudp_tls_session_new(&s, cctx, 1, NULL, NULL, 0, NULL),
                    RUDP_ERR_INVALID_ARGUMENT);
   /* A CA-verifying client needs a name to check. */
-  assert_int_equal(rudp_tls_session_new(&s, cctx, 0, NULL, NULL, 0),
+  assert_int_equal(rudp_tls_session_new(&s, cctx, 0, NULL, NULL, 0, NULL),
                    RUDP_ERR_INVALID_ARGUMENT);
   assert_int_equal(rudp_tls_session_new(&s, cctx, 0, "localhost", client_tp,
-                                        RUDP_TP_MAXLEN + 1),
+                                        RUDP_TP_MAXLEN + 1, NULL),
                    RUDP_ERR_INVALID_ARGUMENT);
   rudp_tls_session_del(NULL);
   rudp_tls_ctx_free(NULL);
@@ -1332,6 +1346,790 @@ static void test_rudp_tls_session_app_data(void **state) {
   rudp_tls_ctx_free(cctx);
 }
 
+/* ------------------------------------------------------------ memory */
+
+/*
+ * Live heap, counted: OpenSSL's through CRYPTO_set_mem_functions (set in
+ * main before any OpenSSL call), librudp's through a byte-counting
+ * rudp_mem per connection.  A header before each block remembers its
+ * size.
+ */
+typedef struct mhdr {
+  size_t size;
+  size_t pad; /* keeps the block 16-byte aligned */
+} mhdr;
+
+static int64_t g_ossl_bytes;
+
+static void *counted_malloc(size_t size, int64_t *bytes) {
+  mhdr *h = malloc(sizeof(*h) + size);
+  if (h == NULL) {
+    return NULL;
+  }
+  h->size = size;
+  *bytes += (int64_t)size;
+  return h + 1;
+}
+
+static void counted_free(void *p, int64_t *bytes) {
+  mhdr *h;
+  if (p == NULL) {
+    return;
+  }
+  h = (mhdr *)p - 1;
+  *bytes -= (int64_t)h->size;
+  free(h);
+}
+
+static void *counted_realloc(void *p, size_t size, int64_t *bytes) {
+  void *q;
+  if (p == NULL) {
+    return counted_malloc(size, bytes);
+  }
+  q = counted_malloc(size, bytes);
+  if (q != NULL) {
+    size_t old = ((mhdr *)p - 1)->size;
+    memcpy(q, p, old < size ? old : size);
+    counted_free(p, bytes);
+  }
+  return q;
+}
+
+static void *ossl_malloc(size_t n, const char *file, int line) {
+  (void)file;
+  (void)line;
+  return counted_malloc(n, &g_ossl_bytes);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line) {
+  (void)file;
+  (void)line;
+  return counted_realloc(p, n, &g_ossl_bytes);
+}
+
+static void ossl_free(void *p, const char *file, int line) {
+  (void)file;
+  (void)line;
+  counted_free(p, &g_ossl_bytes);
+}
+
+/* bmem is a rudp_mem counting live bytes. */
+typedef struct bmem {
+  rudp_mem mem;
+  int64_t bytes;
+} bmem;
+
+static void *bm_malloc(size_t n, void *ud) {
+  return counted_malloc(n, &((bmem *)ud)->bytes);
+}
+
+static void bm_free(void *p, void *ud) {
+  counted_free(p, &((bmem *)ud)->bytes);
+}
+
+static void *bm_calloc(size_t n, size_t size, void *ud) {
+  void *p = size != 0 && n > SIZE_MAX / size
+                ? NULL
+                : counted_malloc(n * size, &((bmem *)ud)->bytes);
+  if (p != NULL) {
+    memset(p, 0, n * size);
+  }
+  return p;
+}
+
+static void *bm_realloc(void *p, size_t n, void *ud) {
+  return counted_realloc(p, n, &((bmem *)ud)->bytes);
+}
+
+static void bmem_init(bmem *m) {
+  m->mem.user_data = m;
+  m->mem.malloc = bm_malloc;
+  m->mem.free = bm_free;
+  m->mem.calloc = bm_calloc;
+  m->mem.realloc = bm_realloc;
+  m->bytes = 0;
+}
+
+/* ------------------------------------------------------------ connections */
+
+/*
+ * cpair is a client and a server connection exchanging datagrams in
+ * memory, 5 ms one way, on a simulated clock.  The server is created when
+ * the first CONNECT arrives.  |drop| (may be NULL) sees each datagram and
+ * returns nonzero to lose it.
+ */
+#define CP_MAXQ 256
+#define CP_DELAY (5 * RUDP_MILLISECONDS)
+#define CP_T0 (1000 * RUDP_SECONDS)
+
+typedef struct cp_dgram {
+  rudp_tstamp at;
+  size_t len;
+  uint8_t data[1500];
+} cp_dgram;
+
+typedef struct cpair {
+  rudp_conn *c, *s;
+  bmem cm, sm;
+  rudp_settings cs, ss;
+  rudp_tstamp now;
+  /* q[0]: client to server, q[1]: server to client, in arrival order. */
+  cp_dgram *q[2];
+  size_t qlen[2];
+  int (*drop)(struct cpair *p, int way, const uint8_t *data, size_t len);
+  /* drop_state, mark: the drop function's own. */
+  int drop_state;
+  rudp_tstamp mark;
+  int c_done, s_done;
+  int c_closed, s_closed;
+  int c_error, s_error;
+  /* rx: what each side read on stream 0 (client: what the server wrote). */
+  uint8_t rx[2][4096];
+  size_t rxlen[2];
+} cpair;
+
+static cpair *g_cp;
+
+static int cp_handshake_completed(rudp_conn *conn, void *ud) {
+  (void)ud;
+  if (conn == g_cp->c) {
+    g_cp->c_done = 1;
+  } else {
+    g_cp->s_done = 1;
+  }
+  return 0;
+}
+
+static int cp_stream_readable(rudp_conn *conn, int64_t id, void *ud) {
+  int k = conn == g_cp->c ? 0 : 1;
+  int fin = 0;
+  rudp_ssize n;
+
+  (void)ud;
+  do {
+    size_t room = sizeof(g_cp->rx[k]) - g_cp->rxlen[k];
+    n = rudp_conn_stream_read(conn, id, g_cp->rx[k] + g_cp->rxlen[k], room,
+                              &fin);
+    if (n > 0) {
+      g_cp->rxlen[k] += (size_t)n;
+    }
+  } while (n > 0 && !fin);
+  return 0;
+}
+
+static void cp_closed(rudp_conn *conn, int error, void *ud) {
+  (void)ud;
+  if (conn == g_cp->c) {
+    g_cp->c_closed = 1;
+    g_cp->c_error = error;
+  } else {
+    g_cp->s_closed = 1;
+    g_cp->s_error = error;
+  }
+}
+
+static const rudp_callbacks cp_callbacks = {
+    cp_handshake_completed,
+    NULL,
+    cp_stream_readable,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    cp_closed,
+};
+
+static void cp_cid(rudp_cid *cid, uint8_t seed) {
+  size_t i;
+
+  cid->datalen = 8;
+  for (i = 0; i < 8; ++i) {
+    cid->data[i] = (uint8_t)(seed * 29 + i * 11 + 3);
+  }
+}
+
+/* cp_new makes a pair in TLS mode with |sctx| and |cctx| (the client
+ * names "localhost") and starts the client. */
+static cpair *cp_new(rudp_tls_ctx *sctx, rudp_tls_ctx *cctx) {
+  cpair *p = calloc(1, sizeof(*p));
+  rudp_cid dcid, scid;
+
+  assert_non_null(p);
+  p->q[0] = calloc(CP_MAXQ, sizeof(cp_dgram));
+  p->q[1] = calloc(CP_MAXQ, sizeof(cp_dgram));
+  assert_non_null(p->q[0]);
+  assert_non_null(p->q[1]);
+  bmem_init(&p->cm);
+  bmem_init(&p->sm);
+  rudp_settings_default(&p->cs);
+  rudp_settings_default(&p->ss);
+  p->cs.tls = cctx;
+  p->cs.tls_server_name = "localhost";
+  p->ss.tls = sctx;
+  p->now = CP_T0;
+  g_cp = p;
+  cp_cid(&dcid, 1);
+  cp_cid(&scid, 2);
+  assert_int_equal(rudp_conn_client_new(&p->c, &dcid, &scid, &p->cs,
+                                        &cp_callbacks, &p->cm.mem, NULL,
+                                        p->now),
+                   0);
+  return p;
+}
+
+static void cp_del(cpair *p) {
+  rudp_conn_del(p->c);
+  rudp_conn_del(p->s);
+  /* Every byte either connection allocated is back. */
+  assert_int_equal(p->cm.bytes, 0);
+  assert_int_equal(p->sm.bytes, 0);
+  free(p->q[0]);
+  free(p->q[1]);
+  free(p);
+  g_cp = NULL;
+}
+
+/* cp_flush sends what both sides have to send now. */
+static void cp_flush(cpair *p) {
+  int way;
+
+  for (way = 0; way < 2; ++way) {
+    rudp_conn *conn = way == 0 ? p->c : p->s;
+    uint8_t buf[1500];
+    rudp_ssize n;
+
+    if (conn == NULL) {
+      continue;
+    }
+    while ((n = rudp_conn_write_pkt(conn, buf, sizeof(buf), p->now)) > 0) {
+      cp_dgram *d;
+      if (p->drop != NULL && p->drop(p, way, buf, (size_t)n)) {
+        continue;
+      }
+      assert_true(p->qlen[way] < CP_MAXQ);
+      d = &p->q[way][p->qlen[way]++];
+      d->at = p->now + CP_DELAY;
+      d->len = (size_t)n;
+      memcpy(d->data, buf, (size_t)n);
+    }
+    assert_int_equal(n, 0);
+  }
+}
+
+static void cp_deliver(cpair *p, int way, const cp_dgram *d) {
+  if (way == 0) {
+    if (p->s == NULL) {
+      rudp_pkt_hd hd;
+      rudp_cid scid;
+      if (rudp_pkt_decode_hd(&hd, d->data, d->len, 8) < 0 ||
+          hd.type != RUDP_PKT_CONNECT) {
+        return;
+      }
+      cp_cid(&scid, 3);
+      assert_int_equal(rudp_conn_server_new(&p->s, &hd.scid, &hd.dcid, &scid,
+                                            &p->ss, &cp_callbacks, &p->sm.mem,
+                                            NULL, p->now),
+                       0);
+    }
+    assert_true(rudp_conn_read_pkt(p->s, d->data, d->len, p->now) >= 0);
+  } else {
+    assert_true(rudp_conn_read_pkt(p->c, d->data, d->len, p->now) >= 0);
+  }
+}
+
+/* cp_step handles the next event before |limit|; returns 0 if none. */
+static int cp_step(cpair *p, rudp_tstamp limit) {
+  rudp_tstamp t = RUDP_TSTAMP_MAX;
+  int way;
+
+  cp_flush(p);
+  for (way = 0; way < 2; ++way) {
+    if (p->qlen[way] > 0 && p->q[way][0].at < t) {
+      t = p->q[way][0].at;
+    }
+  }
+  if (p->c != NULL) {
+    t = rudp_min(t, rudp_conn_get_expiry(p->c));
+  }
+  if (p->s != NULL) {
+    t = rudp_min(t, rudp_conn_get_expiry(p->s));
+  }
+  if (t > limit) {
+    p->now = limit;
+    return 0;
+  }
+  if (t > p->now) {
+    p->now = t;
+  }
+  for (way = 0; way < 2; ++way) {
+    while (p->qlen[way] > 0 && p->q[way][0].at <= p->now) {
+      cp_dgram d = p->q[way][0];
+      memmove(p->q[way], p->q[way] + 1, --p->qlen[way] * sizeof(cp_dgram));
+      cp_deliver(p, way, &d);
+    }
+  }
+  if (p->c != NULL && rudp_conn_get_expiry(p->c) <= p->now) {
+    assert_int_equal(rudp_conn_handle_expiry(p->c, p->now), 0);
+  }
+  if (p->s != NULL && rudp_conn_get_expiry(p->s) <= p->now) {
+    assert_int_equal(rudp_conn_handle_expiry(p->s, p->now), 0);
+  }
+  return 1;
+}
+
+/* cp_run runs the pair for |d| of simulated time. */
+static void cp_run(cpair *p, rudp_duration d) {
+  rudp_tstamp end = p->now + d;
+  int guard = 0;
+
+  while (cp_step(p, end)) {
+    assert_true(++guard < 100000);
+  }
+  cp_flush(p);
+}
+
+/* cp_settle connects and runs until the handshake is over on both sides
+ * (HANDSHAKE_DONE acknowledged, the tickets too): the pair is idle. */
+static void cp_settle(cpair *p) {
+  cp_run(p, 2 * RUDP_SECONDS);
+  assert_true(p->c_done);
+  assert_true(p->s_done);
+  assert_false(p->c_closed);
+  assert_false(p->s_closed);
+  assert_true(p->c->flags & RUDP_CONN_FLAG_CONFIRMED);
+}
+
+/* cp_echo has the client send |msg| on a new stream, the server send it
+ * back, and checks both arrived. */
+static void cp_echo(cpair *p, const char *msg) {
+  size_t len = strlen(msg);
+  int64_t id;
+
+  p->rxlen[0] = p->rxlen[1] = 0;
+  assert_int_equal(rudp_conn_open_stream(p->c, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c, id, (const uint8_t *)msg, len, 0),
+      (rudp_ssize)len);
+  cp_run(p, 200 * RUDP_MILLISECONDS);
+  assert_int_equal(p->rxlen[1], len);
+  assert_memory_equal(p->rx[1], msg, len);
+  assert_int_equal(rudp_conn_stream_write(p->s, id, p->rx[1], len, 1),
+                   (rudp_ssize)len);
+  cp_run(p, 200 * RUDP_MILLISECONDS);
+  assert_int_equal(p->rxlen[0], len);
+  assert_memory_equal(p->rx[0], msg, len);
+}
+
+/* ------------------------------------------------------------ release */
+
+/* step moves |from|'s pending output to |to| (one flight); returns the
+ * feed result. */
+static int step(rudp_tls_session *from, rudp_tls_session *to) {
+  size_t moved = 0;
+  return move(from, to, &moved);
+}
+
+/*
+ * After release a session keeps what get_info reports and nothing of the
+ * handshake: no SSL (OpenSSL's heap shrinks by the SSL object at least),
+ * no parameters, no secrets, no output; what is fed is ignored.
+ */
+static void test_rudp_tls_session_release(void **state) {
+  rudp_tls_ctx *sctx = server_ctx_files(leaf_pem, leaf_key, "rudp-test", NULL);
+  rudp_tls_ctx *cctx;
+  rudp_tls_config cfg;
+  rudp_tls_session *c, *s;
+  rudp_tls_info before, after;
+  uint8_t buf[4096], tx[RUDP_TLS_SECRETLEN], rx[RUDP_TLS_SECRETLEN];
+  rudp_aead_alg alg;
+  size_t n;
+  int64_t o;
+
+  (void)state;
+  rudp_tls_config_default(&cfg);
+  cfg.ca_file = ca_pem;
+  cfg.alpn = "rudp-test";
+  cfg.session_cache = 0;
+  assert_int_equal(rudp_tls_ctx_new(&cctx, &cfg, NULL, 0), 0);
+  c = new_client(cctx, "localhost");
+  s = new_server(sctx);
+
+  /* Not before the handshake completed. */
+  assert_int_equal(rudp_tls_session_release(c, 0), 0);
+  assert_int_equal(rudp_tls_session_release(s, 0), 0);
+  assert_int_equal(step(c, s), 0);
+  assert_int_equal(step(s, c), 0);
+  assert_true(rudp_tls_session_is_complete(c));
+  assert_int_equal(rudp_tls_session_release(s, 0), 0);
+  /* The client's Finished makes the server write its ticket: not
+   * before that output is taken. */
+  assert_int_equal(step(c, s), 0);
+  assert_true(rudp_tls_session_is_complete(s));
+  assert_int_equal(rudp_tls_session_release(s, 0), 0);
+  assert_false(rudp_tls_session_is_released(s));
+  memset(&before, 0, sizeof(before));
+  memset(&after, 0, sizeof(after));
+  rudp_tls_session_get_info(s, &before);
+  n = rudp_tls_session_read_output(s, buf, sizeof(buf));
+  assert_in_range(n, 100, 1000); /* one NewSessionTicket */
+  o = g_ossl_bytes;
+  assert_int_equal(rudp_tls_session_release(s, 0), 1);
+  assert_true(rudp_tls_session_is_released(s));
+  /* The SSL object alone is over 6 KB. */
+  assert_true(o - g_ossl_bytes > 6000);
+  assert_int_equal(rudp_tls_session_release(s, 0), 1); /* idempotent */
+  rudp_tls_session_get_info(s, &after);
+  assert_memory_equal(&before, &after, sizeof(before));
+  assert_int_equal(after.handshake_done, 1);
+  assert_string_equal(after.cipher, "TLS_AES_256_GCM_SHA384");
+  assert_string_equal(after.alpn, "rudp-test");
+  assert_string_equal(after.peer_fingerprint, "");
+  assert_true(rudp_tls_session_is_complete(s));
+  assert_null(rudp_tls_session_peer_tp(s, &n));
+  assert_int_equal(n, 0);
+  assert_int_equal(rudp_tls_session_get_secrets(s, tx, rx, &alg),
+                   RUDP_ERR_INVALID_STATE);
+  assert_int_equal(rudp_tls_session_read_output(s, buf, sizeof(buf)), 0);
+  assert_int_equal(rudp_tls_session_set_local_tp(s, server_tp, 4),
+                   RUDP_ERR_INVALID_STATE);
+  memset(buf, 0x17, 64);
+  assert_int_equal(rudp_tls_session_feed(s, buf, 64), 0);
+  assert_string_equal(rudp_tls_session_reason(s), "");
+
+  /* A client that keeps no tickets is done at once, even with CRYPTO data
+   * buffered; the ticket arriving later is ignored. */
+  memset(&before, 0, sizeof(before));
+  memset(&after, 0, sizeof(after));
+  rudp_tls_session_get_info(c, &before);
+  assert_string_equal(before.alpn, "rudp-test");
+  assert_int_equal(strlen(before.peer_fingerprint), 95);
+  o = g_ossl_bytes;
+  assert_int_equal(rudp_tls_session_release(c, 1), 1);
+  /* The SSL and the server's certificate. */
+  assert_true(o - g_ossl_bytes > 8000);
+  assert_int_equal(rudp_tls_session_feed(c, buf, n), 0);
+  rudp_tls_session_get_info(c, &after);
+  assert_memory_equal(&before, &after, sizeof(before));
+
+  rudp_tls_session_del(c);
+  rudp_tls_session_del(s);
+  rudp_tls_ctx_free(cctx);
+  rudp_tls_ctx_free(sctx);
+}
+
+/*
+ * A client with a session cache waits for a ticket when part of one is
+ * here (buffered by the caller, or a partial record in TLS), and releases
+ * once it arrived (the next connection resumes) or when nothing of one is
+ * pending (a late ticket is then ignored: the next one does not resume).
+ */
+static void test_rudp_tls_session_release_ticket(void **state) {
+  rudp_tls_ctx *sctx = server_ctx(), *cctx = client_ctx_ca(ca_pem);
+  rudp_tls_session *c, *s;
+  rudp_tls_info info;
+  uint8_t ticket[4096];
+  size_t n;
+  int round;
+
+  (void)state;
+  for (round = 0; round < 2; ++round) {
+    c = new_client(cctx, "localhost");
+    s = new_server(sctx);
+    assert_int_equal(step(c, s), 0);
+    assert_int_equal(step(s, c), 0);
+    assert_int_equal(step(c, s), 0);
+    n = rudp_tls_session_read_output(s, ticket, sizeof(ticket));
+    assert_true(n > 20);
+    assert_int_equal(rudp_tls_session_release(s, 0), 1);
+    /* Round 1 uses the ticket the resumed connection of round 0 left. */
+    rudp_tls_session_get_info(c, &info);
+    assert_int_equal(info.resumed, round);
+    if (round == 0) {
+      /* CRYPTO bytes held out of order by the caller: wait. */
+      assert_int_equal(rudp_tls_session_release(c, 1), 0);
+      /* A partial record inside TLS: wait. */
+      assert_int_equal(rudp_tls_session_feed(c, ticket, 20), 0);
+      assert_int_equal(rudp_tls_session_release(c, 0), 0);
+      assert_false(rudp_tls_session_is_released(c));
+      assert_int_equal(rudp_tls_session_feed(c, ticket + 20, n - 20), 0);
+      /* The ticket is in: done, even with more bytes buffered. */
+      assert_int_equal(rudp_tls_session_release(c, 1), 1);
+    } else {
+      /* Nothing of a ticket here: done; the ticket comes too late. */
+      assert_int_equal(rudp_tls_session_release(c, 0), 1);
+      assert_int_equal(rudp_tls_session_feed(c, ticket, n), 0);
+    }
+    rudp_tls_session_del(c);
+    rudp_tls_session_del(s);
+
+    c = new_client(cctx, "localhost");
+    s = new_server(sctx);
+    handshake_ok(c, s);
+    rudp_tls_session_get_info(c, &info);
+    assert_int_equal(info.resumed, round == 0);
+    rudp_tls_session_del(c);
+    rudp_tls_session_del(s);
+  }
+
+  /* A failed session is never released and keeps its reason. */
+  c = new_client(cctx, "::1");
+  s = new_server(sctx);
+  assert_int_equal(pump(c, s).crv, RUDP_ERR_TLS_NAME_MISMATCH);
+  assert_int_equal(rudp_tls_session_release(c, 0), 0);
+  assert_string_equal(rudp_tls_session_reason(c),
+                      "certificate verify failed: IP address mismatch");
+  rudp_tls_session_del(c);
+  rudp_tls_session_del(s);
+  rudp_tls_ctx_free(cctx);
+  rudp_tls_ctx_free(sctx);
+}
+
+/* cp_assert_released checks that |conn| kept nothing of its handshake: no SSL,
+ * no CRYPTO receive buffer, no send-buffer ring, no chunk. */
+static void cp_assert_released(const rudp_conn *conn) {
+  assert_true(rudp_tls_session_is_released(conn->tls));
+  assert_null(conn->crypto_rx.buf);
+  assert_null(conn->crypto_tx.segs);
+  assert_int_equal(rudp_sbuf_unacked(&conn->crypto_tx), 0);
+  assert_int_equal(conn->chunks.nblocks, 0);
+}
+
+/* The per-connection bound of docs/PERFORMANCE.md (issue 8). */
+#define IDLE_TLS_MAX 16384
+
+/*
+ * Two connections, confirmed and idle, keep no OpenSSL session, no CRYPTO
+ * buffers, and at most 16 KiB each (librudp's heap and OpenSSL's);
+ * rudp_conn_get_tls_info still reports the handshake, data flows both
+ * ways and a key update works.
+ */
+static void test_rudp_tls_session_conn_release(void **state) {
+  rudp_tls_ctx *sctx = server_ctx_files(leaf_pem, leaf_key, "rudp-test", NULL);
+  rudp_tls_ctx *cctx;
+  rudp_tls_config cfg;
+  rudp_tls_info ci, si;
+  char fp[96];
+  cpair *p;
+  int64_t o0, o1;
+
+  (void)state;
+  rudp_tls_config_default(&cfg);
+  cfg.ca_file = ca_pem;
+  cfg.alpn = "rudp-test";
+  assert_int_equal(rudp_tls_ctx_new(&cctx, &cfg, NULL, 0), 0);
+  assert_int_equal(rudp_tls_ctx_get_fingerprint(sctx, fp, sizeof(fp)), 0);
+
+  o0 = g_ossl_bytes;
+  p = cp_new(sctx, cctx);
+  cp_settle(p);
+  o1 = g_ossl_bytes;
+  cp_assert_released(p->c);
+  cp_assert_released(p->s);
+  rudp_conn_get_tls_info(p->c, &ci);
+  rudp_conn_get_tls_info(p->s, &si);
+  assert_int_equal(ci.enabled, 1);
+  assert_int_equal(ci.handshake_done, 1);
+  assert_int_equal(si.handshake_done, 1);
+  assert_int_equal(ci.resumed, 0);
+  assert_int_equal(si.resumed, 0);
+  assert_string_equal(ci.cipher, "TLS_AES_256_GCM_SHA384");
+  assert_string_equal(si.cipher, "TLS_AES_256_GCM_SHA384");
+  assert_string_equal(ci.alpn, "rudp-test");
+  assert_string_equal(si.alpn, "rudp-test");
+  assert_string_equal(ci.peer_fingerprint, fp);
+  assert_string_equal(si.peer_fingerprint, "");
+  assert_int_equal(ci.key_updates, 0);
+  print_message("idle TLS connection: client %lld + server %lld B librudp, "
+                "%lld B OpenSSL for both (the client's ticket cached in its "
+                "context included)\n",
+                (long long)p->cm.bytes, (long long)p->sm.bytes,
+                (long long)(o1 - o0));
+
+  cp_echo(p, "after the handshake");
+  assert_int_equal(rudp_conn_update_key(p->c), 0);
+  cp_echo(p, "with the next keys");
+  rudp_conn_get_tls_info(p->c, &ci);
+  rudp_conn_get_tls_info(p->s, &si);
+  assert_int_equal(ci.key_updates, 1);
+  assert_int_equal(si.key_updates, 1);
+  assert_int_equal(ci.key_phase, 1);
+  assert_int_equal(si.key_phase, 1);
+  assert_false(p->c_closed);
+  assert_false(p->s_closed);
+  cp_del(p);
+
+  /* Memory: librudp's heap per side, plus half of what OpenSSL holds for
+   * the pair (measured against a client without a cache, whose context
+   * then holds nothing that outlives the connection). */
+  rudp_tls_ctx_free(cctx);
+  cfg.session_cache = 0;
+  assert_int_equal(rudp_tls_ctx_new(&cctx, &cfg, NULL, 0), 0);
+  o0 = g_ossl_bytes;
+  p = cp_new(sctx, cctx);
+  cp_settle(p);
+  o1 = g_ossl_bytes - o0;
+  cp_assert_released(p->c);
+  cp_assert_released(p->s);
+  print_message("per connection: client %lld B, server %lld B (OpenSSL "
+                "%lld B of each)\n",
+                (long long)(p->cm.bytes + o1 / 2),
+                (long long)(p->sm.bytes + o1 / 2), (long long)(o1 / 2));
+  assert_true(p->cm.bytes + o1 / 2 <= IDLE_TLS_MAX);
+  assert_true(p->sm.bytes + o1 / 2 <= IDLE_TLS_MAX);
+  /* What is left of OpenSSL is the packet protection's cipher contexts,
+   * no SSL (over 6 KB alone). */
+  assert_true(o1 / 2 < 6000);
+  cp_del(p);
+  /* Nothing of OpenSSL outlives the connections. */
+  assert_int_equal(g_ossl_bytes, o0);
+
+  rudp_tls_ctx_free(cctx);
+  rudp_tls_ctx_free(sctx);
+}
+
+/* Resumption still works: the client keeps its ticket before it lets go
+ * of TLS, and the resumed connections report it after release. */
+static void test_rudp_tls_session_conn_resumption(void **state) {
+  rudp_tls_ctx *sctx = server_ctx(), *cctx = client_ctx_ca(ca_pem);
+  rudp_tls_info ci, si;
+  cpair *p;
+  int i;
+
+  (void)state;
+  for (i = 0; i < 3; ++i) {
+    p = cp_new(sctx, cctx);
+    cp_settle(p);
+    cp_assert_released(p->c);
+    cp_assert_released(p->s);
+    rudp_conn_get_tls_info(p->c, &ci);
+    rudp_conn_get_tls_info(p->s, &si);
+    assert_int_equal(ci.resumed, i > 0);
+    assert_int_equal(si.resumed, i > 0);
+    assert_int_equal(strlen(ci.peer_fingerprint), i > 0 ? 0 : 95);
+    cp_echo(p, "resumed or not");
+    cp_del(p);
+  }
+  rudp_tls_ctx_free(cctx);
+  rudp_tls_ctx_free(sctx);
+}
+
+/* drop_ticket_pkt loses the server's second short datagram of regular
+ * size once it is established (PMTU probes are larger).  With 8 tickets
+ * (2 KB) the first carries the first tickets and HANDSHAKE_DONE (CRYPTO
+ * goes before control frames), the second the other tickets: they reach
+ * the client again after it is confirmed. */
+static int drop_ticket_pkt(cpair *p, int way, const uint8_t *data, size_t len) {
+  rudp_pkt_hd hd;
+
+  if (way != 1 || rudp_conn_get_state(p->s) != RUDP_CONN_STATE_ESTABLISHED ||
+      rudp_pkt_decode_hd(&hd, data, len, 8) < 0 || hd.type != RUDP_PKT_SHORT ||
+      len > 1200) {
+    return 0;
+  }
+  return ++p->drop_state == 2;
+}
+
+/*
+ * Session tickets that arrive after HANDSHAKE_DONE: the client, with a
+ * session cache or not, has let go of TLS when confirmed (it had a ticket
+ * by then, or keeps none), ignores them and acknowledges them all the same
+ * (the server's CRYPTO ends up all acknowledged, its chunk freed); the
+ * connection carries on, and the ticket that came in time serves the next
+ * connection.
+ */
+static void test_rudp_tls_session_conn_late_ticket(void **state) {
+  rudp_tls_config cfg;
+  rudp_tls_ctx *sctx = NULL, *cctx = NULL;
+  rudp_tls_info info;
+  cpair *p;
+  int cache, guard;
+
+  (void)state;
+  rudp_tls_config_default(&cfg);
+  cfg.server = 1;
+  cfg.cert_file = leaf_pem;
+  cfg.key_file = leaf_key;
+  cfg.tickets = 8;
+  assert_int_equal(rudp_tls_ctx_new(&sctx, &cfg, NULL, 0), 0);
+  for (cache = 0; cache < 2; ++cache) {
+    rudp_tls_config_default(&cfg);
+    cfg.ca_file = ca_pem;
+    cfg.session_cache = cache;
+    assert_int_equal(rudp_tls_ctx_new(&cctx, &cfg, NULL, 0), 0);
+    p = cp_new(sctx, cctx);
+    p->drop = drop_ticket_pkt;
+    for (guard = 0; !(p->c->flags & RUDP_CONN_FLAG_CONFIRMED); ++guard) {
+      assert_true(guard < 1000);
+      assert_true(cp_step(p, p->now + RUDP_SECONDS));
+    }
+    /* Confirmed, released, with tickets still on their way. */
+    assert_true(p->drop_state >= 2);
+    assert_true(rudp_tls_session_is_released(p->c->tls));
+    assert_null(p->c->crypto_rx.buf);
+    assert_true(rudp_sbuf_unacked(&p->s->crypto_tx) > 0);
+    cp_settle(p);
+    cp_assert_released(p->c);
+    cp_assert_released(p->s);
+    cp_echo(p, "tickets or not");
+    cp_del(p);
+
+    p = cp_new(sctx, cctx);
+    cp_settle(p);
+    rudp_conn_get_tls_info(p->c, &info);
+    assert_int_equal(info.resumed, cache);
+    cp_del(p);
+    rudp_tls_ctx_free(cctx);
+  }
+  rudp_tls_ctx_free(sctx);
+}
+
+/* drop_server_early loses every server datagram for 300 ms after it is
+ * established, and counts the client's HANDSHAKE packets sent meanwhile
+ * once the server has released TLS (its Finished again, on a PTO). */
+static int drop_server_early(cpair *p, int way, const uint8_t *data,
+                             size_t len) {
+  rudp_pkt_hd hd;
+
+  if (p->s == NULL ||
+      rudp_conn_get_state(p->s) != RUDP_CONN_STATE_ESTABLISHED) {
+    return 0;
+  }
+  if (p->mark == 0) {
+    p->mark = p->now;
+  }
+  if (way == 0) {
+    if (rudp_pkt_decode_hd(&hd, data, len, 8) >= 0 &&
+        hd.type == RUDP_PKT_HANDSHAKE &&
+        rudp_tls_session_is_released(p->s->tls)) {
+      ++p->drop_state;
+    }
+    return 0;
+  }
+  return p->now < p->mark + 300 * RUDP_MILLISECONDS;
+}
+
+/* The client's CRYPTO (its Finished sent again) reaching a server that
+ * released TLS is ignored: no close, the connection works. */
+static void test_rudp_tls_session_conn_late_finished(void **state) {
+  rudp_tls_ctx *sctx = server_ctx(), *cctx = client_ctx_ca(ca_pem);
+  cpair *p;
+
+  (void)state;
+  p = cp_new(sctx, cctx);
+  p->drop = drop_server_early;
+  cp_settle(p);
+  assert_true(p->drop_state >= 1);
+  cp_assert_released(p->c);
+  cp_assert_released(p->s);
+  cp_echo(p, "late Finished");
+  cp_del(p);
+  rudp_tls_ctx_free(cctx);
+  rudp_tls_ctx_free(sctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_tls_session_ca_dns_name),
@@ -1358,8 +2156,19 @@ int main(void) {
       cmocka_unit_test(test_rudp_tls_session_missing_tp),
       cmocka_unit_test(test_rudp_tls_session_ephemeral_cert),
       cmocka_unit_test(test_rudp_tls_session_app_data),
+      cmocka_unit_test(test_rudp_tls_session_release),
+      cmocka_unit_test(test_rudp_tls_session_release_ticket),
+      cmocka_unit_test(test_rudp_tls_session_conn_release),
+      cmocka_unit_test(test_rudp_tls_session_conn_resumption),
+      cmocka_unit_test(test_rudp_tls_session_conn_late_ticket),
+      cmocka_unit_test(test_rudp_tls_session_conn_late_finished),
   };
 
+  /* Before any other OpenSSL call, or OpenSSL refuses. */
+  if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free)) {
+    fprintf(stderr, "CRYPTO_set_mem_functions refused\n");
+    return 1;
+  }
   make_files();
   atexit(remove_files);
   return cmocka_run_group_tests_name("tls_session", tests, NULL, NULL);

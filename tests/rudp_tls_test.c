@@ -795,6 +795,110 @@ static void test_rudp_tls_forged_other_phase(void **state) {
   }
 }
 
+/*
+ * ref_check checks that |p|, sealed with the generation whose send secret
+ * is |secret|, is byte for byte the reference's (a fresh EVP context per
+ * packet), the header left in the clear.
+ */
+static void ref_check(rudp_aead_alg alg, const uint8_t secret[32],
+                      const test_pkt *p) {
+  uint8_t key[32], iv[12], hdr[64], ref[1500];
+
+  assert_int_equal(
+      rudp_hkdf_expand_label(key, alg_keylen(alg), secret, 32, "rudp key"), 0);
+  assert_int_equal(rudp_hkdf_expand_label(iv, 12, secret, 32, "rudp iv"), 0);
+  assert_true(p->hdlen <= sizeof(hdr));
+  memcpy(hdr, p->buf, p->hdlen);
+  assert_int_equal(ref_seal(alg, key, iv, hdr, p->hdlen, p->plain,
+                            p->payloadlen, p->pn, ref),
+                   p->payloadlen + 16);
+  assert_memory_equal(p->buf + p->hdlen, ref, p->payloadlen + 16);
+}
+
+/*
+ * The contexts reused for every packet (the nonce, AAD and tag given
+ * anew each time) against the reference, packet by packet: every packet
+ * both ways through eight key updates started by either side, with
+ * lengths around the AES block and the empty payload, an old-phase packet
+ * held back across each update (opened with the previous key), and before
+ * every genuine packet two forgeries of it (a tag bit, a header bit) that
+ * must fail and leave nothing behind in the context that then opens it.
+ */
+static void test_rudp_tls_reference_every_packet(void **state) {
+  static const size_t plens[] = {0, 1, 15, 16, 17, 255, 1400};
+  rudp_test_rng rng;
+  size_t a;
+
+  (void)state;
+  rudp_test_rng_init(&rng, 0xe7e1);
+  for (a = 0; a < rudp_arraylen(algs); ++a) {
+    uint8_t cs[32], ss[32], held_secret[32];
+    rudp_pp c, s;
+    uint64_t pn[2] = {0, 0}, failures = 0;
+    test_pkt p, held, forged;
+    int gen, k, dir;
+
+    pair_init(&c, &s, algs[a], &rng, cs, ss);
+    for (gen = 0; gen <= 8; ++gen) {
+      rudp_pp *init = gen % 2 ? &s : &c;
+
+      for (k = 0; k < 20; ++k) {
+        for (dir = 0; dir < 2; ++dir) {
+          rudp_pp *tx = dir == 0 ? init : (init == &c ? &s : &c);
+          rudp_pp *rx = tx == &c ? &s : &c;
+          size_t plen = k < (int)rudp_arraylen(plens)
+                            ? plens[k]
+                            : (size_t)rudp_test_rng_below(&rng, 1401);
+          uint8_t secret[32];
+
+          memcpy(secret, tx->tx_secret, 32);
+          mkpkt(tx, &rng, &p, pn[tx == &s]++,
+                1 + (size_t)rudp_test_rng_below(&rng, 40), plen);
+          ref_check(algs[a], secret, &p);
+
+          forged = p;
+          forged.buf[forged.len - 1 - (size_t)k % 16] ^= 0x10;
+          open_fail(rx, forged.buf, forged.hdlen, forged.len, forged.pn,
+                    forged.phase);
+          forged = p;
+          forged.buf[forged.hdlen - 1] ^= 0x01;
+          open_fail(rx, forged.buf, forged.hdlen, forged.len, forged.pn,
+                    forged.phase);
+          failures += 2;
+          open_ok(rx, &p);
+        }
+      }
+
+      /* The initiator's last old-phase packet is held back across the
+       * update and opens after the new phase's first packets. */
+      memcpy(held_secret, init->tx_secret, 32);
+      mkpkt(init, &rng, &held, pn[init == &s]++, 9, 300);
+      ref_check(algs[a], held_secret, &held);
+      rudp_pp_on_acked(&c, pn[0] - 1);
+      rudp_pp_on_acked(&s, pn[1] - 1);
+      if (gen == 8) {
+        open_ok(init == &c ? &s : &c, &held);
+        break;
+      }
+      assert_int_equal(rudp_pp_update(init), 0);
+      for (k = 0; k < 2; ++k) {
+        uint8_t secret[32];
+
+        memcpy(secret, init->tx_secret, 32);
+        mkpkt(init, &rng, &p, pn[init == &s]++, 9, 100);
+        ref_check(algs[a], secret, &p);
+        open_ok(init == &c ? &s : &c, &p);
+      }
+      open_ok(init == &c ? &s : &c, &held);
+    }
+    assert_int_equal(c.updates, 8);
+    assert_int_equal(s.updates, 8);
+    assert_int_equal(c.auth_failures + s.auth_failures, failures);
+    rudp_pp_free(&c);
+    rudp_pp_free(&s);
+  }
+}
+
 /* ------------------------------------------------------------ allocation */
 
 /*
@@ -1016,6 +1120,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_tls_key_update_many),
       cmocka_unit_test(test_rudp_tls_key_update_simultaneous),
       cmocka_unit_test(test_rudp_tls_forged_other_phase),
+      cmocka_unit_test(test_rudp_tls_reference_every_packet),
       cmocka_unit_test(test_rudp_tls_nomem),
   };
 

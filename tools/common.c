@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,4 +246,12 @@ void tool_bad_option(const char *tool, int c, char **argv) {
   } else {
     fprintf(stderr, "%s: %s: %s (see %s -h)\n", tool, arg, why, tool);
   }
+}
+
+void tool_hold_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &set, NULL);
 }

@@ -107,4 +107,12 @@ void tool_fmt_bytes(char *out, size_t outlen, uint64_t n);
  */
 void tool_bad_option(const char *tool, int c, char **argv);
 
+/* tool_hold_signals blocks SIGINT and SIGTERM for the rest of the process:
+ * call it once the event loop is over, before freeing the signal events
+ * (which put back the default action).  `timeout`, and shells killing a
+ * process group, deliver SIGTERM twice; without this a second copy
+ * arriving during the clean-up would kill the tool with status 143 after
+ * it had already stopped cleanly on the first. */
+void tool_hold_signals(void);
+
 #endif /* RUDP_TOOLS_COMMON_H */

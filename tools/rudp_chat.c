@@ -377,6 +377,7 @@ static int run_server(const char *laddr, uint16_t port, rudp_cc_algo cc,
   while (srv.members) {
     free_member(srv.members);
   }
+  tool_hold_signals();
   if (sigint) {
     event_free(sigint);
   }
@@ -716,6 +717,7 @@ static int run_client(const char *host, uint16_t port, const char *name,
   }
 out:
   rudp_event_endpoint_free(ev);
+  tool_hold_signals();
   if (sigint) {
     event_free(sigint);
   }

@@ -2119,6 +2119,9 @@ static void perf_settings(rudp_event_settings *st, int listen) {
   c->max_window = 32u << 20;
   c->max_stream_window = 32u << 20;
   c->max_stream_send_buffer = 8u << 20;
+  /* Every parallel stream keeps its 8 MiB: the connection's bound (16 MiB
+   * by default) would otherwise cap -P 3 and up below that. */
+  c->max_send_buffer = (uint64_t)MAX_STREAMS * c->max_stream_send_buffer;
   c->max_streams_uni = MAX_STREAMS;
   /* --datagram: accept a whole packet's worth, queue a pacing burst. */
   c->max_datagram_frame_size = TX_PAYLOAD;

@@ -850,6 +850,7 @@ int main(int argc, char **argv) {
   while (rcv.conns) {
     free_cs(rcv.conns);
   }
+  tool_hold_signals();
   if (sigint) {
     event_free(sigint);
   }

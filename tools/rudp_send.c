@@ -1071,6 +1071,7 @@ out:
   if (s->check_ev) {
     event_free(s->check_ev);
   }
+  tool_hold_signals();
   if (sigint) {
     event_free(sigint);
   }

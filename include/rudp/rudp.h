@@ -428,6 +428,24 @@ typedef struct rudp_settings {
    *  capped by what the peer accepts (default 1200, the size every path
    *  carries; raise it on known paths such as loopback). */
   size_t tx_udp_payload_size;
+  /** pmtud_max_udp_payload_size turns on path MTU discovery (RFC 8899
+   *  DPLPMTUD, docs/PROTOCOL.md): once the handshake is confirmed the
+   *  connection probes larger datagrams (1452 and 1472 bytes for 1500-byte
+   *  Ethernet, 8952 and 8972 for jumbo frames, then 16 KiB, ...) up to this
+   *  size and the peer's max_udp_payload_size, and sends at the largest
+   *  size acknowledged.  Probes are PING plus padding, one in flight at a
+   *  time, inside the congestion window; their loss is not a congestion
+   *  signal.  Fewer, larger datagrams cut the per-packet cost (on loopback,
+   *  whose MTU is 64 KiB, bulk transfer runs about twice as fast with
+   *  16 KiB datagrams).  Larger datagrams mean each loss costs more bytes,
+   *  and a datagram above the path MTU is lost, never fragmented: the
+   *  search backs off, and a path whose MTU shrinks (a black hole: probe
+   *  timeouts with nothing acknowledged) drops back to tx_udp_payload_size
+   *  and searches again.  0 turns discovery off: every datagram is
+   *  tx_udp_payload_size bytes.  Default 16384; at most
+   *  RUDP_MAX_UDP_PAYLOAD.  Datagram frames (rudp_conn_send_datagram) keep
+   *  the size fixed at the handshake whatever the search finds. */
+  size_t pmtud_max_udp_payload_size;
   /** initial_max_data is the connection receive window (default 1 MiB). */
   uint64_t initial_max_data;
   /** initial_max_stream_data is each stream's receive window
@@ -443,8 +461,20 @@ typedef struct rudp_settings {
   uint64_t max_streams_uni;
   /** max_stream_send_buffer bounds the bytes written to one stream but not
    *  yet acknowledged; beyond it writes return
-   *  :macro:`RUDP_ERR_WOULDBLOCK` (default 4 MiB). */
+   *  :macro:`RUDP_ERR_WOULDBLOCK` (default 4 MiB).  Referenced data
+   *  (`rudp_conn_stream_write_ref`) is not bounded by it. */
   uint64_t max_stream_send_buffer;
+  /** max_send_buffer bounds the bytes written to all the connection's
+   *  streams together, copied and referenced, and not yet acknowledged
+   *  (default 16 MiB, four streams at the default max_stream_send_buffer;
+   *  at least 1).  A copying write takes what fits under both bounds and
+   *  returns :macro:`RUDP_ERR_WOULDBLOCK` when nothing does; a referenced
+   *  write is taken whole while the connection holds less than this
+   *  bound, and refused with RUDP_ERR_WOULDBLOCK at or above it.
+   *  `stream_writable` follows once the connection's bytes fall to half
+   *  of it.  Raise it with max_stream_send_buffer for many parallel bulk
+   *  streams (each needs a window's worth buffered to keep its pace). */
+  uint64_t max_send_buffer;
   /** max_datagram_frame_size is the largest DATAGRAM frame accepted
    *  (default 1200; 0 refuses datagrams). */
   size_t max_datagram_frame_size;
@@ -453,6 +483,25 @@ typedef struct rudp_settings {
   size_t datagram_queue_len;
   /** cc_algo selects the congestion controller (default RUDP_CC_CUBIC). */
   rudp_cc_algo cc_algo;
+  /** loss_tolerant nonzero (the default) has RUDP_CC_CUBIC and
+   *  RUDP_CC_RENO take a loss for congestion only with a sign of it: a
+   *  standing queue (the RTT samples of the last smoothed RTT all above
+   *  min_rtt by more than max(min_rtt / 16, 250 us); in slow start the
+   *  latest and smoothed RTT, by min_rtt / 8), more than 1/8 of the
+   *  bytes of the last two round trips lost, or persistent congestion.
+   *  Random loss on a path without a queue (radio links, lossy long-haul
+   *  paths) then leaves the window alone instead of holding the flow to
+   *  the Mathis limit of the loss rate.  A drop-tail bottleneck drops only
+   *  when its queue is full, so congestion still gets the algorithm's
+   *  standard response, and such a flow shares a bottleneck with
+   *  standard ones (TCP) as a standard one does (docs/PROTOCOL.md 10.4).
+   *  Cost: behind a queue too short to raise the RTT by that margin, or
+   *  an AQM that drops early without ECN, the flow reduces only at a loss
+   *  rate above 1/8: many more retransmissions, and more than its share
+   *  against standard flows.  0: every loss event reduces the window
+   *  (RFC 9002, RFC 9438).
+   */
+  int loss_tolerant;
   /** tls turns TLS 1.3 on (include/rudp/rudp_tls.h): NULL (the default)
    *  is plain mode.  The connection takes its own reference to the
    *  context.  Both sides must use the same mode: a mismatch fails the
@@ -581,7 +630,11 @@ typedef struct rudp_callbacks {
   int (*stream_readable)(rudp_conn *conn, int64_t stream_id, void *user_data);
   /** stream_writable: stream |stream_id| can take more data after a write
    *  returned :macro:`RUDP_ERR_WOULDBLOCK` or took less than asked: its
-   *  unacknowledged bytes fell to half of max_stream_send_buffer. */
+   *  unacknowledged bytes fell to half of max_stream_send_buffer or, when
+   *  the connection's bound held the write back, the connection's fell to
+   *  half of max_send_buffer (the streams it held back are called in the
+   *  order they were refused, until one write fills it again).  Called
+   *  once per refusal. */
   int (*stream_writable)(rudp_conn *conn, int64_t stream_id, void *user_data);
   /** stream_reset: the peer aborted its sending side of |stream_id| with
    *  |app_error_code| (RESET_STREAM); data not yet read is discarded. */
@@ -778,8 +831,9 @@ RUDP_EXTERN int rudp_conn_open_stream(rudp_conn *conn, int bidi,
  * if all |len| bytes were taken.  |data| may be NULL when |len| is 0.
  *
  * Returns the number of bytes taken (possibly fewer than |len| when the
- * send buffer is nearly full), or :macro:`RUDP_ERR_WOULDBLOCK` (no room:
- * wait for `stream_writable`), :macro:`RUDP_ERR_STREAM_NOT_FOUND`,
+ * stream's send buffer, max_stream_send_buffer, or the connection's,
+ * max_send_buffer, is nearly full), or :macro:`RUDP_ERR_WOULDBLOCK` (no
+ * room: wait for `stream_writable`), :macro:`RUDP_ERR_STREAM_NOT_FOUND`,
  * :macro:`RUDP_ERR_STREAM_STATE` (the sending side is finished or reset,
  * or the stream is receive-only), :macro:`RUDP_ERR_INVALID_STATE`
  * (closing) or :macro:`RUDP_ERR_NOMEM`.
@@ -794,14 +848,29 @@ RUDP_EXTERN rudp_ssize rudp_conn_stream_write(rudp_conn *conn,
  * |stream_id| without copying.  On success librudp reads them until they
  * are acknowledged: the application must keep them valid and unchanged
  * until `stream_data_released` reports (|data|, |len|, |ref|).  On failure
- * nothing is kept and no callback follows.  The send-buffer bound does not
- * apply (the application owns the memory).
+ * nothing is kept and no callback follows.  The stream's bound
+ * (max_stream_send_buffer) does not apply: the application owns the
+ * memory.  The connection's does (max_send_buffer, which counts these
+ * bytes too): the buffer is taken whole while the connection holds less
+ * than the bound (so it may pass the bound by at most |len|), and
+ * refused at or above it.
  *
- * Returns 0 or the errors of `rudp_conn_stream_write` except WOULDBLOCK.
+ * Returns 0 or the errors of `rudp_conn_stream_write`:
+ * :macro:`RUDP_ERR_WOULDBLOCK` means the connection holds max_send_buffer
+ * bytes or more; wait for `stream_writable`.
  */
 RUDP_EXTERN int rudp_conn_stream_write_ref(rudp_conn *conn, int64_t stream_id,
                                            const uint8_t *data, size_t len,
                                            void *ref, int fin);
+
+/**
+ * `rudp_conn_get_send_buffer_room` returns how many more bytes |conn|'s
+ * streams may hold for sending now: settings.max_send_buffer minus the
+ * bytes written to all its streams (copied or referenced) and not yet
+ * acknowledged, or 0 at or above the bound.  A stream's own bound
+ * (max_stream_send_buffer) may allow less.  O(1).
+ */
+RUDP_EXTERN uint64_t rudp_conn_get_send_buffer_room(const rudp_conn *conn);
 
 /**
  * `rudp_conn_stream_read` copies up to |len| bytes received in order on
@@ -918,6 +987,17 @@ RUDP_EXTERN int rudp_conn_set_datagram_urgency(rudp_conn *conn,
 RUDP_EXTERN int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data,
                                         size_t len);
 
+/**
+ * `rudp_conn_get_max_datagram_size` returns the largest |len|
+ * `rudp_conn_send_datagram` accepts on |conn|: what the peer's
+ * max_datagram_frame_size and the datagram size fixed at the handshake
+ * leave after the frame and packet headers.  It does not change for the
+ * life of the connection (path MTU discovery does not raise it).  Returns 0
+ * before the handshake completes, when closing, or when the peer accepts no
+ * datagrams.
+ */
+RUDP_EXTERN size_t rudp_conn_get_max_datagram_size(const rudp_conn *conn);
+
 /* ------------------------------------------------------------ closing */
 
 /**
@@ -1020,6 +1100,15 @@ typedef struct rudp_conn_stats {
   uint64_t congestion_events;
   /** streams_opened: streams opened by either side. */
   uint64_t streams_opened;
+  /** pmtu is the UDP payload size data is sent at now (path MTU
+   *  discovery raises it from tx_udp_payload_size). */
+  uint64_t pmtu;
+  /** pmtu_probes_sent, pmtu_probes_lost: path MTU probes (their losses are
+   *  not in pkts_lost); pmtu_black_holes: times the size fell back to
+   *  tx_udp_payload_size because large datagrams stopped getting through. */
+  uint64_t pmtu_probes_sent;
+  uint64_t pmtu_probes_lost;
+  uint64_t pmtu_black_holes;
 } rudp_conn_stats;
 
 /** `rudp_conn_get_stats` fills |stats| with |conn|'s current values. */

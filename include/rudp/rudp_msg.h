@@ -199,7 +199,9 @@ typedef struct rudp_msg_callbacks {
   /**
    * channel_writable: reliable channel |channel|, which refused a message
    * with :macro:`RUDP_ERR_WOULDBLOCK`, has drained to half of
-   * max_channel_queued: send again.  Called once per refusal episode.
+   * max_channel_queued or, when the connection's send buffer was full,
+   * the session's messages held by the connection fell to half of what
+   * they were then: send again.  Called once per refusal episode.
    */
   void (*channel_writable)(rudp_msg_session *session, unsigned channel,
                            void *user_data);
@@ -303,8 +305,10 @@ RUDP_EXTERN int rudp_msg_session_get_error(const rudp_msg_session *session);
  *     max_unreliable_size), or the peer accepts no datagrams (unreliable
  *     channels).
  * :macro:`RUDP_ERR_WOULDBLOCK`
- *     Reliable channel: its queue is full (max_channel_queued); nothing
- *     was taken; wait for `channel_writable`.
+ *     Reliable channel: its queue is full (max_channel_queued), or the
+ *     connection's send buffer is (`rudp_settings.max_send_buffer`, all
+ *     channels together); nothing was taken; wait for
+ *     `channel_writable`.
  * :macro:`RUDP_ERR_INVALID_STATE`
  *     The connection is closing or closed, or (unreliable channels) its
  *     handshake is not complete, or the session failed
