@@ -27,9 +27,19 @@
  *
  * Not a test: it never fails because the machine is slow.
  *
+ * -A pins the client (thread or main thread) to CPU 0 and the server to
+ * CPU 1 in every case: on a small VM the scheduler otherwise moves the two
+ * threads between one and two CPUs from run to run, and a round trip
+ * costs a wake-up on the other CPU or a context switch on the same one,
+ * which changes the p50 by 2x whatever the code (docs/PERFORMANCE.md).
+ *
  *   rudp_bench_pingpong [-c stream,dgram,tcp,udp,udpev] [-n ROUNDS] [-t SECS]
- *                       [-s SIZE] [-w WARMUP] [-J]
+ *                       [-s SIZE] [-w WARMUP] [-A] [-J]
  */
+#ifndef _GNU_SOURCE
+#  define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET */
+#endif
+#include <sched.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -316,9 +326,24 @@ static void cli_closed(rudp_conn *conn, int error, void *ud) {
   P.conn = NULL;
 }
 
+/* g_pin is -A; pin_self puts the calling thread on |cpu| when it is set
+ * (and the machine has that CPU; otherwise it is left alone). */
+static int g_pin;
+
+static void pin_self(int cpu) {
+  cpu_set_t set;
+  if (!g_pin || cpu >= CPU_SETSIZE) {
+    return;
+  }
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static void *rsrv_main(void *arg) {
   rudp_tstamp limit = P.deadline + 5 * SEC;
   (void)arg;
+  pin_self(1);
   while (!load(&P.stop) && rudp_event_now() < limit) {
     event_base_loop(P.sbase, EVLOOP_ONCE);
   }
@@ -328,6 +353,7 @@ static void *rsrv_main(void *arg) {
 static void *rcli_main(void *arg) {
   int rv;
   (void)arg;
+  pin_self(0);
   rv = rudp_event_connect(P.cev, (const struct sockaddr *)&P.to, P.tolen, NULL,
                           NULL, &P.conn);
   if (rv != 0) {
@@ -477,6 +503,7 @@ static void *ksrv_main(void *arg) {
   uint8_t buf[MAXSIZE];
   int fd;
   (void)arg;
+  pin_self(1);
   if (K.tcp) {
     int one = 1;
     fd = accept(K.lfd, NULL, NULL);
@@ -638,6 +665,7 @@ static void ev_cli_read(evutil_socket_t fd, short what, void *arg) {
 static void *esrv_main(void *arg) {
   rudp_tstamp limit = E.deadline + 5 * SEC;
   (void)arg;
+  pin_self(1);
   while (!load(&E.stop) && rudp_event_now() < limit) {
     event_base_loop(E.sbase, EVLOOP_ONCE);
   }
@@ -735,13 +763,17 @@ int main(int argc, char **argv) {
       warmup = (size_t)strtoull(argv[++i], NULL, 10);
     } else if (!strcmp(argv[i], "-J")) {
       json = 1;
+    } else if (!strcmp(argv[i], "-A")) {
+      g_pin = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
     } else {
       fprintf(stderr, "usage: rudp_bench_pingpong "
                       "[-c stream,dgram,tcp,udp,udpev] [-n ROUNDS] [-t SECS] "
-                      "[-s SIZE] [-w WARMUP] [-J]\n");
+                      "[-s SIZE] [-w WARMUP] [-A] [-J]\n");
       return 2;
     }
   }
+  /* The kernel and udpev cases' client is this thread. */
+  pin_self(0);
   if (rounds == 0 || rounds > 10000000 || !(secs > 0 && secs <= 60) ||
       size == 0 || size > MAXSIZE || warmup > 1000000) {
     fprintf(stderr,

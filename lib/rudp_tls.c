@@ -647,6 +647,9 @@ int rudp_pp_update(rudp_pp *pp) {
     return RUDP_ERR_INVALID_STATE;
   }
 
+  /* The key is copied whole into |pp|: no uninitialised padding with it
+   * (a memcmp of the state, as the tests do, would read it). */
+  memset(&key, 0, sizeof(key));
   rv = pp_tx_next(pp, &key, secret);
   if (rv == 0) {
     pp_tx_install(pp, &key, secret);
