@@ -1262,7 +1262,12 @@ static void rtb_lost_cb(const rudp_rtb_pkt *pkt, void *user_data) {
 
 static void rtb_spurious_cb(const rudp_rtb_pkt *pkt, void *user_data) {
   rudp_conn *conn = user_data;
-  (void)pkt;
+  if (pkt->flags & RUDP_RTB_FLAG_PMTU_PROBE) {
+    /* Its loss was not counted (rtb_lost_cb), nor taken for congestion:
+     * nothing to undo.  The late acknowledgement itself still proves the
+     * size (rtb_acked_cb). */
+    return;
+  }
   ++conn->stats.spurious_losses;
 }
 
