@@ -643,14 +643,17 @@ static void dir_write(dir *d, const uint8_t *pkt, size_t len) {
   }
 }
 
-/* dir_read reads up to BATCH packets from |d|'s input.  Returns -1 on a
- * fatal read error. */
+/* dir_read reads up to BATCH packets from |d|'s input.  Each packet's
+ * delay counts from the clock read after its read(): a time taken before
+ * the batch would be stale by the reads before it, or by a preemption, and
+ * the packet would leave early (a busy CI host saw a 20 ms path's RTT at
+ * 19.4 ms).  Returns -1 on a fatal read error. */
 static int dir_read(dir *d, uint8_t *buf) {
   int i;
-  rudp_tstamp now = mono_ns();
   static const struct sockaddr_storage none;
   for (i = 0; i < BATCH; ++i) {
     ssize_t r = read(d->in_fd, buf, PKT_MAX);
+    rudp_tstamp now = mono_ns();
     if (r < 0) {
       if (errno == EAGAIN || errno == EINTR) {
         return 0;
