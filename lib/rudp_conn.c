@@ -1086,6 +1086,7 @@ void rudp_conn_get_stats(const rudp_conn *conn, rudp_conn_stats *stats) {
   stats->pmtu_probes_sent = conn->pmtud.probes_sent;
   stats->pmtu_probes_lost = conn->pmtud.probes_lost;
   stats->pmtu_black_holes = conn->pmtud.black_holes;
+  stats->losses_tolerated = conn->cc->losses_ignored;
 }
 
 /* ------------------------------------------------------------ recovery */

@@ -1109,6 +1109,12 @@ typedef struct rudp_conn_stats {
   uint64_t pmtu_probes_sent;
   uint64_t pmtu_probes_lost;
   uint64_t pmtu_black_holes;
+  /** losses_tolerated: loss events the loss-tolerant response
+   *  (settings.loss_tolerant) did not take for congestion: no standing
+   *  queue in the RTT and at most 1/8 of the round lost.  Each loss event
+   *  is counted either here or, when it reduced the window, in
+   *  congestion_events (one reduction per round trip takes several). */
+  uint64_t losses_tolerated;
 } rudp_conn_stats;
 
 /** `rudp_conn_get_stats` fills |stats| with |conn|'s current values. */
