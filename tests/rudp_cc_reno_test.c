@@ -806,14 +806,15 @@ static void test_rudp_cc_reno_loss_tolerant_rate(void **state) {
   memset(&a, 0, sizeof(a));
   a.largest_acked_sent_ts = 0;
   a.app_limited = 1; /* the window stays put: only the counts matter */
-  /* Round 1 (t0 .. t0 + 20 ms): 28000 bytes acknowledged. */
-  a.bytes_acked = 28000;
+  /* Round 1 (t0 .. t0 + 20 ms): 56000 bytes acknowledged. */
+  a.bytes_acked = 56000;
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0);
   assert_int_equal(t0, reno.cc.lt_round_start);
-  assert_int_equal(28000, reno.cc.lt_acked);
-  /* Three datagrams lost: below RUDP_CC_LT_MIN_LOST_PACKETS. */
-  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 3600, 0, 0, &rtt, t0 + 1));
-  /* The fourth makes 4800 of 32800 bytes, more than 1/8: the flow meets
+  assert_int_equal(56000, reno.cc.lt_acked);
+  /* Seven datagrams lost, 8400 of 64400 bytes: more than 1/8, but below
+   * RUDP_CC_LT_MIN_LOST_PACKETS (8): so few could be chance. */
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 8400, 0, 0, &rtt, t0 + 1));
+  /* The eighth makes 9600 of 65600 bytes, more than 1/8: the flow meets
    * a bottleneck whose queue does not show in the RTT. */
   assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 1200, 0, 0, &rtt, t0 + 2));
   assert_int_equal(6000, reno.cc.cwnd);
@@ -823,27 +824,28 @@ static void test_rudp_cc_reno_loss_tolerant_rate(void **state) {
    * round before it no longer do. */
   reno = reno_new();
   reno.cc.loss_tolerant = 1;
-  a.bytes_acked = 50000;
+  a.bytes_acked = 100000;
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0);
-  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 2400, 0, 0, &rtt, t0));
-  /* Next round (one smoothed RTT later): 4800 lost of 50000 + 10000 +
-   * 4800, below 1/8. */
-  a.bytes_acked = 10000;
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 4800, 0, 0, &rtt, t0));
+  /* Next round (one smoothed RTT later): 9600 lost of 100000 + 20000 +
+   * 9600, below 1/8. */
+  a.bytes_acked = 20000;
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 20 * RUDP_MILLISECONDS);
-  assert_int_equal(10000, reno.cc.lt_acked);
-  assert_int_equal(50000, reno.cc.lt_prev_acked);
-  assert_int_equal(2400, reno.cc.lt_prev_lost);
-  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 2400, 0, 0, &rtt,
+  assert_int_equal(20000, reno.cc.lt_acked);
+  assert_int_equal(100000, reno.cc.lt_prev_acked);
+  assert_int_equal(4800, reno.cc.lt_prev_lost);
+  assert_int_equal(0, rudp_cc_on_loss(&reno.cc, 4800, 0, 0, &rtt,
                                       t0 + 21 * RUDP_MILLISECONDS));
   assert_int_equal(2, reno.cc.losses_ignored);
-  /* A round later the first round's 50000 no longer dilute (it held more
-   * than RUDP_CC_LT_MIN_SAMPLE datagrams): 4800 lost of 10000 + 4800. */
+  /* A round later the first round's 100000 no longer dilute (it held
+   * more than RUDP_CC_LT_MIN_SAMPLE datagrams): 9600 lost of 20000 +
+   * 9600. */
   a.bytes_acked = 0;
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 40 * RUDP_MILLISECONDS);
-  assert_int_equal(10000, reno.cc.lt_prev_acked);
-  assert_int_equal(2400, reno.cc.lt_prev_lost);
+  assert_int_equal(20000, reno.cc.lt_prev_acked);
+  assert_int_equal(4800, reno.cc.lt_prev_lost);
   assert_int_equal(0, reno.cc.lt_acked);
-  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 2400, 0, 0, &rtt,
+  assert_int_equal(1, rudp_cc_on_loss(&reno.cc, 4800, 0, 0, &rtt,
                                       t0 + 41 * RUDP_MILLISECONDS));
   assert_int_equal(2, reno.cc.losses_ignored);
   assert_int_equal(6000, reno.cc.cwnd);
@@ -866,17 +868,17 @@ static void test_rudp_cc_reno_loss_tolerant_rate(void **state) {
   assert_int_equal(1000, reno.cc.lt_acked);
   assert_int_equal(2000, reno.cc.lt_prev_acked);
   /* A slow flow: the previous round gathers rounds until it holds
-   * RUDP_CC_LT_MIN_SAMPLE datagrams (38400 bytes). */
+   * RUDP_CC_LT_MIN_SAMPLE datagrams (76800 bytes). */
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 20 * RUDP_MILLISECONDS);
   assert_int_equal(1000, reno.cc.lt_acked);
   assert_int_equal(3000, reno.cc.lt_prev_acked);
-  a.bytes_acked = 40000;
+  a.bytes_acked = 80000;
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 30 * RUDP_MILLISECONDS);
   assert_int_equal(4000, reno.cc.lt_prev_acked);
-  assert_int_equal(40000, reno.cc.lt_acked);
+  assert_int_equal(80000, reno.cc.lt_acked);
   a.bytes_acked = 0;
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 40 * RUDP_MILLISECONDS);
-  assert_int_equal(44000, reno.cc.lt_prev_acked);
+  assert_int_equal(84000, reno.cc.lt_prev_acked);
   /* Enough: from now on the previous round is replaced. */
   a.bytes_acked = 1000;
   rudp_cc_on_ack(&reno.cc, &a, &rtt, t0 + 50 * RUDP_MILLISECONDS);
