@@ -211,6 +211,7 @@ int rudp_rtb_init(rudp_rtb *rtb, const rudp_mem *mem) {
   rtb->cap = RTB_INITIAL_CAP;
   rtb->largest_acked = RTB_NONE;
   rtb->hole_head = rtb->hole_tail = RTB_NONE;
+  rtb->first_hole = RTB_NONE;
   rtb->pkt_threshold = RTB_PACKET_THRESHOLD;
   rtb->time_threshold = RUDP_DEFAULT_TIME_THRESHOLD;
   rudp_pool_init(&rtb->frames, sizeof(rudp_rtb_frame), RTB_FRAMES_PER_BLOCK,
@@ -483,6 +484,11 @@ int rudp_rtb_on_ack(rudp_rtb *rtb, const rudp_frame_ack *fr, rudp_tstamp now,
 
         ++rtb->nwork;
         h = p->prev_hole_;
+        if (p->pkt_num == rtb->first_hole) {
+          /* Everything above it is already walked: its successor is the
+           * next entry left (LOST ones are skipped below). */
+          rtb->first_hole = p->next_hole_;
+        }
         hole_unlink(rtb, p);
         if (p->state_ == RTB_HOLE) {
           ack_pkt(rtb, p, &ctx);
@@ -506,6 +512,14 @@ int rudp_rtb_on_ack(rudp_rtb *rtb, const rudp_frame_ack *fr, rudp_tstamp now,
   /* What is left of the new span lies below the lowest range. */
   for (pn = end; pn > start;) {
     new_hole(rtb, --pn, &ctx);
+  }
+  while (rtb->first_hole != RTB_NONE &&
+         rtb_slot(rtb, rtb->first_hole)->state_ != RTB_HOLE) {
+    ++rtb->nwork;
+    rtb->first_hole = rtb_slot(rtb, rtb->first_hole)->next_hole_;
+  }
+  if (rtb->first_hole == RTB_NONE) {
+    rtb->first_hole = ctx.new_head;
   }
   if (ctx.new_head != RTB_NONE) {
     if (rtb->hole_tail == RTB_NONE) {
@@ -554,8 +568,8 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
                           rudp_duration max_ack_delay,
                           rudp_tstamp first_rtt_sample_ts, rudp_tstamp now,
                           const rudp_rtb_cb *cb, rudp_rtb_loss_result *res) {
-  rudp_duration loss_delay, pc_duration, keep = 0;
-  uint64_t pn, next, prev = RTB_NONE;
+  rudp_duration loss_delay, pc_duration, keep;
+  uint64_t pn, next, prev, first = RTB_NONE;
   /* The current run for persistent congestion (RFC 9002 §7.6.2): send
    * times of the first and the latest ack-eliciting packets lost now, sent
    * after the first RTT sample, with nothing acknowledged in between. */
@@ -574,7 +588,35 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
   loss_delay = rudp_rtt_loss_delay_scaled(rtt, rtb->time_threshold);
   pc_duration = rudp_rtt_persistent_congestion_duration(rtt, max_ack_delay);
 
-  for (pn = rtb->hole_head; pn != RTB_NONE; prev = pn, pn = next) {
+  /* The LOST records before the first hole, oldest first (declared lost
+   * in packet-number order, so in lost_ts order): forget those too old
+   * for a late ACK to be plausible, up to the first one still kept. */
+  keep = rudp_rtt_pto(rtt, max_ack_delay, 0);
+  keep = keep > UINT64_MAX / RTB_LOST_KEEP_PTOS ? UINT64_MAX
+                                                : keep * RTB_LOST_KEEP_PTOS;
+  for (pn = rtb->hole_head; pn != RTB_NONE && pn != rtb->first_hole;
+       pn = next) {
+    rudp_rtb_pkt *p = rtb_slot(rtb, pn);
+
+    ++rtb->nwork;
+    next = p->next_hole_;
+    assert(p->state_ == RTB_LOST);
+    if (!(pn + RTB_PACKET_THRESHOLD < rtb->largest_acked &&
+          now > p->lost_ts_ && now - p->lost_ts_ > keep)) {
+      break;
+    }
+    hole_unlink(rtb, p);
+    p->state_ = RTB_ACKED;
+  }
+
+  /* The holes, from the first: the kept LOST records before it cannot
+   * start a persistent-congestion run (only packets lost now do). */
+  if (rtb->first_hole == RTB_NONE) {
+    advance_base(rtb);
+    return;
+  }
+  prev = rtb_slot(rtb, rtb->first_hole)->prev_hole_;
+  for (pn = rtb->first_hole; pn != RTB_NONE; prev = pn, pn = next) {
     rudp_rtb_pkt *p = rtb_slot(rtb, pn);
     rudp_tstamp deadline;
 
@@ -586,17 +628,6 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
     }
     if (p->state_ == RTB_LOST) {
       /* Lost earlier: not acknowledged, so the run goes on through it. */
-      if (keep == 0) {
-        uint64_t pto = rudp_rtt_pto(rtt, max_ack_delay, 0);
-        keep = pto > UINT64_MAX / RTB_LOST_KEEP_PTOS ? UINT64_MAX
-                                                     : pto * RTB_LOST_KEEP_PTOS;
-      }
-      if (pn + RTB_PACKET_THRESHOLD < rtb->largest_acked && now > p->lost_ts_ &&
-          now - p->lost_ts_ > keep) {
-        /* Too old for a late ACK to be plausible: forget it. */
-        hole_unlink(rtb, p);
-        p->state_ = RTB_ACKED;
-      }
       continue;
     }
     assert(p->state_ == RTB_HOLE);
@@ -605,6 +636,9 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
     if (rtb->largest_acked < pn + rtb->pkt_threshold && deadline > now) {
       if (deadline < res->loss_time) {
         res->loss_time = deadline;
+      }
+      if (first == RTB_NONE) {
+        first = pn;
       }
       continue;
     }
@@ -634,6 +668,7 @@ void rudp_rtb_detect_lost(rudp_rtb *rtb, const rudp_rtt *rtt,
     p->state_ = RTB_LOST;
     p->lost_ts_ = now;
   }
+  rtb->first_hole = first;
   advance_base(rtb);
 }
 
@@ -644,7 +679,7 @@ const rudp_rtb_pkt *rudp_rtb_oldest_unacked(const rudp_rtb *rtb) {
     return NULL;
   }
   /* Holes are older than every INFLIGHT packet. */
-  for (pn = rtb->hole_head; pn != RTB_NONE;) {
+  for (pn = rtb->first_hole; pn != RTB_NONE;) {
     const rudp_rtb_pkt *p = rtb_slot(rtb, pn);
     if (p->state_ == RTB_HOLE && (p->flags & RUDP_RTB_FLAG_ACK_ELICITING)) {
       return p;
@@ -681,6 +716,7 @@ void rudp_rtb_discard_all(rudp_rtb *rtb, const rudp_rtb_cb *cb) {
   }
   rtb->base = rtb->next;
   rtb->hole_head = rtb->hole_tail = RTB_NONE;
+  rtb->first_hole = RTB_NONE;
   rtb->skipped_len = 0;
   rtb->skipped_head = 0;
   assert(rtb->bytes_in_flight == 0 && rtb->ack_eliciting_in_flight == 0);
@@ -692,7 +728,7 @@ void rudp_rtb_discard_all(rudp_rtb *rtb, const rudp_rtb_cb *cb) {
 /* ----------------------------------------------------------------- check */
 
 int rudp_rtb_check(const rudp_rtb *rtb) {
-  uint64_t pn, prev, bytes = 0, ae = 0, nholes = 0, nlisted = 0;
+  uint64_t pn, prev, first, bytes = 0, ae = 0, nholes = 0, nlisted = 0;
   size_t i, nskipped = 0;
 
   if (rtb->cap == 0 || (rtb->cap & (rtb->cap - 1)) != 0 ||
@@ -766,8 +802,10 @@ int rudp_rtb_check(const rudp_rtb *rtb) {
     return 0;
   }
   /* The hole list: ascending, doubly linked, exactly the HOLE and LOST
-   * slots. */
+   * slots; first_hole is its first HOLE, and only LOST slots precede
+   * it. */
   prev = RTB_NONE;
+  first = RTB_NONE;
   for (pn = rtb->hole_head; pn != RTB_NONE;) {
     const rudp_rtb_pkt *p;
     if (pn < rtb->base || pn >= rtb->next || (prev != RTB_NONE && pn <= prev) ||
@@ -779,8 +817,14 @@ int rudp_rtb_check(const rudp_rtb *rtb) {
         p->prev_hole_ != prev) {
       return 0;
     }
+    if (p->state_ == RTB_HOLE && first == RTB_NONE) {
+      first = pn;
+    }
     prev = pn;
     pn = p->next_hole_;
+  }
+  if (first != rtb->first_hole) {
+    return 0;
   }
   if (nlisted != nholes || rtb->hole_tail != prev) {
     return 0;

@@ -15,7 +15,11 @@
  *   in its life), and below it only the "holes" (packets sent before the
  *   largest acknowledged but not acknowledged: few, the candidates for loss)
  *   are visited, through a list kept in packet-number order.
- * - rudp_rtb_detect_lost: O(holes).
+ * - rudp_rtb_detect_lost: O(holes not yet declared lost + records
+ *   forgotten now).  The records of lost packets kept for late ACKs (3
+ *   PTOs: hundreds on a fast lossy path) stay in the hole list, before
+ *   first_hole, and are not walked (they were walked per ACK before:
+ *   1.6% of the CPU of a 2 Gbit/s transfer at 1% loss).
  *
  * Loss detection (RFC 9002 §6.1): a hole is lost when the largest
  * acknowledged is at least pkt_threshold (default 3, kPacketThreshold, the
@@ -180,6 +184,11 @@ typedef struct rudp_rtb {
   /* hole list head/tail (packet numbers; UINT64_MAX: empty). */
   uint64_t hole_head;
   uint64_t hole_tail;
+  /* first_hole is the lowest HOLE entry of the hole list (UINT64_MAX:
+   * none).  The LOST records kept for late acknowledgements lie before it
+   * (loss detection declares holes lost oldest first), so loss detection
+   * starts there instead of walking every kept record per ACK. */
+  uint64_t first_hole;
   /* bytes_in_flight and ack_eliciting_in_flight (packets). */
   uint64_t bytes_in_flight;
   uint64_t ack_eliciting_in_flight;

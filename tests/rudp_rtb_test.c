@@ -1544,6 +1544,69 @@ static void test_rudp_rtb_complexity(void **state) {
   rec_free(&r);
 }
 
+/*
+ * The LOST records kept for late acknowledgements (3 PTOs) are many on a
+ * lossy fast path: loss detection after each ACK must not walk them all.
+ * 2,000 records lost at once, then 1,000 ACKs, each of every other new
+ * packet (a hole each time, lost 3 ACKs later), each followed by loss
+ * detection: a handful of units of work each (the walk starts at the first
+ * hole), not 2,000.
+ */
+static void test_rudp_rtb_complexity_lost_records(void **state) {
+  enum { NPKTS = 4000, NACKS = 1000 };
+  static rudp_range ranges[NPKTS / 2];
+  static test_ack a;
+  rudp_rtb rtb;
+  rudp_rtt rtt;
+  rudp_rtb_ack_result res;
+  rudp_rtb_loss_result lres;
+  rec r;
+  rudp_rtb_cb cb;
+  uint64_t i, work0;
+  rudp_tstamp t = 10 * MS;
+
+  (void)state;
+  rec_init(&r, NPKTS + 2 * NACKS);
+  cb = make_cb(&r);
+  test_rtt(&rtt);
+  assert_int_equal(0, rudp_rtb_init(&rtb, NULL));
+  for (i = 0; i < NPKTS; ++i) {
+    add_pkt(&rtb, (i + 1) * RUDP_MICROSECONDS, 1200, AE, 0);
+  }
+  /* Every odd packet acknowledged (newest range first): the even ones
+   * are holes, and all but the newest are lost by the packet threshold. */
+  for (i = 0; i < NPKTS / 2; ++i) {
+    ranges[i].lo = ranges[i].hi = NPKTS - 1 - 2 * i;
+  }
+  assert_int_equal(
+      0, rudp_rtb_on_ack(&rtb, make_ack(&a, ranges, NPKTS / 2), t, &cb, &res));
+  detect(&rtb, &rtt, t, &cb, &lres);
+  assert_int_equal(NPKTS / 2 - 1, lres.npkts);
+  assert_int_equal(NPKTS - 2, rtb.first_hole);
+  work0 = rtb.nwork;
+  for (i = 0; i < NACKS; ++i) {
+    uint64_t pn = NPKTS + 2 * i;
+    add_pkt(&rtb, t + i, 1200, AE, 0);
+    add_pkt(&rtb, t + i, 1200, AE, 0);
+    assert_int_equal(0, rudp_rtb_on_ack(&rtb, ack1(&a, pn + 1, pn + 1),
+                                        t + i + 1, &cb, &res));
+    assert_int_equal(1, res.npkts);
+    rudp_rtb_detect_lost(&rtb, &rtt, 25 * MS, 0, t + i + 1, &cb, &lres);
+    assert_true(rtb.first_hole != NONE);
+  }
+  assert_true(rtb.nwork - work0 <= 16 * NACKS);
+  assert_int_equal(1, rudp_rtb_check(&rtb));
+  /* All but the newest hole or two are lost by now. */
+  assert_true(r.lost_total >= NPKTS / 2 + NACKS - 2);
+  /* A late ACK of a kept record is still a spurious loss. */
+  assert_int_equal(0, rudp_rtb_on_ack(&rtb, ack1(&a, 0, 0), t + NACKS + 1,
+                                      &cb, &res));
+  assert_int_equal(1, res.nspurious);
+  assert_int_equal(1, rudp_rtb_check(&rtb));
+  rudp_rtb_free(&rtb);
+  rec_free(&r);
+}
+
 /* ------------------------------------------------------ property test */
 
 enum { SIM_NSEND = 2000, SIM_MAXEV = 2048, SIM_ACK_RANGES = 24 };
@@ -1882,6 +1945,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_rtb_frames_del),
       cmocka_unit_test(test_rudp_rtb_check_detects_corruption),
       cmocka_unit_test(test_rudp_rtb_complexity),
+      cmocka_unit_test(test_rudp_rtb_complexity_lost_records),
       cmocka_unit_test(test_rudp_rtb_property),
   };
 
