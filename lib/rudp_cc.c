@@ -187,6 +187,16 @@ int rudp_cc_on_loss(rudp_cc *cc, uint64_t bytes, rudp_tstamp sent_ts,
   return 1;
 }
 
+int rudp_cc_on_spurious_loss(rudp_cc *cc, rudp_tstamp lost_ts,
+                             rudp_tstamp now) {
+  if (cc->recovery_start == UINT64_MAX || lost_ts != cc->recovery_start ||
+      !cc->ops->on_spurious_loss) {
+    return 0;
+  }
+  cc->ops->on_spurious_loss(cc, now);
+  return 1;
+}
+
 void rudp_cc_on_ack(rudp_cc *cc, const rudp_cc_ack *ack, const rudp_rtt *rtt,
                     rudp_tstamp now) {
   lt_round(cc, rtt, now);

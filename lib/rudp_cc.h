@@ -197,6 +197,20 @@ int rudp_cc_on_loss(rudp_cc *cc, uint64_t bytes, rudp_tstamp sent_ts,
                     int persistent, const rudp_rtt *rtt, rudp_tstamp now);
 
 /*
+ * rudp_cc_on_spurious_loss reports that a packet declared lost at
+ * |lost_ts| (the time of the loss detection that declared it) was
+ * acknowledged after all.  The latest reduction is undone (the
+ * algorithm's on_spurious_loss, RFC 9002 §7.3.2) only if this packet's
+ * loss brought it about: it was declared lost by the detection that began
+ * the current recovery period (lost_ts == recovery_start).  A loss the
+ * loss-tolerant response passed over, or one declared before or after
+ * that detection, undoes nothing: the reduction was someone else's.
+ * Returns 1 if the reduction was undone.
+ */
+int rudp_cc_on_spurious_loss(rudp_cc *cc, rudp_tstamp lost_ts,
+                             rudp_tstamp now);
+
+/*
  * rudp_cc_on_ack counts |ack|'s bytes for the loss filter's rounds and
  * calls the algorithm's on_ack (if any).
  */

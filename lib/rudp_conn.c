@@ -1270,6 +1270,8 @@ static void rtb_spurious_cb(const rudp_rtb_pkt *pkt, void *user_data) {
     return;
   }
   ++conn->stats.spurious_losses;
+  /* Undoes the window's latest reduction if this loss made it. */
+  rudp_cc_on_spurious_loss(conn->cc, pkt->lost_ts_, conn->rtb_now);
 }
 
 static void conn_rtb_cb(rudp_conn *conn, rudp_rtb_cb *cb) {
@@ -1313,7 +1315,6 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
                          int long_header, rudp_tstamp now) {
   rudp_rtb_cb cb;
   rudp_rtb_ack_result res;
-  uint64_t spurious_before = conn->stats.spurious_losses;
   int rv;
 
   conn_rtb_cb(conn, &cb);
@@ -1345,10 +1346,6 @@ static int conn_recv_ack(rudp_conn *conn, const rudp_frame_ack *fr,
   }
   if (res.delivery_rate) {
     conn->stats.delivery_rate = res.delivery_rate;
-  }
-  if (conn->stats.spurious_losses != spurious_before &&
-      conn->cc->ops->on_spurious_loss) {
-    conn->cc->ops->on_spurious_loss(conn->cc, now);
   }
   if (res.bytes) {
     rudp_cc_ack ack;

@@ -104,7 +104,9 @@ typedef struct rudp_rtb_pkt {
    * timestamp when this packet was sent (delivery-rate sampling). */
   uint64_t delivered;
   rudp_tstamp delivered_ts;
-  /* Internal state (slot status, hole-list links, lost time). */
+  /* Internal state (slot status, hole-list links, lost time).  lost_ts_
+   * (the |now| of the rudp_rtb_detect_lost call that declared it lost) may
+   * be read in on_spurious. */
   uint32_t state_;
   uint64_t prev_hole_;
   uint64_t next_hole_;

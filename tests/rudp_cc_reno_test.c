@@ -351,6 +351,34 @@ static void test_rudp_cc_reno_spurious_undo(void **state) {
   assert_int_equal(10500, reno.cc.ssthresh);
 }
 
+/* rudp_cc_on_spurious_loss undoes a reduction only for a packet declared
+ * lost by the detection that made it (lost_ts == recovery_start). */
+static void test_rudp_cc_reno_spurious_only_its_own_loss(void **state) {
+  rudp_cc_reno reno = reno_new();
+
+  (void)state;
+
+  /* No reduction yet. */
+  assert_int_equal(0, rudp_cc_on_spurious_loss(&reno.cc, 5, 6));
+  assert_int_equal(12000, reno.cc.cwnd);
+
+  ack(&reno, 8000, 10, 0);
+  loss(&reno, 500, 1000); /* 20000 -> 10000, recovery from 1000 */
+  assert_int_equal(10000, reno.cc.cwnd);
+  /* Declared lost earlier (a loss passed over by the loss-tolerant
+   * response, say) or later than the reduction: not its cause. */
+  assert_int_equal(0, rudp_cc_on_spurious_loss(&reno.cc, 900, 1100));
+  assert_int_equal(0, rudp_cc_on_spurious_loss(&reno.cc, 1050, 1100));
+  assert_int_equal(10000, reno.cc.cwnd);
+  assert_int_equal(1000, reno.cc.recovery_start);
+  /* Declared lost by the detection at 1000: undone, once. */
+  assert_int_equal(1, rudp_cc_on_spurious_loss(&reno.cc, 1000, 1100));
+  assert_int_equal(20000, reno.cc.cwnd);
+  assert_int_equal(UINT64_MAX, reno.cc.ssthresh);
+  assert_int_equal(0, rudp_cc_on_spurious_loss(&reno.cc, 1000, 1200));
+  assert_int_equal(20000, reno.cc.cwnd);
+}
+
 static void test_rudp_cc_reno_spurious_keeps_larger_window(void **state) {
   rudp_cc_reno reno = reno_in_avoidance();
 
@@ -925,6 +953,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_cc_reno_persistent_congestion),
       cmocka_unit_test(test_rudp_cc_reno_spurious_undo),
       cmocka_unit_test(test_rudp_cc_reno_spurious_keeps_larger_window),
+      cmocka_unit_test(test_rudp_cc_reno_spurious_only_its_own_loss),
       cmocka_unit_test(test_rudp_cc_reno_reset),
       cmocka_unit_test(test_rudp_cc_reno_hystart_exit),
       cmocka_unit_test(test_rudp_cc_reno_hystart_false_rise),

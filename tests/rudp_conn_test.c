@@ -3093,12 +3093,13 @@ static int filter_reorder(pair *p, int dir, uint8_t *data, size_t len) {
 
 /* 10.3: a packet overtaken by three later ones is declared lost; when its
  * acknowledgement comes after all, the loss was spurious. */
-static void test_rudp_conn_stats_spurious_loss(void **state) {
-  pair *p = pair_new();
+static void spurious_run(int tolerant, rudp_conn_stats *cst) {
+  pair *p = pair_alloc();
   static uint8_t data[30000];
   rudp_conn_stats st;
   int64_t id;
-  (void)state;
+  p->cs.loss_tolerant = tolerant;
+  pair_start(p);
   fill_pattern(data, sizeof(data), 8);
   pair_settle(p);
   p->filter = filter_reorder;
@@ -3108,13 +3109,29 @@ static void test_rudp_conn_stats_spurious_loss(void **state) {
   pair_run(p, 5 * SEC);
   assert_int_equal(p->s.rxlen[0], sizeof(data));
   assert_memory_equal(p->s.rx[0], data, sizeof(data));
-  rudp_conn_get_stats(p->c.conn, &st);
-  assert_int_equal(st.pkts_lost, 1);
-  assert_int_equal(st.spurious_losses, 1);
-  assert_true(st.bytes_retransmitted > 0);
+  rudp_conn_get_stats(p->c.conn, cst);
+  assert_int_equal(cst->pkts_lost, 1);
+  assert_int_equal(cst->spurious_losses, 1);
+  assert_true(cst->bytes_retransmitted > 0);
   rudp_conn_get_stats(p->s.conn, &st);
   assert_int_equal(st.pkts_dropped, 0);
   pair_del(p);
+}
+
+/* 10.4: the standard response reduces at the loss and undoes it when the
+ * ACK comes (slow start again: no ssthresh); the loss-tolerant one never
+ * reduced, and the late ACK undoes nothing. */
+static void test_rudp_conn_stats_spurious_loss(void **state) {
+  rudp_conn_stats st;
+  (void)state;
+  spurious_run(0, &st);
+  assert_int_equal(st.congestion_events, 1);
+  assert_int_equal(st.losses_tolerated, 0);
+  assert_true(st.ssthresh == UINT64_MAX);
+  spurious_run(1, &st);
+  assert_int_equal(st.congestion_events, 0);
+  assert_int_equal(st.losses_tolerated, 1);
+  assert_true(st.ssthresh == UINT64_MAX);
 }
 
 /* ------------------------------------------------------------ more */
