@@ -1087,6 +1087,9 @@ void rudp_conn_get_stats(const rudp_conn *conn, rudp_conn_stats *stats) {
   stats->pmtu_probes_lost = conn->pmtud.probes_lost;
   stats->pmtu_black_holes = conn->pmtud.black_holes;
   stats->losses_tolerated = conn->cc->losses_ignored;
+  stats->send_buffered = conn->tx_buffered;
+  stats->datagrams_queued = conn->dgram_len;
+  stats->datagram_bytes_queued = conn->dgram_bytes;
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -2615,6 +2618,9 @@ static int conn_write_strm_ctrl(rudp_conn *conn, conn_pkt *pkt, rudp_strm *strm,
   rv = pkt_add_frame(conn, pkt, &fr, strm->id, offset, len);
   if (rv == 1) {
     strm->ctrl &= ~flag;
+    if (flag == RUDP_STRM_CTRL_STREAM_DATA_BLOCKED) {
+      ++conn->stats.blocked_sent;
+    }
   }
   return rv;
 }
@@ -2642,6 +2648,9 @@ static int conn_write_ctrl(rudp_conn *conn, conn_pkt *pkt, rudp_tstamp now) {
     }
     if (rv == 1) {
       conn->ctrl &= ~conn_ctrl_frames[i].flag;
+      if (fr.value.type == RUDP_FRAME_DATA_BLOCKED) {
+        ++conn->stats.blocked_sent;
+      }
     }
   }
   for (pp = &conn->ctrlq_head; *pp;) {
@@ -2693,6 +2702,7 @@ static int conn_write_datagrams(rudp_conn *conn, conn_pkt *pkt, size_t max) {
       break;
     }
     ++conn->stats.datagrams_sent;
+    conn->dgram_bytes -= d->len;
     conn->dgram_head = (conn->dgram_head + 1) % conn->dgram_cap;
     --conn->dgram_len;
     ++n;
@@ -3948,6 +3958,7 @@ int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
   if (conn->dgram_len == conn->dgram_cap) {
     /* Full: drop the oldest; fresh data matters more to real-time
      * senders than stale data. */
+    conn->dgram_bytes -= conn->dgrams[conn->dgram_head].len;
     conn->dgram_head = (conn->dgram_head + 1) % conn->dgram_cap;
     --conn->dgram_len;
     ++conn->stats.datagrams_dropped;
@@ -3964,6 +3975,7 @@ int rudp_conn_send_datagram(rudp_conn *conn, const uint8_t *data, size_t len) {
     memcpy(d->buf, data, len);
   }
   d->len = len;
+  conn->dgram_bytes += len;
   ++conn->dgram_len;
   rudp_sched_push_node(&conn->sched, &conn->dgram_node, conn->dgram_urgency);
   conn_touch(conn);

@@ -218,6 +218,8 @@ struct rudp_conn {
   size_t dgram_head;
   size_t dgram_len;
   size_t dgram_bufsize;
+  /* dgram_bytes: the payload bytes of the dgram_len queued datagrams. */
+  uint64_t dgram_bytes;
   /* dgram_node is the datagram queue's member in the scheduler, at
    * urgency dgram_urgency; dgram_carry is set when the head datagram did
    * not fit the room a packet had left: the next packet starts with it,

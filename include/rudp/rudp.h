@@ -1115,6 +1115,23 @@ typedef struct rudp_conn_stats {
    *  is counted either here or, when it reduced the window, in
    *  congestion_events (one reduction per round trip takes several). */
   uint64_t losses_tolerated;
+  /** send_buffered: stream bytes the application wrote that the peer has
+   *  not acknowledged yet, over all streams (copied and zero-copy alike;
+   *  bounded by settings.max_send_buffer plus the last write).  What a
+   *  game polls to see data piling up behind the window or the peer's
+   *  credit. */
+  uint64_t send_buffered;
+  /** datagrams_queued, datagram_bytes_queued: unreliable datagrams
+   *  accepted by rudp_conn_send_datagram and not yet put in a packet
+   *  (at most settings.datagram_queue_len; the oldest is dropped
+   *  beyond, counted in datagrams_dropped). */
+  uint64_t datagrams_queued;
+  uint64_t datagram_bytes_queued;
+  /** blocked_sent: DATA_BLOCKED and STREAM_DATA_BLOCKED frames sent: how
+   *  often the peer's flow-control credit, not the network, held data
+   *  back (a peer that never opens its window shows here, and in
+   *  send_buffered staying at its bound). */
+  uint64_t blocked_sent;
 } rudp_conn_stats;
 
 /** `rudp_conn_get_stats` fills |stats| with |conn|'s current values. */
