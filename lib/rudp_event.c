@@ -233,6 +233,10 @@ static void ev_arm_timer(rudp_event *ev) {
     ++tv.tv_sec;
     tv.tv_usec -= 1000000;
   }
+  /* libevent measures the delay from the loop's cached time, taken
+   * before this callback ran: refresh it, or the timer fires early by
+   * the callback's run time, finds nothing due and is set again. */
+  event_base_update_cache_time(ev->base);
   evtimer_add(ev->timer, &tv);
   ev->timer_at = exp;
 }

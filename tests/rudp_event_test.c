@@ -2,8 +2,10 @@
  * Tests of lib/rudp_event.c, the libevent binding, on real sockets bound
  * to 127.0.0.1 and ::1 only: bulk transfer with and without GSO/GRO, many
  * concurrent connections, IPv6 and dual stack, backlog refusal, ICMP port
- * unreachable, and cross-thread wakeups.  Every loop is bounded in time
- * (LIMIT) and in iterations.
+ * unreachable, cross-thread wakeups, and ACKs and fast retransmissions sent
+ * from the read callback without waiting for a timer (through a relay that
+ * drops a chosen datagram).  Every loop is bounded in time (LIMIT) and in
+ * iterations.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -239,23 +241,43 @@ static void tick(evutil_socket_t fd, short what, void *arg) {
 
 static struct event *g_tick;
 
-static int setup(void **state) {
+/* setup_base creates g_base, with EVENT_BASE_FLAG_PRECISE_TIMER if
+ * |precise| (the flag rudp_event.h recommends for latency). */
+static int setup_base(int precise) {
   struct timeval tv = {0, 10000};
   size_t i;
-  (void)state;
   g_napps = 0;
   g_echo = 0;
   g_accept = 1;
   for (i = 0; i < sizeof(g_pat); ++i) {
     g_pat[i] = (uint8_t)((i % PATLEN) * 7 + 3);
   }
-  g_base = event_base_new();
+  if (precise) {
+    struct event_config *cfg = event_config_new();
+    assert_non_null(cfg);
+    assert_int_equal(event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER),
+                     0);
+    g_base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+  } else {
+    g_base = event_base_new();
+  }
   assert_non_null(g_base);
   /* A 10 ms tick: EVLOOP_ONCE returns at least that often, so RUN_UNTIL
    * re-checks its condition and deadline. */
   g_tick = event_new(g_base, -1, EV_PERSIST, tick, NULL);
   event_add(g_tick, &tv);
   return 0;
+}
+
+static int setup(void **state) {
+  (void)state;
+  return setup_base(0);
+}
+
+static int setup_precise(void **state) {
+  (void)state;
+  return setup_base(1);
 }
 
 static int teardown(void **state) {
@@ -1051,6 +1073,354 @@ static void test_rudp_event_wakeup_other_thread(void **state) {
   assert_int_equal(g_wake.ran, 8);
 }
 
+/* ------------------------------------------------- event-driven repair */
+
+/*
+ * Issue 10: acks and retransmissions must not wait for a timer tick.  The
+ * binding sends whatever the endpoint has after every read (ev_on_read
+ * ends with a flush), so an ACK that is due, or a retransmission of a loss
+ * that an ACK revealed, leaves from the read callback that caused it; the
+ * endpoint timer (rudp_event_stats.timer_fires counts its firings) is for
+ * delayed ACKs, time-threshold losses, probes and pacing only.
+ *
+ * The tests put a relay between client and server: a plain UDP socket on
+ * 127.0.0.1, in the same loop, that forwards every datagram, and once
+ * armed can drop the next client datagram and hold the following ones to
+ * forward them together (a loss chosen exactly, where a random netem loss
+ * would also hit the handshake).  For each datagram it takes after arming
+ * it logs both endpoints' counters.  One thread runs everything, so a log
+ * entry shows the sender just after it sent the datagram and the receiver
+ * before it read it.
+ */
+#define RELAY_LOG 64
+#define RELAY_HELD 3
+
+enum { RELAY_FWD, RELAY_DROP, RELAY_HOLD };
+
+typedef struct relay_rec {
+  /* c2s: client to server; action: RELAY_*. */
+  int c2s;
+  int action;
+  /* cli_fires, srv_fires: the endpoints' timer_fires. */
+  uint64_t cli_fires, srv_fires;
+  /* cli, srv: the two connections' counters. */
+  rudp_conn_stats cli, srv;
+} relay_rec;
+
+typedef struct relay {
+  int fd;
+  struct event *ev;
+  /* srv: the server's address; cli: the client's, from its datagrams. */
+  struct sockaddr_in srv, cli;
+  int have_cli;
+  rudp_event *cev, *sev;
+  rudp_conn *cconn, *sconn;
+  /* last: when a datagram last went through. */
+  rudp_tstamp last;
+  int armed;
+  /* drop: client datagrams still to drop; hold: how many client
+   * datagrams after those to hold, then forward at once. */
+  size_t drop, hold, nheld;
+  uint8_t held[RELAY_HELD][2048];
+  size_t heldlen[RELAY_HELD];
+  relay_rec log[RELAY_LOG];
+  size_t nlog;
+} relay;
+
+static relay g_relay;
+
+static void relay_send(relay *r, const uint8_t *p, size_t n, int c2s) {
+  const struct sockaddr_in *to = c2s ? &r->srv : &r->cli;
+  assert_int_equal(
+      sendto(r->fd, p, n, 0, (const struct sockaddr *)to, sizeof(*to)),
+      (ssize_t)n);
+}
+
+static void relay_log(relay *r, int c2s, int action) {
+  relay_rec *rec;
+  rudp_event_stats es;
+  if (r->nlog == RELAY_LOG) {
+    return;
+  }
+  rec = &r->log[r->nlog++];
+  rec->c2s = c2s;
+  rec->action = action;
+  rudp_event_get_stats(r->cev, &es);
+  rec->cli_fires = es.timer_fires;
+  rudp_event_get_stats(r->sev, &es);
+  rec->srv_fires = es.timer_fires;
+  rudp_conn_get_stats(r->cconn, &rec->cli);
+  rudp_conn_get_stats(r->sconn, &rec->srv);
+}
+
+static void relay_on_read(evutil_socket_t fd, short what, void *arg) {
+  relay *r = arg;
+  static uint8_t buf[65536];
+  int i;
+  (void)what;
+  /* Everything queued, so that datagrams sent in one batch go on in one
+   * batch. */
+  for (i = 0; i < 256; ++i) {
+    struct sockaddr_in from;
+    socklen_t fromlen = sizeof(from);
+    ssize_t n =
+        recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
+    int c2s, action = RELAY_FWD;
+    size_t k;
+    if (n < 0) {
+      return;
+    }
+    c2s = from.sin_port != r->srv.sin_port;
+    if (c2s) {
+      r->cli = from;
+      r->have_cli = 1;
+    } else if (!r->have_cli) {
+      continue;
+    }
+    r->last = rudp_event_now();
+    if (r->armed && c2s && r->drop > 0) {
+      --r->drop;
+      action = RELAY_DROP;
+    } else if (r->armed && c2s && r->nheld < r->hold) {
+      assert_true((size_t)n <= sizeof(r->held[0]));
+      memcpy(r->held[r->nheld], buf, (size_t)n);
+      r->heldlen[r->nheld++] = (size_t)n;
+      action = RELAY_HOLD;
+    }
+    if (r->armed) {
+      relay_log(r, c2s, action);
+    }
+    if (action == RELAY_FWD) {
+      relay_send(r, buf, (size_t)n, c2s);
+    } else if (action == RELAY_HOLD && r->nheld == r->hold) {
+      for (k = 0; k < r->nheld; ++k) {
+        relay_send(r, r->held[k], r->heldlen[k], 1);
+      }
+      r->hold = r->nheld = 0;
+    }
+  }
+}
+
+static uint64_t in_flight(const rudp_conn *conn) {
+  rudp_conn_stats st;
+  rudp_conn_get_stats(conn, &st);
+  return st.bytes_in_flight;
+}
+
+/* relay_quiet: both ends established, nothing in flight, no timer due
+ * within a second (no delayed ACK pending) and no datagram for 20 ms. */
+static int relay_quiet(const app *a) {
+  rudp_tstamp now = rudp_event_now();
+  return a->established && g_napps == 2 && g_apps[1].established && a->conn &&
+         g_apps[1].conn && in_flight(a->conn) == 0 &&
+         in_flight(g_apps[1].conn) == 0 &&
+         rudp_endpoint_get_expiry(
+             rudp_event_endpoint_get_endpoint(g_relay.cev)) > now + SEC &&
+         rudp_endpoint_get_expiry(
+             rudp_event_endpoint_get_endpoint(g_relay.sev)) > now + SEC &&
+         now - g_relay.last >= 20 * MS;
+}
+
+/*
+ * relay_setup starts a server (its connections with
+ * `rudp_settings_low_latency` if |srv_low_latency|, else the delayed ACK
+ * of settings_for: after 2 packets or 5 ms) and a client reaching it
+ * through g_relay, connects, and runs until the connection is quiet.  The
+ * client's min_rto is 2 s: its probe timeout can then not fire during a
+ * test, even on a stalled machine, so a retransmission seen must come
+ * from loss detection.  Returns the client's app.
+ */
+static app *relay_setup(int srv_low_latency, rudp_event **psrv,
+                        rudp_event **pcli) {
+  rudp_event_settings st;
+  struct sockaddr_storage ss, to;
+  socklen_t len, tolen;
+  struct sockaddr_in sin;
+  socklen_t sinlen = sizeof(sin);
+  relay *r = &g_relay;
+  app *a;
+
+  sa4(&ss, &len, 0);
+  settings_for(&st, 1);
+  if (srv_low_latency) {
+    rudp_settings_low_latency(&st.endpoint.conn);
+  }
+  *psrv = ev_new(&ss, len, &st);
+  settings_for(&st, 0);
+  st.endpoint.conn.min_rto = 2 * SEC;
+  *pcli = ev_new(&ss, len, &st);
+
+  memset(r, 0, sizeof(*r));
+  r->cev = *pcli;
+  r->sev = *psrv;
+  r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  assert_true(r->fd >= 0);
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(r->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(getsockname(r->fd, (struct sockaddr *)&sin, &sinlen), 0);
+  r->srv = sin;
+  r->srv.sin_port = htons(port_of(*psrv));
+  r->ev = event_new(g_base, r->fd, EV_READ | EV_PERSIST, relay_on_read, r);
+  assert_non_null(r->ev);
+  assert_int_equal(event_add(r->ev, NULL), 0);
+
+  sa4(&to, &tolen, ntohs(sin.sin_port));
+  a = connect_app(*pcli, &to, tolen, 0);
+  RUN_UNTIL(relay_quiet(a), LIMIT);
+  assert_true(relay_quiet(a));
+  r->cconn = a->conn;
+  r->sconn = g_apps[1].conn;
+  return a;
+}
+
+static void relay_teardown(rudp_event *srv, rudp_event *cli) {
+  event_free(g_relay.ev);
+  close(g_relay.fd);
+  rudp_event_endpoint_free(cli);
+  rudp_event_endpoint_free(srv);
+  g_napps = 0;
+}
+
+/*
+ * An ACK that is due leaves from the read callback that took the packet:
+ * with ack_immediately (rudp_settings_low_latency) the server's ACK of one
+ * client packet is its only packet sent, and no server timer fired
+ * between the packet's arrival and the ACK's departure.  The packet is a
+ * DATAGRAM frame that the server's application does not read (no
+ * datagram_received callback), so no application call schedules a flush
+ * either: only the read callback's own flush can send the ACK.  The
+ * control, the default delayed ACK (one packet: wait up to max_ack_delay),
+ * shows the counter catching a timer-driven ACK.
+ */
+static void test_rudp_event_ack_from_read(void **state) {
+  int low;
+  (void)state;
+
+  for (low = 1; low >= 0; --low) {
+    rudp_event *srv, *cli;
+    const relay_rec *d, *k;
+    rudp_conn_stats cs, ss;
+    app *a = relay_setup(low, &srv, &cli);
+
+    g_relay.armed = 1;
+    assert_int_equal(rudp_conn_send_datagram(a->conn, g_pat, 100), 0);
+    RUN_UNTIL(g_relay.nlog >= 2 && in_flight(a->conn) == 0, LIMIT);
+    assert_true(g_relay.nlog >= 2);
+    d = &g_relay.log[0];
+    k = &g_relay.log[1];
+    /* The client's packet, then the server's answer: one packet sent for
+     * the one received. */
+    assert_int_equal(d->c2s, 1);
+    assert_int_equal(d->action, RELAY_FWD);
+    assert_int_equal(k->c2s, 0);
+    assert_int_equal(k->srv.pkts_recv, d->srv.pkts_recv + 1);
+    assert_int_equal(k->srv.pkts_sent, d->srv.pkts_sent + 1);
+    print_message("%s ACK: server timer fired %llu times before it\n",
+                  low ? "immediate" : "delayed",
+                  (unsigned long long)(k->srv_fires - d->srv_fires));
+    if (low) {
+      assert_int_equal(k->srv_fires, d->srv_fires);
+    } else {
+      assert_true(k->srv_fires > d->srv_fires);
+    }
+    /* It was the ACK: the client's data is acknowledged, not probed. */
+    assert_int_equal(in_flight(a->conn), 0);
+    rudp_conn_get_stats(a->conn, &cs);
+    assert_int_equal(cs.pto_count, 0);
+    assert_int_equal(cs.pkts_lost, 0);
+    assert_int_equal(cs.datagrams_sent, 1);
+    rudp_conn_get_stats(g_apps[1].conn, &ss);
+    assert_int_equal(ss.datagrams_recv, 1);
+    relay_teardown(srv, cli);
+  }
+}
+
+/*
+ * A loss found from an ACK is retransmitted from the read callback that
+ * took the ACK (fast retransmit, packet threshold 3): the relay drops the
+ * first of four client packets and delivers the other three together; the
+ * server acknowledges them at once (a gap), and the client's next packet
+ * is the retransmission, sent while neither endpoint's timer had fired
+ * since the write and with no probe timeout (pto_count 0).
+ */
+static void test_rudp_event_retransmit_from_read(void **state) {
+  rudp_event *srv, *cli;
+  rudp_event_stats ces;
+  rudp_conn_stats cs;
+  const relay_rec *first, *ack = NULL, *rtx = NULL;
+  const size_t total = 4 * 1400;
+  size_t i, ndata = 0;
+  int64_t sid;
+  app *a;
+  (void)state;
+
+  a = relay_setup(0, &srv, &cli);
+  g_relay.drop = 1;
+  g_relay.hold = RELAY_HELD;
+  g_relay.armed = 1;
+  assert_int_equal(rudp_conn_open_stream(a->conn, 1, &sid), 0);
+  assert_int_equal(rudp_conn_stream_write(a->conn, sid, g_pat, total, 0),
+                   (rudp_ssize)total);
+  RUN_UNTIL(g_apps[1].recvd == total && in_flight(a->conn) == 0, LIMIT);
+  assert_int_equal(g_apps[1].recvd, total);
+  assert_false(g_apps[1].bad);
+
+  first = &g_relay.log[0];
+  assert_true(g_relay.nlog >= 6);
+  assert_int_equal(first->c2s, 1);
+  assert_int_equal(first->action, RELAY_DROP);
+  for (i = 1; i <= RELAY_HELD; ++i) {
+    assert_int_equal(g_relay.log[i].c2s, 1);
+    assert_int_equal(g_relay.log[i].action, RELAY_HOLD);
+  }
+  for (i = 0; i < g_relay.nlog; ++i) {
+    const relay_rec *e = &g_relay.log[i];
+    if (!e->c2s && !ack) {
+      ack = e;
+    } else if (e->c2s && !ack) {
+      ++ndata;
+    } else if (e->c2s && e->cli.pkts_retransmitted > 0) {
+      rtx = e;
+      break;
+    }
+  }
+  /* The write left as one burst (one flush, within the pacer's burst
+   * allowance) of at least four packets, before any ACK. */
+  assert_true(ndata >= 4);
+  assert_int_equal(first->cli.pkts_sent, g_relay.log[ndata - 1].cli.pkts_sent);
+  /* The server acknowledged the packets after the hole from its read
+   * callback. */
+  assert_non_null(ack);
+  assert_int_equal(ack->srv_fires, first->srv_fires);
+  assert_int_equal(ack->cli.pkts_lost, 0);
+  /* The client's next packets are the copy (the lost packet's data, and
+   * an ACK frame if one is due, may take two): one loss, every packet
+   * sent since the ACK a retransmission, no probe, and no timer fired on
+   * either side since the write. */
+  assert_non_null(rtx);
+  assert_true(rtx > ack);
+  assert_int_equal(rtx->cli.pkts_lost, 1);
+  assert_true(rtx->cli.pkts_retransmitted >= 1);
+  assert_int_equal(rtx->cli.pkts_sent,
+                   ack->cli.pkts_sent + rtx->cli.pkts_retransmitted);
+  assert_true(rtx->cli.bytes_retransmitted > 0);
+  assert_true(rtx->cli.bytes_retransmitted < total);
+  assert_int_equal(rtx->cli.pto_count, 0);
+  assert_int_equal(rtx->cli_fires, first->cli_fires);
+  assert_int_equal(rtx->srv_fires, first->srv_fires);
+  assert_int_equal(rtx->action, RELAY_FWD);
+  /* Nor did a blocked socket (EV_WRITE) send it. */
+  rudp_event_get_stats(cli, &ces);
+  assert_int_equal(ces.eagain, 0);
+  rudp_conn_get_stats(a->conn, &cs);
+  assert_int_equal(cs.pkts_lost, 1);
+  assert_int_equal(cs.spurious_losses, 0);
+  assert_int_equal(cs.pto_count, 0);
+  relay_teardown(srv, cli);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_event_settings_default),
@@ -1083,6 +1453,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rudp_event_wakeup_other_thread,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_ack_from_read,
+                                      setup_precise, teardown),
+      cmocka_unit_test_setup_teardown(test_rudp_event_retransmit_from_read,
+                                      setup_precise, teardown),
   };
   return cmocka_run_group_tests_name("event", tests, NULL, NULL);
 }
