@@ -529,6 +529,7 @@ static rudp_strm *strm_new(rudp_conn *conn, uint64_t id, rudp_tstamp now) {
                  rudp_max(conn->settings.max_stream_window,
                           conn->settings.initial_max_stream_data),
                  &conn->chunks, strm_release, strm, conn->mem, now);
+  rudp_rob_set_ring_total(&strm->rx, &conn->rx_rings);
   if (rudp_map_insert(&conn->streams, id, strm) != 0) {
     rudp_strm_free(strm);
     rudp_mem_free(conn->mem, a);
@@ -1222,9 +1223,27 @@ static void conn_on_frame_lost(rudp_conn *conn, const rudp_rtb_frame *f,
       ++conn->stats.datagrams_dropped;
     }
     break;
+  case RUDP_FRAME_STREAM_DATA_BLOCKED:
+    /* Sent again when lost while still blocked at the limit it carried
+     * (RFC 9000 13.3): rudp_fc_tx_should_send_blocked says it once per
+     * limit, so nothing else repeats it.  Not for a PTO probe, which
+     * sends a PING instead: its ACK declares this one lost, and a copy
+     * for each would be two. */
+    strm = rudp_map_find(&conn->streams, f->stream_id);
+    if (!probe && strm && strm->tx_fc.max == f->offset &&
+        rudp_fc_tx_avail(&strm->tx_fc) == 0 && rudp_strm_tx_has_pending(strm)) {
+      ctrlq_push(conn, strm, RUDP_STRM_CTRL_STREAM_DATA_BLOCKED);
+    }
+    break;
+  case RUDP_FRAME_DATA_BLOCKED:
+    if (!probe && conn->tx_fc.max == f->offset &&
+        rudp_fc_tx_avail(&conn->tx_fc) == 0) {
+      conn->ctrl |= RUDP_CONN_CTRL_DATA_BLOCKED;
+    }
+    break;
   default:
-    /* PING, ACK, *_BLOCKED: not retransmitted (blocked frames are
-     * regenerated while still blocked). */
+    /* PING, ACK, STREAMS_BLOCKED: not retransmitted (STREAMS_BLOCKED is
+     * set again by the next refused rudp_conn_open_stream). */
     break;
   }
 }
@@ -3503,6 +3522,13 @@ static void conn_on_pto(rudp_conn *conn, rudp_tstamp now) {
       return;
     }
     rudp_sbuf_on_lost(&conn->crypto_tx, 0, (size_t)conn->crypto_tx.sent);
+    if (!rudp_sbuf_has_pending(&conn->crypto_tx)) {
+      /* An ACCEPT acknowledged our CONNECT without the server's
+       * parameters: nothing is left to resend, yet a CONNECT must go (it
+       * re-arms this timer: without it the timer stays due, a busy loop;
+       * and a server in ACCEPT_SENT answers it with its ACCEPT). */
+      conn->ctrl |= RUDP_CONN_CTRL_PING;
+    }
     ++conn->stats.pto_count;
     return;
   }
@@ -3767,6 +3793,9 @@ rudp_ssize rudp_conn_stream_read(rudp_conn *conn, int64_t stream_id,
   }
   conn_enter(conn);
   n = rudp_rob_read(&strm->rx, buf, len);
+  if (strm->rx.cap > 0 && conn->rx_rings > 2 * conn->rx_fc.window) {
+    rudp_rob_release(&strm->rx);
+  }
   if (n > 0) {
     rudp_fc_rx_consume(&strm->rx_fc, n);
     rudp_fc_rx_consume(&conn->rx_fc, n);

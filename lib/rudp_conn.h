@@ -201,6 +201,12 @@ struct rudp_conn {
    * bound held back, woken in order once tx_buffered falls to half of it;
    * txwait_busy is set while they are being woken (no nested wake-up). */
   uint64_t tx_buffered;
+  /* rx_rings: the streams' reorder rings, in bytes (rudp_rob ring_total).
+   * A ring grows to the span behind a gap and is released once drained
+   * while they exceed twice the connection's receive window: otherwise a
+   * peer losing one packet on each of many long-lived streams would leave
+   * a window-sized ring on every one of them. */
+  uint64_t rx_rings;
   rudp_strm_waitq txwait;
   int txwait_busy;
 

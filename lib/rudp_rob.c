@@ -91,6 +91,9 @@ static int rob_grow(rudp_rob *rob, size_t need) {
   }
 
   rudp_mem_free(rob->mem, rob->buf);
+  if (rob->ring_total) {
+    *rob->ring_total += ncap - rob->cap;
+  }
   rob->buf = nbuf;
   rob->cap = ncap;
   return 0;
@@ -105,6 +108,7 @@ void rudp_rob_init(rudp_rob *rob, size_t max_cap, size_t max_gaps,
   rob->lent = NULL;
   rob->lentlen = 0;
   rob->mem = mem ? mem : rudp_mem_default();
+  rob->ring_total = NULL;
   rudp_iset_init(&rob->have, max_gaps, rob->mem);
 }
 
@@ -113,11 +117,35 @@ void rudp_rob_free(rudp_rob *rob) {
     return;
   }
   rudp_mem_free(rob->mem, rob->buf);
+  if (rob->ring_total) {
+    *rob->ring_total -= rob->cap;
+  }
   rob->buf = NULL;
   rob->cap = 0;
   rob->lent = NULL;
   rob->lentlen = 0;
   rudp_iset_free(&rob->have);
+}
+
+void rudp_rob_set_ring_total(rudp_rob *rob, uint64_t *ring_total) {
+  rob->ring_total = ring_total;
+  if (ring_total) {
+    *ring_total += rob->cap;
+  }
+}
+
+size_t rudp_rob_release(rudp_rob *rob) {
+  size_t cap = rob->cap;
+  if (cap == 0 || rob->lentlen > 0 || rudp_iset_len(&rob->have) > 0) {
+    return 0;
+  }
+  rudp_mem_free(rob->mem, rob->buf);
+  if (rob->ring_total) {
+    *rob->ring_total -= cap;
+  }
+  rob->buf = NULL;
+  rob->cap = 0;
+  return cap;
 }
 
 rudp_ssize rudp_rob_push(rudp_rob *rob, uint64_t offset, const uint8_t *data,

@@ -42,6 +42,9 @@ typedef struct rudp_rob {
   const uint8_t *lent;
   size_t lentlen;
   const rudp_mem *mem;
+  /* ring_total, when set (rudp_rob_set_ring_total), is the owner's sum of
+   * ring sizes: this ring's cap is added on growth, taken on release. */
+  uint64_t *ring_total;
 } rudp_rob;
 
 /*
@@ -105,5 +108,20 @@ size_t rudp_rob_read(rudp_rob *rob, uint8_t *dest, size_t len);
 
 /* rudp_rob_buffered returns the bytes held above the read offset. */
 uint64_t rudp_rob_buffered(const rudp_rob *rob);
+
+/*
+ * rudp_rob_set_ring_total makes |rob| count its ring's size in
+ * |*ring_total| (shared by the owner's buffers, e.g. a connection's
+ * streams), from now on: call it before any data arrives.
+ */
+void rudp_rob_set_ring_total(rudp_rob *rob, uint64_t *ring_total);
+
+/*
+ * rudp_rob_release frees |rob|'s ring if it holds nothing (every byte
+ * received was read): the ring grows to the span behind a gap and would
+ * otherwise stay that size until the stream ends.  The next gap grows a
+ * new one.  Returns the bytes freed (0 if the ring was kept or absent).
+ */
+size_t rudp_rob_release(rudp_rob *rob);
 
 #endif /* RUDP_ROB_H */

@@ -826,8 +826,19 @@ static int inject_frame(pair *p, side *to, const rudp_frame *fr) {
  * that the peer, once the CONNECTION_CLOSE reached it, sees
  * RUDP_ERR_PEER_CLOSED with the same code.
  */
+static void expect_violation_peer(pair *p, side *sd, int error, uint64_t wire,
+                                  uint8_t ftype, int peer_error);
+
 static void expect_violation(pair *p, side *sd, int error, uint64_t wire,
                              uint8_t ftype) {
+  expect_violation_peer(p, sd, error, wire, ftype, RUDP_ERR_PEER_CLOSED);
+}
+
+/* expect_violation_peer is expect_violation with the error the peer
+ * reports (RUDP_ERR_CRYPTO for a CRYPTO_ERROR code: its TLS was
+ * refused). */
+static void expect_violation_peer(pair *p, side *sd, int error, uint64_t wire,
+                                  uint8_t ftype, int peer_error) {
   rudp_conn_close_info ci;
   side *peer = peer_of(sd);
   int dir = sd == &p->c ? 0 : 1;
@@ -847,9 +858,9 @@ static void expect_violation(pair *p, side *sd, int error, uint64_t wire,
     assert_int_equal(fold_type((uint8_t)p->lastclose[dir].close_ftype), ftype);
   }
   assert_true(peer->closed);
-  assert_int_equal(peer->closed_error, RUDP_ERR_PEER_CLOSED);
+  assert_int_equal(peer->closed_error, peer_error);
   rudp_conn_get_close_info(peer->conn, &ci);
-  assert_int_equal(ci.error, RUDP_ERR_PEER_CLOSED);
+  assert_int_equal(ci.error, peer_error);
   assert_int_equal(ci.wire_error, wire);
   assert_false(ci.local);
   assert_false(ci.app);
@@ -2147,6 +2158,59 @@ static void test_rudp_conn_flow_control_receiver_stalls(void **state) {
   pair_del(p);
 }
 
+/* filter_drop_armed drops the next client->server datagram once
+ * filter_state is set (one loss on demand). */
+static int filter_drop_armed(pair *pr, int dir, uint8_t *data, size_t len) {
+  (void)data;
+  (void)len;
+  if (dir == 0 && pr->filter_state) {
+    pr->filter_state = 0;
+    return 0;
+  }
+  return 1;
+}
+
+/* A peer that loses the first packet of each of many long-lived streams
+ * makes every one of them buffer what follows the gap; once read, the
+ * rings are released while they exceed twice the connection's window,
+ * so memory held for streams left open stays bounded by the window, not
+ * by the number of streams (60 x 128 KiB here). */
+static void test_rudp_conn_rx_rings_released(void **state) {
+  pair *p = pair_alloc();
+  static uint8_t data[100000];
+  const size_t nstreams = 60;
+  size_t i;
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 5);
+  p->cs.max_streams_bidi = p->ss.max_streams_bidi = 100;
+  p->ss.max_window = 1 << 20; /* the window stays at 1 MiB */
+  p->filter = filter_drop_armed;
+  pair_start(p);
+  pair_settle(p);
+  for (i = 0; i < nstreams; ++i) {
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    assert_int_equal((size_t)id, 4 * i);
+    p->filter_state = 1; /* the stream's first data packet is lost */
+    assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data,
+                                            sizeof(data), 0),
+                     (rudp_ssize)sizeof(data));
+    pair_run(p, 2 * SEC);
+    assert_int_equal(p->filter_state, 0);
+    assert_int_equal(p->s.rxlen[4 * i], sizeof(data));
+    assert_memory_equal(p->s.rx[4 * i], data, sizeof(data));
+    /* Whatever the rings hold now is within the bound. */
+    assert_true(p->s.conn->rx_rings <=
+                2 * p->s.conn->rx_fc.window + (128u << 10));
+  }
+  /* Without the release: 60 rings of 128 KiB (7.5 MiB) on open streams. */
+  assert_int_equal(p->s.conn->rx_fc.window, 1 << 20);
+  assert_true(p->s.conn->rx_rings <= (2u << 20) + (128u << 10));
+  assert_true(p->s.conn->rx_rings >= (128u << 10)); /* rings were grown */
+  assert_int_equal(p->c.conn->stats.pkts_lost, nstreams);
+  pair_del(p);
+}
+
 /* ------------------------------------------------------------ datagrams */
 
 /* 3.19: datagrams arrive with their boundaries, each in one piece. */
@@ -2267,27 +2331,63 @@ static void test_rudp_conn_datagram_peer_refuses(void **state) {
   pair_del(p);
 }
 
-/* rudp_conn_send_datagram: a full queue drops the oldest. */
+/* rudp_conn_send_datagram: a full queue drops the oldest; the stats
+ * datagrams_queued and datagram_bytes_queued follow the queue exactly:
+ * what was taken, less what was dropped, until it is in a packet. */
 static void test_rudp_conn_datagram_queue_overflow(void **state) {
   pair *p = pair_alloc();
   rudp_conn_stats st;
+  uint8_t buf[100];
   uint8_t i;
   (void)state;
   p->cs.datagram_queue_len = 4;
   pair_start(p);
   pair_settle(p);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.datagrams_queued, 0);
+  assert_int_equal(st.datagram_bytes_queued, 0);
+  /* Datagram i is 10 * (i + 1) bytes of i. */
   for (i = 0; i < 10; ++i) {
-    assert_int_equal(rudp_conn_send_datagram(p->c.conn, &i, 1), 0);
+    memset(buf, i, sizeof(buf));
+    assert_int_equal(rudp_conn_send_datagram(p->c.conn, buf, 10u * (i + 1u)),
+                     0);
+    if (i == 2) {
+      rudp_conn_get_stats(p->c.conn, &st);
+      assert_int_equal(st.datagrams_queued, 3);
+      assert_int_equal(st.datagram_bytes_queued, 10 + 20 + 30);
+      assert_int_equal(st.datagrams_dropped, 0);
+    }
+    if (i == 4) {
+      /* The fifth dropped the first. */
+      rudp_conn_get_stats(p->c.conn, &st);
+      assert_int_equal(st.datagrams_queued, 4);
+      assert_int_equal(st.datagram_bytes_queued, 20 + 30 + 40 + 50);
+      assert_int_equal(st.datagrams_dropped, 1);
+    }
   }
   rudp_conn_get_stats(p->c.conn, &st);
   assert_int_equal(st.datagrams_dropped, 6);
+  assert_int_equal(st.datagrams_queued, 4);
+  assert_int_equal(st.datagram_bytes_queued, 70 + 80 + 90 + 100);
+  assert_int_equal(st.datagrams_sent, 0);
+  /* In packets (not yet delivered): the queue is empty. */
+  pair_flush(p);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.datagrams_queued, 0);
+  assert_int_equal(st.datagram_bytes_queued, 0);
+  assert_int_equal(st.datagrams_sent, 4);
+  assert_int_equal(p->s.ndgrams, 0);
   pair_run(p, 1 * SEC);
   assert_int_equal(p->s.ndgrams, 4);
   for (i = 0; i < 4; ++i) {
+    assert_int_equal(p->s.dglen[i], 70u + 10u * i);
     assert_int_equal(p->s.dgdata[i][0], 6 + i);
   }
   rudp_conn_get_stats(p->c.conn, &st);
   assert_int_equal(st.datagrams_sent, 4);
+  assert_int_equal(st.datagrams_dropped, 6);
+  assert_int_equal(st.datagrams_queued, 0);
+  assert_int_equal(st.datagram_bytes_queued, 0);
   pair_del(p);
 }
 
@@ -5758,6 +5858,1005 @@ static void test_rudp_conn_send_buffer_msg_behind_app_stream(void **state) {
   pair_del(p);
 }
 
+/* ------------------------------------------------------------ issue 9 */
+
+/*
+ * inject_synced delivers |plen| bytes of frames to |to| in a packet of
+ * |type| numbered as the peer's next packet, and records that number in
+ * the peer's retransmission buffer as sent.  |to| acknowledges the packet
+ * like any other: the peer then sees an ACK of a number it "sent" (not one
+ * it never sent, a PROTOCOL_VIOLATION), so the pair keeps running
+ * normally afterwards.
+ */
+static int inject_synced(pair *p, side *to, rudp_pkt_type type,
+                         const uint8_t *payload, size_t plen) {
+  side *from = peer_of(to);
+  uint8_t buf[4096];
+  uint64_t pn = rudp_rtb_next_pkt_num(&from->conn->rtb);
+  size_t n = craft_pkt(buf, sizeof(buf), type, rudp_conn_get_scid(to->conn),
+                       rudp_conn_get_scid(from->conn), pn, payload, plen);
+  /* Recorded as an ACK-only packet the peer sent: not in flight, nothing
+   * to retransmit. */
+  assert_int_equal(rudp_rtb_add(&from->conn->rtb, p->now, n, 0, NULL), 0);
+  if (from->conn->next_skip_pn == pn) {
+    /* The peer's next deliberate gap must still lie ahead of it. */
+    from->conn->next_skip_pn = pn + 128;
+  }
+  return rudp_conn_read_pkt(to->conn, buf, n, p->now);
+}
+
+static int inject_frame_synced(pair *p, side *to, const rudp_frame *fr) {
+  uint8_t buf[2048];
+  size_t n = 0;
+  enc(buf, sizeof(buf), &n, fr);
+  return inject_synced(p, to, RUDP_PKT_SHORT, buf, n);
+}
+
+static int inject_stream_synced(pair *p, side *to, uint64_t id, uint64_t off,
+                                const char *data, int fin) {
+  uint8_t buf[2048];
+  size_t n = enc_stream(buf, sizeof(buf), id, off, (const uint8_t *)data,
+                        strlen(data), fin);
+  return inject_synced(p, to, RUDP_PKT_SHORT, buf, n);
+}
+
+/*
+ * 2.2, 10.5, 10.6: STREAM frames overlapping data already received.  A
+ * byte below the read offset is never delivered again (whatever the copy
+ * says); a byte held but not yet read is never overwritten: the first
+ * copy to arrive wins (lib/rudp_rob.c copies only the gaps), so a peer
+ * resending different bytes cannot change what the application reads.
+ * Credit counts each offset once.  A copy running past a known final
+ * size is still a FINAL_SIZE_ERROR, overlap or not.
+ */
+static void test_rudp_conn_hostile_stream_overlap(void **state) {
+  static const char want[] = "0123456789abcdefghijpqrstklmnoABCDEFGHIJKLMNO";
+  pair *p = pair_new();
+  rudp_strm *ss;
+  rudp_conn_stats before, after;
+  (void)state;
+  pair_settle(p);
+  rudp_conn_get_stats(p->s.conn, &before);
+  /* [0,10): read at once by the readable callback. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 0, "0123456789", 0), 0);
+  assert_int_equal(p->s.rxlen[0], 10);
+  /* [5,15): [5,10) an identical copy of read bytes, [10,15) new. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 5, "56789abcde", 0), 0);
+  assert_int_equal(p->s.rxlen[0], 15);
+  /* [8,20): different bytes over the read [8,15); only [15,20) counts. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 8, "XXXXXXXfghij", 0), 0);
+  assert_int_equal(p->s.rxlen[0], 20);
+  /* Entirely below the read offset, different bytes: nothing at all. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 3, "ZZZZZ", 0), 0);
+  assert_int_equal(p->s.rxlen[0], 20);
+  assert_memory_equal(p->s.rx[0], want, 20);
+  /* Held, unread data: [30,40) arrives ahead of a gap at [20,30). */
+  p->s.noread = 1;
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 30, "ABCDEFGHIJ", 0), 0);
+  /* [25,35): new [25,30); its [30,35) differs from what is held: the
+   * held copy (the first) stays. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 25, "klmnoVWXYZ", 0), 0);
+  /* [35,45): differs over the held [35,40), adds [40,45). */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 35, "!!!!!KLMNO", 0), 0);
+  /* [20,25) fills the gap. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 20, "pqrst", 0), 0);
+  assert_int_equal(p->s.rxlen[0], 20);
+  ss = strm_of(&p->s, 0);
+  assert_non_null(ss);
+  assert_int_equal(rudp_rob_readable(&ss->rx), 25);
+  p->s.noread = 0;
+  read_all(&p->s, 0);
+  /* Each byte once, in order, the first copy of each. */
+  assert_int_equal(p->s.rxlen[0], 45);
+  assert_memory_equal(p->s.rx[0], want, 45);
+  assert_false(p->s.rxfin[0]);
+  /* Credit: 45 bytes, however many copies came. */
+  assert_int_equal(ss->rx_fc.highest, 45);
+  assert_int_equal(p->s.conn->rx_highest_sum, 45);
+  rudp_conn_get_stats(p->s.conn, &after);
+  assert_int_equal(after.pkts_recv, before.pkts_recv + 8);
+  assert_int_equal(after.pkts_dropped, before.pkts_dropped);
+  assert_int_equal(after.streams_opened, before.streams_opened + 1);
+  assert_int_equal(p->s.nopened, 1);
+  expect_alive(&p->s);
+  /* The pair still runs: the server's ACKs of the injected packets
+   * acknowledge numbers inject_synced recorded as the client's.  ([8,20)
+   * above went through the zero-copy path, rudp_rob_lend; the held data
+   * through rudp_rob_push.) */
+  pair_run(p, 1 * SEC);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  /* An overlapping copy carrying the FIN at 45 (bytes all read). */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 37, "HIJKLMNO", 1), 0);
+  assert_true(p->s.rxfin[0]);
+  assert_int_equal(p->s.rxlen[0], 45);
+  /* The same FIN again, shorter copy: harmless. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 44, "O", 1), 0);
+  expect_alive(&p->s);
+  /* Overlapping the end and one byte past the final size. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 43, "NOP", 0), 0);
+  expect_violation(p, &p->s, RUDP_ERR_FINAL_SIZE, RUDP_FINAL_SIZE_ERROR,
+                   RUDP_FRAME_STREAM);
+  assert_int_equal(p->s.rxlen[0], 45);
+  pair_del(p);
+}
+
+/* inject_crypto sends one CRYPTO frame to |to| in a HANDSHAKE packet. */
+static int inject_crypto(pair *p, side *to, uint64_t off, const uint8_t *data,
+                         size_t len) {
+  uint8_t buf[2048];
+  size_t n = 0;
+  rudp_frame fr;
+  memset(&fr, 0, sizeof(fr));
+  fr.crypto.type = RUDP_FRAME_CRYPTO;
+  fr.crypto.offset = off;
+  fr.crypto.data = data;
+  fr.crypto.datalen = len;
+  enc(buf, sizeof(buf), &n, &fr);
+  return inject_synced(p, to, RUDP_PKT_HANDSHAKE, buf, n);
+}
+
+/* half_open runs until the server has taken the CONNECT and answered (its
+ * datagrams dropped: it stays in ACCEPT_SENT). */
+static void half_open(pair *p) {
+  p->drop_all[1] = 1;
+  pair_run_until(p, T0 + 15 * MS);
+  assert_non_null(p->s.conn);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_ACCEPT_SENT);
+}
+
+/*
+ * 4.4: plain mode carries one CRYPTO message, whole, at offset 0.  A
+ * later copy at offset 0 (other bytes included) is ignored: the first
+ * parameters stay; a frame at any other offset (overlapping the message
+ * or not) is a PROTOCOL_VIOLATION.
+ */
+static void test_rudp_conn_hostile_crypto_overlap_plain(void **state) {
+  static const uint8_t junk[8] = {0xff, 0xfe, 0xfd, 0xfc, 0, 1, 2, 3};
+  rudp_transport_params tp;
+  rudp_tstamp t[4];
+  pair *p;
+  (void)state;
+  p = pair_new();
+  half_open(p);
+  tp = p->s.conn->remote_params;
+  assert_int_equal(tp.initial_max_data, p->cs.initial_max_data);
+  assert_int_equal(inject_crypto(p, &p->s, 0, junk, sizeof(junk)), 0);
+  assert_int_equal(rudp_conn_get_state(p->s.conn), RUDP_CONN_STATE_ACCEPT_SENT);
+  assert_memory_equal(&p->s.conn->remote_params, &tp, sizeof(tp));
+  p->drop_all[1] = 0;
+  pair_connect(p);
+  /* The server acknowledged the CONNECT in an ACCEPT without its
+   * parameters (the junk's ACK; its first ACCEPT was lost): at the
+   * CONNECT timer the client had nothing left to resend and sends a
+   * CONNECT with a PING, which the server answers with its ACCEPT.
+   * Regression (fixed): conn_on_pto left the timer due with nothing to
+   * send, a busy loop. */
+  assert_int_equal(log_times(p, 0, RUDP_PKT_CONNECT, RUDP_FRAME_PING, t, 4), 1);
+  assert_int_equal(t[0], T0 + 1 * SEC);
+  assert_memory_equal(&p->s.conn->remote_params, &tp, sizeof(tp));
+  pair_run(p, 1 * SEC);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+
+  p = pair_new();
+  half_open(p);
+  assert_int_equal(inject_crypto(p, &p->s, 1, junk, sizeof(junk)), 0);
+  p->drop_all[1] = 0;
+  expect_violation(p, &p->s, RUDP_ERR_PROTO, RUDP_PROTOCOL_VIOLATION,
+                   RUDP_FRAME_CRYPTO);
+  pair_del(p);
+}
+
+/*
+ * 3.8 (TLS mode): the server buffers at most 16 KiB of CRYPTO data
+ * ahead of what TLS consumed (CONN_CRYPTO_RX_MAX) in at most 16 pieces
+ * (CONN_CRYPTO_RX_GAPS); a frame ending exactly at the bound is held,
+ * one byte beyond, or a 17th piece, closes the connection with
+ * RUDP_ERR_CRYPTO and CRYPTO_BUFFER_EXCEEDED (0x0d).
+ */
+static void test_rudp_conn_hostile_crypto_buffer_exceeded(void **state) {
+  static const uint8_t b[1] = {0x16};
+  tls_env e;
+  pair *p;
+  uint64_t x;
+  int k;
+  (void)state;
+  TLS_SKIP_IF_UNAVAILABLE(&e, NULL);
+  for (k = 0; k < 2; ++k) {
+    int i;
+    p = tls_pair(&e, 1, 1);
+    half_open(p);
+    /* What TLS consumed: the ClientHello. */
+    x = p->s.conn->crypto_rx.read_offset;
+    assert_true(x > 0);
+    assert_int_equal(rudp_rob_buffered(&p->s.conn->crypto_rx), 0);
+    if (k == 0) {
+      assert_int_equal(inject_crypto(p, &p->s, x + 16383, b, 1), 0);
+      assert_int_equal(rudp_conn_get_state(p->s.conn),
+                       RUDP_CONN_STATE_ACCEPT_SENT);
+      assert_int_equal(rudp_rob_buffered(&p->s.conn->crypto_rx), 1);
+      assert_int_equal(inject_crypto(p, &p->s, x + 16384, b, 1), 0);
+    } else {
+      for (i = 0; i < 16; ++i) {
+        assert_int_equal(inject_crypto(p, &p->s, x + 2 + 2 * (uint64_t)i, b, 1),
+                         0);
+        assert_int_equal(rudp_conn_get_state(p->s.conn),
+                         RUDP_CONN_STATE_ACCEPT_SENT);
+      }
+      assert_int_equal(rudp_rob_buffered(&p->s.conn->crypto_rx), 16);
+      assert_int_equal(inject_crypto(p, &p->s, x + 40, b, 1), 0);
+    }
+    p->drop_all[1] = 0;
+    expect_violation(p, &p->s, RUDP_ERR_CRYPTO, RUDP_CRYPTO_BUFFER_EXCEEDED,
+                     RUDP_FRAME_CRYPTO);
+    assert_false(p->s.established);
+    pair_del(p);
+  }
+  tls_env_free(&e);
+}
+
+/* The client's first CRYPTO frame in a HANDSHAKE packet (its Finished),
+ * captured by filter_capture_finished, which drops that datagram. */
+static uint8_t g_fin[512];
+static size_t g_finlen;
+static uint64_t g_finoff;
+static int g_fin_seen;
+
+static int filter_capture_finished(pair *p, int dir, uint8_t *data,
+                                   size_t len) {
+  rudp_pkt_hd hd;
+  rudp_ssize hl;
+  const uint8_t *pl;
+  size_t plen;
+  if (dir != 0 || g_fin_seen || p->cur.ptype != RUDP_PKT_HANDSHAKE ||
+      !has_frame(&p->cur, RUDP_FRAME_CRYPTO)) {
+    return 1;
+  }
+  hl = rudp_pkt_decode_hd(&hd, data, len, 8);
+  assert_true(hl > 0);
+  pl = data + hl;
+  plen = hd.pktlen - (size_t)hl - RUDP_PKT_CRCLEN;
+  while (plen > 0) {
+    rudp_frame fr;
+    rudp_ssize n = rudp_frame_decode(&fr, pl, plen);
+    assert_true(n > 0);
+    if (fr.type == RUDP_FRAME_CRYPTO && !g_fin_seen) {
+      assert_true(fr.crypto.datalen <= sizeof(g_fin));
+      memcpy(g_fin, fr.crypto.data, fr.crypto.datalen);
+      g_finlen = fr.crypto.datalen;
+      g_finoff = fr.crypto.offset;
+      g_fin_seen = 1;
+    }
+    pl += n;
+    plen -= (size_t)n;
+  }
+  return 0;
+}
+
+/*
+ * 3.8 (TLS mode): overlapping CRYPTO frames.  The client's Finished is
+ * taken off the wire and injected in two overlapping pieces, the later
+ * one first: with identical bytes the handshake completes; with other
+ * bytes in the piece that arrived first, those bytes win (the CRYPTO
+ * stream keeps the first copy, as streams do) and TLS rejects the
+ * Finished: CRYPTO_ERROR with TLS's alert.  (Long-header packets carry
+ * only a CRC: anyone who sees the handshake can spoil it so, as with
+ * QUIC's Initial packets; docs/SECURITY.md.)
+ */
+static void test_rudp_conn_hostile_crypto_overlap_tls(void **state) {
+  tls_env e;
+  pair *p;
+  int k;
+  (void)state;
+  TLS_SKIP_IF_UNAVAILABLE(&e, NULL);
+  for (k = 0; k < 2; ++k) {
+    uint8_t piece[512];
+    int64_t id;
+    p = tls_pair(&e, 1, 1);
+    g_fin_seen = 0;
+    p->filter = filter_capture_finished;
+    pair_run_until_flag(p, &g_fin_seen, 1 * SEC);
+    assert_true(g_fin_seen);
+    p->filter = NULL;
+    assert_true(g_finlen > 20);
+    assert_int_equal(g_finoff, p->s.conn->crypto_rx.read_offset);
+    assert_int_equal(rudp_conn_get_state(p->s.conn),
+                     RUDP_CONN_STATE_ACCEPT_SENT);
+    /* [off+5, end) first: held behind a 5-byte gap. */
+    memcpy(piece, g_fin, g_finlen);
+    if (k == 1) {
+      memset(piece + 5, 0xa5, 10);
+    }
+    assert_int_equal(
+        inject_crypto(p, &p->s, g_finoff + 5, piece + 5, g_finlen - 5), 0);
+    assert_int_equal(rudp_rob_buffered(&p->s.conn->crypto_rx), g_finlen - 5);
+    assert_false(p->s.established);
+    /* [off, off+15): the real bytes, overlapping the held [5,15). */
+    assert_int_equal(inject_crypto(p, &p->s, g_finoff, g_fin, 15), 0);
+    if (k == 0) {
+      assert_true(p->s.established);
+      pair_run(p, 1 * SEC);
+      expect_alive(&p->c);
+      expect_alive(&p->s);
+      assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+      assert_int_equal(
+          rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"tls", 3, 1),
+          3);
+      pair_run(p, 1 * SEC);
+      assert_int_equal(p->s.rxlen[id], 3);
+      assert_true(p->s.rxfin[id]);
+    } else {
+      /* The Finished travels in a TLS record protected with the
+       * handshake keys: the record fails to open, bad_record_mac (20). */
+      assert_false(p->s.established);
+      expect_violation_peer(p, &p->s, RUDP_ERR_CRYPTO, RUDP_CRYPTO_ERROR(20),
+                            RUDP_FRAME_CRYPTO, RUDP_ERR_CRYPTO);
+    }
+    pair_del(p);
+  }
+  tls_env_free(&e);
+}
+
+/* drive_closed_stream runs a bidirectional stream to its end both ways
+ * ("hello" up, "world" down, both FINs acknowledged and read) so that both
+ * sides free it.  Returns its ID. */
+static int64_t drive_closed_stream(pair *p) {
+  int64_t id;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, (const uint8_t *)"hello", 5, 1), 5);
+  pair_run(p, 1 * SEC);
+  assert_true(p->s.rxfin[id]);
+  assert_int_equal(
+      rudp_conn_stream_write(p->s.conn, id, (const uint8_t *)"world", 5, 1), 5);
+  pair_run(p, 1 * SEC);
+  assert_true(p->c.rxfin[id]);
+  assert_int_equal(p->c.streams_closed, 1);
+  assert_int_equal(p->s.streams_closed, 1);
+  assert_null(strm_of(&p->c, id));
+  assert_null(strm_of(&p->s, id));
+  return id;
+}
+
+/*
+ * 3.2: every frame for a stream both sides finished and freed is stale
+ * and ignored, at the stream's initiator and at its peer: STREAM (new
+ * data past the old final size, the old data, another FIN), RESET_STREAM,
+ * STOP_SENDING, MAX_STREAM_DATA, STREAM_DATA_BLOCKED.  No callback, no
+ * stream reopened, no error; the packets are taken (and acknowledged),
+ * and a new stream carries data both ways afterwards.
+ */
+static void test_rudp_conn_hostile_closed_stream_frames(void **state) {
+  pair *p = pair_new();
+  int64_t id, id2;
+  int dir;
+  (void)state;
+  pair_settle(p);
+  id = drive_closed_stream(p);
+  assert_int_equal(id, 0);
+  for (dir = 0; dir < 2; ++dir) {
+    side *to = dir == 0 ? &p->s : &p->c;
+    rudp_conn_stats before, after;
+    size_t nopened = to->nopened, k;
+    uint8_t b[8];
+    int fin;
+    rudp_conn_get_stats(to->conn, &before);
+    for (k = 0; k < 7; ++k) {
+      rudp_frame fr;
+      memset(&fr, 0, sizeof(fr));
+      switch (k) {
+      case 0: /* new data, beyond the final size 5 */
+      case 1: /* the old data again, with its FIN */
+      case 2: /* another final size */
+        fr.stream.type = RUDP_FRAME_STREAM;
+        fr.stream.stream_id = (uint64_t)id;
+        fr.stream.offset = k == 0 ? 5 : 0;
+        fr.stream.data = (const uint8_t *)(k == 2 ? "HELLO!!" : "hello");
+        fr.stream.datalen = k == 2 ? 7 : 5;
+        fr.stream.fin = k != 0;
+        break;
+      case 3:
+        fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
+        fr.reset_stream.stream_id = (uint64_t)id;
+        fr.reset_stream.app_error_code = 9;
+        fr.reset_stream.final_size = 3;
+        break;
+      case 4:
+        fr.stop_sending.type = RUDP_FRAME_STOP_SENDING;
+        fr.stop_sending.stream_id = (uint64_t)id;
+        fr.stop_sending.app_error_code = 7;
+        break;
+      case 5:
+        fr.stream_value.type = RUDP_FRAME_MAX_STREAM_DATA;
+        fr.stream_value.stream_id = (uint64_t)id;
+        fr.stream_value.value = 1 << 20;
+        break;
+      default:
+        fr.stream_value.type = RUDP_FRAME_STREAM_DATA_BLOCKED;
+        fr.stream_value.stream_id = (uint64_t)id;
+        fr.stream_value.value = 5;
+        break;
+      }
+      assert_int_equal(inject_frame_synced(p, to, &fr), 0);
+      expect_alive(to);
+      assert_null(strm_of(to, id));
+    }
+    rudp_conn_get_stats(to->conn, &after);
+    assert_int_equal(after.pkts_recv, before.pkts_recv + 7);
+    assert_int_equal(after.pkts_dropped, before.pkts_dropped);
+    assert_int_equal(after.streams_opened, before.streams_opened);
+    assert_int_equal(to->nopened, nopened);
+    assert_int_equal(to->resets, 0);
+    assert_int_equal(to->stops, 0);
+    assert_int_equal(to->streams_closed, 1);
+    assert_int_equal(to->rxlen[id], 5);
+    assert_int_equal(rudp_conn_stream_read(to->conn, id, b, sizeof(b), &fin),
+                     RUDP_ERR_STREAM_NOT_FOUND);
+  }
+  assert_int_equal(p->c.nopened, 0);
+  assert_int_equal(p->s.nopened, 1);
+  /* Nothing pending came of them, and the pair still runs. */
+  pair_run(p, 1 * SEC);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_RESET_STREAM], 0);
+  assert_int_equal(p->fcount[1][RUDP_FRAME_RESET_STREAM], 0);
+  p->s.echo = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id2), 0);
+  assert_int_equal(id2, 4);
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id2, (const uint8_t *)"again", 5, 1),
+      5);
+  pair_run(p, 1 * SEC);
+  assert_int_equal(p->s.rxlen[id2], 5);
+  assert_int_equal(p->c.rxlen[id2], 5);
+  assert_memory_equal(p->c.rx[id2], "again", 5);
+  assert_true(p->c.rxfin[id2]);
+  assert_int_equal(p->c.streams_closed, 2);
+  assert_int_equal(p->s.streams_closed, 2);
+  assert_int_equal(p->s.nopened, 2);
+  pair_del(p);
+}
+
+/* 3.2: any frame naming a peer stream beyond the limit, not only STREAM,
+ * is a STREAM_LIMIT_ERROR (and opens nothing). */
+static void test_rudp_conn_hostile_stream_limit_frames(void **state) {
+  int k;
+  (void)state;
+  for (k = 0; k < 5; ++k) {
+    pair *p = pair_alloc();
+    rudp_frame fr;
+    p->ss.max_streams_bidi = 2;
+    p->ss.max_streams_uni = 1;
+    pair_start(p);
+    pair_settle(p);
+    memset(&fr, 0, sizeof(fr));
+    switch (k) {
+    case 0:
+      fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
+      fr.reset_stream.stream_id = 8; /* the client's third bidi */
+      break;
+    case 1:
+      fr.stop_sending.type = RUDP_FRAME_STOP_SENDING;
+      fr.stop_sending.stream_id = 8;
+      break;
+    case 2:
+      fr.stream_value.type = RUDP_FRAME_MAX_STREAM_DATA;
+      fr.stream_value.stream_id = 8;
+      fr.stream_value.value = 100;
+      break;
+    case 3:
+      fr.stream_value.type = RUDP_FRAME_STREAM_DATA_BLOCKED;
+      fr.stream_value.stream_id = 8;
+      break;
+    default:
+      fr.reset_stream.type = RUDP_FRAME_RESET_STREAM;
+      fr.reset_stream.stream_id = 6; /* the client's second uni */
+      break;
+    }
+    assert_int_equal(inject_frame(p, &p->s, &fr), 0);
+    assert_int_equal(p->s.nopened, 0);
+    expect_violation(p, &p->s, RUDP_ERR_STREAM_LIMIT, RUDP_STREAM_LIMIT_ERROR,
+                     fr.type);
+    assert_int_equal(p->s.nopened, 0);
+    pair_del(p);
+  }
+}
+
+/* A counting allocator: bytes live and their peak. */
+typedef struct cmem {
+  size_t live, peak;
+} cmem;
+
+#define CMEM_HD 16 /* keeps malloc's alignment */
+
+static void *cm_malloc(size_t n, void *ud) {
+  cmem *m = ud;
+  uint8_t *q = malloc(n + CMEM_HD);
+  if (!q) {
+    return NULL;
+  }
+  memcpy(q, &n, sizeof(n));
+  m->live += n;
+  if (m->live > m->peak) {
+    m->peak = m->live;
+  }
+  return q + CMEM_HD;
+}
+
+static void cm_free(void *ptr, void *ud) {
+  cmem *m = ud;
+  uint8_t *q;
+  size_t n;
+  if (!ptr) {
+    return;
+  }
+  q = (uint8_t *)ptr - CMEM_HD;
+  memcpy(&n, q, sizeof(n));
+  m->live -= n;
+  free(q);
+}
+
+static void *cm_calloc(size_t nmemb, size_t size, void *ud) {
+  void *q;
+  if (size && nmemb > SIZE_MAX / size) {
+    return NULL;
+  }
+  q = cm_malloc(nmemb * size, ud);
+  if (q) {
+    memset(q, 0, nmemb * size);
+  }
+  return q;
+}
+
+static void *cm_realloc(void *ptr, size_t size, void *ud) {
+  void *q;
+  size_t old;
+  if (!ptr) {
+    return cm_malloc(size, ud);
+  }
+  memcpy(&old, (uint8_t *)ptr - CMEM_HD, sizeof(old));
+  q = cm_malloc(size, ud);
+  if (!q) {
+    return NULL;
+  }
+  memcpy(q, ptr, old < size ? old : size);
+  cm_free(ptr, ud);
+  return q;
+}
+
+/* never_open_pair: a client (counting allocator |cm|, a 64 KiB stream
+ * send buffer) and a server granting 1000 bytes of stream and connection
+ * credit that never reads, so never grants more. */
+static pair *never_open_pair(cmem *cm, rudp_duration keepalive) {
+  static rudp_mem mem;
+  pair *p = pair_alloc();
+  rudp_cid dcid, scid;
+  mem.user_data = cm;
+  mem.malloc = cm_malloc;
+  mem.free = cm_free;
+  mem.calloc = cm_calloc;
+  mem.realloc = cm_realloc;
+  memset(cm, 0, sizeof(*cm));
+  p->cs.max_stream_send_buffer = 65536;
+  p->cs.keepalive_interval = keepalive;
+  p->ss.initial_max_data = p->ss.max_window = 1000;
+  p->ss.initial_max_stream_data = p->ss.max_stream_window = 1000;
+  cid_make(&dcid, 1);
+  cid_make(&scid, 2);
+  assert_int_equal(rudp_conn_client_new(&p->c.conn, &dcid, &scid, &p->cs,
+                                        &callbacks, &mem, NULL, p->now),
+                   0);
+  pair_settle(p);
+  p->s.noread = 1;
+  return p;
+}
+
+/* never_open_fill opens a stream and fills it: 65536 bytes taken, the
+ * 1000 the window allows delivered and acknowledged, 1000 more taken in
+ * their place; then the stream is full.  Returns the stream ID. */
+static int64_t never_open_fill(pair *p, const uint8_t *data, size_t *total) {
+  rudp_conn_stats st;
+  rudp_strm *cs;
+  int64_t id;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 0);
+  assert_int_equal(st.blocked_sent, 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, 100000, 0),
+                   65536);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, 1, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 65536);
+  pair_run(p, 1 * SEC);
+  cs = strm_of(&p->c, id);
+  assert_int_equal(cs->tx.sent, 1000);
+  assert_int_equal(cs->tx.acked, 1000);
+  assert_int_equal(strm_of(&p->s, id)->rx_fc.highest, 1000);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 64536);
+  /* The 1000 acknowledged bytes made room for 1000 more, no more. */
+  assert_int_equal(
+      rudp_conn_stream_write(p->c.conn, id, data + 65536, 100000, 0), 1000);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, 1, 0),
+                   RUDP_ERR_WOULDBLOCK);
+  *total = 66536;
+  pair_run(p, 100 * MS);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 65536);
+  /* Blocked at 1000 by both credits: one STREAM_DATA_BLOCKED and one
+   * DATA_BLOCKED, once each. */
+  assert_int_equal(st.blocked_sent, 2);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 1);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 1);
+  return id;
+}
+
+/*
+ * 10.5: a receiver that grants 1000 bytes and never more, held for 60 s
+ * while the sender keeps writing (a 10 s keepalive on the sender keeps
+ * the connection from idling out): every write after the stream's send
+ * buffer filled returns WOULDBLOCK, send_buffered stays at its bound,
+ * the two *_BLOCKED frames are sent once (once per limit: no new limit,
+ * nothing new to say), nothing but the keepalive PINGs and their ACKs is
+ * sent, nothing is in flight between them, and the sender's memory does
+ * not grow.  Once the receiver reads, everything arrives in order.
+ */
+static void test_rudp_conn_hostile_window_never_opens(void **state) {
+  static uint8_t data[100000];
+  static cmem cm;
+  pair *p;
+  rudp_conn_stats st;
+  size_t total, live0, from, i, pings0;
+  rudp_tstamp last_rx;
+  uint64_t blocked;
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 31);
+  p = never_open_pair(&cm, 10 * SEC);
+  id = never_open_fill(p, data, &total);
+  live0 = cm.live;
+  cm.peak = cm.live;
+  from = p->nlog;
+  last_rx = p->c.conn->last_recv_ts;
+  pings0 = p->fcount[0][RUDP_FRAME_PING];
+  for (i = 0; i < 600; ++i) {
+    pair_run(p, 100 * MS);
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, data + total, 1000, 0),
+        RUDP_ERR_WOULDBLOCK);
+    rudp_conn_get_stats(p->c.conn, &st);
+    assert_int_equal(st.send_buffered, 65536);
+    assert_int_equal(st.blocked_sent, 2);
+    /* Nothing, or the last PING (the client's last datagram). */
+    if (st.bytes_in_flight != 0) {
+      size_t k = p->nlog;
+      while (k > from && p->log[k - 1].dir != 0) {
+        --k;
+      }
+      assert_true(k > from);
+      assert_int_equal(st.bytes_in_flight, p->log[k - 1].len);
+    }
+    expect_alive(&p->c);
+    expect_alive(&p->s);
+  }
+  /* 60 s: a PING 10 s (keepalive_interval) after the last packet
+   * received, each answered by one ACK (delayed by max_ack_delay: a lone
+   * ack-eliciting packet), so they come every 10 s + 20 ms RTT + 25 ms;
+   * nothing else either way. */
+  assert_int_equal(p->fcount[0][RUDP_FRAME_PING] - pings0, 6);
+  assert_int_equal(log_count_from(p, from, 0, 0xff), 6);
+  assert_int_equal(log_count_from(p, from, 0, RUDP_FRAME_PING), 6);
+  assert_int_equal(log_count_from(p, from, 1, 0xff), 6);
+  assert_int_equal(log_count_from(p, from, 1, RUDP_FRAME_ACK), 6);
+  for (i = 0; i < 6; ++i) {
+    const logent *le = &p->log[from + 2 * i];
+    assert_int_equal(le->dir, 0);
+    assert_int_equal(le->at, last_rx + 10 * SEC + i * (10 * SEC + 45 * MS));
+  }
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 1);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 1);
+  assert_int_equal(strm_of(&p->c, id)->tx.sent, 1000);
+  assert_int_equal(strm_of(&p->s, id)->rx_fc.highest, 1000);
+  /* Memory: not one byte more than at the start of the minute, even at
+   * the peak. */
+  assert_int_equal(cm.peak, live0);
+  assert_int_equal(cm.live, live0);
+  /* The receiver reads: the window opens 1000 bytes at a time. */
+  p->s.noread = 0;
+  read_all(&p->s, id);
+  while (total < sizeof(data)) {
+    rudp_ssize n;
+    pair_run(p, 20 * MS);
+    n = rudp_conn_stream_write(p->c.conn, id, data + total,
+                               sizeof(data) - total, 1);
+    if (n > 0) {
+      total += (size_t)n;
+    } else {
+      assert_int_equal(n, RUDP_ERR_WOULDBLOCK);
+    }
+    assert_true(p->now < T0 + 300 * SEC);
+  }
+  pair_run_until_flag(p, &p->s.rxfin[id], 60 * SEC);
+  assert_true(p->s.rxfin[id]);
+  assert_int_equal(p->s.rxlen[id], sizeof(data));
+  assert_memory_equal(p->s.rx[id], data, sizeof(data));
+  pair_run(p, 1 * SEC);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 0);
+  blocked = st.blocked_sent;
+  assert_true(blocked > 2); /* one per new limit as the window moved */
+  assert_int_equal(blocked, p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED] +
+                                p->fcount[0][RUDP_FRAME_DATA_BLOCKED]);
+  expect_alive(&p->c);
+  expect_alive(&p->s);
+  pair_del(p);
+}
+
+/*
+ * The same stalled receiver without a keepalive: the blocked sender sends
+ * nothing after its *_BLOCKED frames were acknowledged (they are not
+ * repeated for the same limit), so both sides close silently by idle
+ * timeout, 30 s (the default) after the last packet each received.
+ * RFC 9000 4.1 suggests a blocked sender repeat *_BLOCKED while nothing is
+ * in flight to keep the connection open; this one leaves that to
+ * keepalive_interval.
+ */
+static void test_rudp_conn_hostile_window_never_opens_idle(void **state) {
+  static uint8_t data[100000];
+  static cmem cm;
+  pair *p;
+  size_t total;
+  rudp_tstamp c_idle, s_idle;
+  (void)state;
+  p = never_open_pair(&cm, 0);
+  never_open_fill(p, data, &total);
+  c_idle = p->c.conn->idle_start_ts;
+  s_idle = p->s.conn->idle_start_ts;
+  pair_run(p, 60 * SEC);
+  assert_true(p->c.closed);
+  assert_true(p->s.closed);
+  assert_int_equal(p->c.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->s.closed_error, RUDP_ERR_IDLE_CLOSE);
+  assert_int_equal(p->c.closed_at, c_idle + 30 * SEC);
+  assert_int_equal(p->s.closed_at, s_idle + 30 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 1);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 1);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  assert_int_equal(p->fcount[1][RUDP_FRAME_CONNECTION_CLOSE], 0);
+  pair_del(p);
+}
+
+/*
+ * 10.5 (RFC 9000 13.3): a lost STREAM_DATA_BLOCKED or DATA_BLOCKED is
+ * sent again while the sender is still blocked at the limit it carried,
+ * and then not again: blocked_sent counts both copies.  Regression
+ * (fixed): rudp_fc_tx_should_send_blocked says it once per limit and
+ * conn_on_frame_lost did not requeue it, so a lost one was never
+ * repeated.
+ */
+static void test_rudp_conn_hostile_blocked_lost(void **state) {
+  static uint8_t data[20000];
+  pair *p = pair_alloc();
+  rudp_conn_stats st;
+  int64_t id;
+  (void)state;
+  fill_pattern(data, sizeof(data), 32);
+  p->ss.initial_max_stream_data = p->ss.max_stream_window = 4000;
+  p->ss.initial_max_data = p->ss.max_window = 4000;
+  pair_start(p);
+  pair_settle(p);
+  p->s.noread = 1;
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_STREAM_DATA_BLOCKED;
+  p->rules[0].mask = 1;
+  p->rules[1].dir = 0;
+  p->rules[1].ftype = RUDP_FRAME_DATA_BLOCKED;
+  p->rules[1].mask = 1;
+  p->nrules = 2;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 1),
+                   (rudp_ssize)sizeof(data));
+  pair_run(p, 5 * SEC);
+  rudp_conn_get_stats(p->c.conn, &st);
+  /* Blocked at 4000 by both credits: both frames in one datagram, lost;
+   * the PTO probes with PINGs, whose ACK declares it lost; one copy of
+   * each follows. */
+  assert_int_equal(p->rules[0].seen, 2);
+  assert_int_equal(p->rules[1].seen, 2);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 2);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 2);
+  assert_int_equal(st.blocked_sent, 4);
+  assert_int_equal(st.send_buffered, sizeof(data) - 4000);
+  assert_int_equal(strm_of(&p->s, id)->rx_fc.highest, 4000);
+  /* Still blocked a while later: nothing more. */
+  pair_run(p, 10 * SEC);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_STREAM_DATA_BLOCKED], 2);
+  assert_int_equal(p->fcount[0][RUDP_FRAME_DATA_BLOCKED], 2);
+  p->s.noread = 0;
+  read_all(&p->s, id);
+  pair_run(p, 5 * SEC);
+  assert_int_equal(p->s.rxlen[id], sizeof(data));
+  assert_memory_equal(p->s.rx[id], data, sizeof(data));
+  assert_true(p->s.rxfin[id]);
+  pair_del(p);
+}
+
+/*
+ * rudp_settings_default: every documented default (include/rudp/rudp.h),
+ * and the ones a peer sees on the wire and meets as limits: 100 streams
+ * of each kind, 256 KiB per stream and 1 MiB per connection of credit,
+ * 64 datagrams queued.
+ */
+static void test_rudp_conn_settings_defaults(void **state) {
+  static uint8_t dg[10];
+  rudp_settings s;
+  const rudp_transport_params *tp;
+  rudp_conn_stats st;
+  pair *p;
+  int64_t id;
+  rudp_strm *strm;
+  size_t i;
+  (void)state;
+  rudp_settings_default(&s);
+  assert_int_equal(s.connect_retries, 6);
+  assert_int_equal(s.connect_timeout, 1 * SEC);
+  assert_int_equal(s.handshake_timeout, 10 * SEC);
+  assert_int_equal(s.idle_timeout, 30 * SEC);
+  assert_int_equal(s.keepalive_interval, 0);
+  assert_int_equal(s.linger_timeout, 10 * SEC);
+  assert_int_equal(s.initial_rtt, 333 * MS);
+  assert_int_equal(s.max_ack_delay, 25 * MS);
+  assert_int_equal(s.ack_delay_exponent, 3);
+  assert_int_equal(s.ack_eliciting_threshold, 2);
+  assert_int_equal(s.ack_ranges, 32);
+  assert_int_equal(s.max_udp_payload_size, 65527);
+  assert_int_equal(s.tx_udp_payload_size, 1200);
+  assert_int_equal(s.pmtud_max_udp_payload_size, 16384);
+  assert_int_equal(s.initial_max_data, 1 << 20);
+  assert_int_equal(s.initial_max_stream_data, 256 << 10);
+  assert_int_equal(s.max_window, 24 << 20);
+  assert_int_equal(s.max_stream_window, 16 << 20);
+  assert_int_equal(s.max_streams_bidi, 100);
+  assert_int_equal(s.max_streams_uni, 100);
+  assert_int_equal(s.max_stream_send_buffer, 4 << 20);
+  assert_int_equal(s.max_send_buffer, 16 << 20);
+  assert_int_equal(s.max_datagram_frame_size, 1200);
+  assert_int_equal(s.datagram_queue_len, 64);
+  assert_int_equal(s.cc_algo, RUDP_CC_CUBIC);
+  assert_int_equal(s.loss_tolerant, 1);
+  assert_null(s.tls);
+  assert_null(s.tls_server_name);
+  assert_int_equal(s.key_update_interval, 1ULL << 22);
+  assert_int_equal(s.ack_immediately, 0);
+
+  /* On the wire and as limits.  (pair_alloc turns PMTUD off; nothing
+   * else differs from the defaults.) */
+  p = pair_new();
+  pair_settle(p);
+  tp = rudp_conn_get_peer_params(p->c.conn);
+  assert_int_equal(tp->max_idle_timeout, 30 * SEC);
+  assert_int_equal(tp->max_udp_payload_size, 65527);
+  assert_int_equal(tp->initial_max_data, 1 << 20);
+  assert_int_equal(tp->initial_max_stream_data_bidi_local, 256 << 10);
+  assert_int_equal(tp->initial_max_stream_data_bidi_remote, 256 << 10);
+  assert_int_equal(tp->initial_max_stream_data_uni, 256 << 10);
+  assert_int_equal(tp->initial_max_streams_bidi, 100);
+  assert_int_equal(tp->initial_max_streams_uni, 100);
+  assert_int_equal(tp->ack_delay_exponent, 3);
+  assert_int_equal(tp->max_ack_delay, 25 * MS);
+  assert_int_equal(tp->max_datagram_frame_size, 1200);
+  for (i = 0; i < 100; ++i) {
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
+    assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &id), 0);
+  }
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id),
+                   RUDP_ERR_STREAM_LIMIT);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 0, &id),
+                   RUDP_ERR_STREAM_LIMIT);
+  /* The receive side's windows and their ceilings. */
+  assert_int_equal(inject_stream_synced(p, &p->s, 0, 0, "x", 0), 0);
+  strm = strm_of(&p->s, 0);
+  assert_non_null(strm);
+  assert_int_equal(strm->rx_fc.max, 256 << 10);
+  assert_int_equal(strm->rx_fc.max_window, 16 << 20);
+  assert_int_equal(p->s.conn->rx_fc.max, 1 << 20);
+  assert_int_equal(p->s.conn->rx_fc.max_window, 24 << 20);
+  assert_int_equal(strm_of(&p->c, 0)->tx_fc.max, 256 << 10);
+  assert_int_equal(p->c.conn->tx_fc.max, 1 << 20);
+  /* 64 datagrams queue; the 65th drops the oldest. */
+  for (i = 0; i < 65; ++i) {
+    assert_int_equal(rudp_conn_send_datagram(p->s.conn, dg, sizeof(dg)), 0);
+  }
+  rudp_conn_get_stats(p->s.conn, &st);
+  assert_int_equal(st.datagrams_queued, 64);
+  assert_int_equal(st.datagram_bytes_queued, 640);
+  assert_int_equal(st.datagrams_dropped, 1);
+  pair_del(p);
+}
+
+/*
+ * rudp_conn_stats.send_buffered: what the application wrote (copied and
+ * referenced) and the peer has not acknowledged in order, over all
+ * streams: exact after writes, after partial acknowledgements (a window
+ * of 4000 bytes), unchanged while later packets are acknowledged ahead
+ * of a lost one, 0 once everything is acknowledged.
+ */
+static void test_rudp_conn_stats_send_buffered(void **state) {
+  static uint8_t data[10000];
+  static int ref;
+  pair *p = pair_alloc();
+  rudp_conn_stats st;
+  rudp_strm *cs;
+  int64_t a, b, c;
+  int seen_ooo = 0;
+  size_t i;
+  (void)state;
+  fill_pattern(data, sizeof(data), 33);
+  p->ss.initial_max_stream_data = p->ss.max_stream_window = 4000;
+  pair_start(p);
+  pair_settle(p);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 0);
+  p->s.noread = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &a), 0);
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &b), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, a, data, 10000, 0), 10000);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 10000);
+  assert_int_equal(
+      rudp_conn_stream_write_ref(p->c.conn, b, data, 3000, &ref, 0), 0);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 13000);
+  /* The window lets 4000 of a through, all 3000 of b. */
+  pair_run(p, 1 * SEC);
+  assert_int_equal(strm_of(&p->c, a)->tx.acked, 4000);
+  assert_int_equal(strm_of(&p->c, b)->tx.acked, 3000);
+  assert_int_equal(p->c.released, 1);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 6000);
+  /* Read: the rest goes. */
+  p->s.noread = 0;
+  read_all(&p->s, a);
+  read_all(&p->s, b);
+  pair_run(p, 2 * SEC);
+  assert_int_equal(p->s.rxlen[a], 10000);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 0);
+  /* The first datagram of c's data is lost: the later ones are
+   * acknowledged first, and free nothing until it is. */
+  p->rules[0].dir = 0;
+  p->rules[0].ftype = RUDP_FRAME_STREAM;
+  p->rules[0].mask = 1;
+  p->nrules = 1;
+  assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &c), 0);
+  assert_int_equal(rudp_conn_stream_write(p->c.conn, c, data, 3500, 1), 3500);
+  /* Every millisecond: exactly the bytes not acknowledged in order. */
+  for (i = 0; i < 2000; ++i) {
+    pair_run(p, 1 * MS);
+    cs = strm_of(&p->c, c);
+    assert_non_null(cs); /* the server's direction stays open */
+    rudp_conn_get_stats(p->c.conn, &st);
+    assert_int_equal(st.send_buffered, 3500 - cs->tx.acked);
+    if (cs->tx.acked == 0 && rudp_iset_len(&cs->tx.acked_ranges) > 0) {
+      assert_int_equal(st.send_buffered, 3500);
+      seen_ooo = 1;
+    }
+  }
+  assert_true(seen_ooo);
+  /* Three datagrams of STREAM (1196 + 1198 + the rest) and the lost
+   * first one again. */
+  assert_int_equal(p->rules[0].seen, 4);
+  assert_int_equal(p->s.rxlen[c], 3500);
+  assert_true(p->s.rxfin[c]);
+  rudp_conn_get_stats(p->c.conn, &st);
+  assert_int_equal(st.send_buffered, 0);
+  pair_del(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rudp_conn_handshake),
@@ -5802,6 +6901,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_write_ref_released_on_reset_and_del),
       cmocka_unit_test(test_rudp_conn_flow_control_tiny_window),
       cmocka_unit_test(test_rudp_conn_flow_control_receiver_stalls),
+      cmocka_unit_test(test_rudp_conn_rx_rings_released),
       /* datagrams */
       cmocka_unit_test(test_rudp_conn_datagram_boundaries),
       cmocka_unit_test(test_rudp_conn_datagram_too_large),
@@ -5892,6 +6992,18 @@ int main(void) {
       cmocka_unit_test(test_rudp_conn_send_buffer_settings),
       cmocka_unit_test(test_rudp_conn_send_buffer_msg),
       cmocka_unit_test(test_rudp_conn_send_buffer_msg_behind_app_stream),
+      /* hostile input, connection level (issue 9) */
+      cmocka_unit_test(test_rudp_conn_hostile_stream_overlap),
+      cmocka_unit_test(test_rudp_conn_hostile_crypto_overlap_plain),
+      cmocka_unit_test(test_rudp_conn_hostile_crypto_buffer_exceeded),
+      cmocka_unit_test(test_rudp_conn_hostile_crypto_overlap_tls),
+      cmocka_unit_test(test_rudp_conn_hostile_closed_stream_frames),
+      cmocka_unit_test(test_rudp_conn_hostile_stream_limit_frames),
+      cmocka_unit_test(test_rudp_conn_hostile_window_never_opens),
+      cmocka_unit_test(test_rudp_conn_hostile_window_never_opens_idle),
+      cmocka_unit_test(test_rudp_conn_hostile_blocked_lost),
+      cmocka_unit_test(test_rudp_conn_settings_defaults),
+      cmocka_unit_test(test_rudp_conn_stats_send_buffered),
   };
   /* Debugging aids: RUDP_CONN_TEST_FILTER=<glob> runs only the matching
    * tests; RUDP_CONN_TEST_TRACE=1 prints every datagram. */

@@ -508,6 +508,48 @@ typedef struct seg {
   int cover;
 } seg;
 
+/* release frees a drained ring (and only a drained one), keeping the
+ * owner's ring_total exact; the next gap grows a new ring. */
+static void test_rudp_rob_release(void **state) {
+  rudp_rob rob;
+  rudp_test_mem cm;
+  uint64_t total = 0;
+  size_t nlive;
+  (void)state;
+
+  rudp_test_mem_init(&cm);
+  rudp_rob_init(&rob, 1 << 20, RUDP_ROB_DEFAULT_MAX_GAPS, &cm.mem);
+  rudp_rob_set_ring_total(&rob, &total);
+  assert_int_equal(0, rudp_rob_release(&rob)); /* no ring yet */
+
+  /* A gap: 1200 bytes lost, 100,000 behind them held in the ring. */
+  assert_int_equal(100000, push_pat(&rob, 1200, 100000));
+  assert_int_equal(131072, rob.cap);
+  assert_int_equal(131072, total);
+  assert_int_equal(0, rudp_rob_release(&rob)); /* holds data: kept */
+  assert_int_equal(1200, push_pat(&rob, 0, 1200));
+  read_check(&rob, 50000);
+  assert_int_equal(0, rudp_rob_release(&rob)); /* unread bytes: kept */
+  read_check(&rob, 51200);
+  nlive = cm.nlive;
+  assert_int_equal(131072, rudp_rob_release(&rob));
+  assert_int_equal(nlive - 1, cm.nlive);
+  assert_null(rob.buf);
+  assert_int_equal(0, rob.cap);
+  assert_int_equal(0, total);
+
+  /* The stream goes on: in order (lent, no ring), then another gap. */
+  assert_int_equal(101200, rob.read_offset);
+  assert_int_equal(2000, push_pat(&rob, 101200 + 3000, 2000));
+  assert_int_equal(8192, rob.cap);
+  assert_int_equal(8192, total);
+  assert_int_equal(3000, push_pat(&rob, 101200, 3000));
+  read_check(&rob, 5000);
+  rudp_rob_free(&rob);
+  assert_int_equal(0, total);
+  assert_int_equal(0, cm.nlive);
+}
+
 static void test_rudp_rob_property(void **state) {
   const size_t n = 1 << 16;
   uint8_t *stream = malloc(n), *held = malloc(n), *tmp = malloc(n);
@@ -682,6 +724,7 @@ int main(void) {
       cmocka_unit_test(test_rudp_rob_lend),
       cmocka_unit_test(test_rudp_rob_nomem),
       cmocka_unit_test(test_rudp_rob_alloc_bounded),
+      cmocka_unit_test(test_rudp_rob_release),
       cmocka_unit_test(test_rudp_rob_property),
   };
 
