@@ -25,9 +25,11 @@
 #include <netinet/in.h>
 
 #include <rudp/rudp.h>
+#include <rudp/rudp_tls.h>
 
 #include "rudp_conn.h"
 #include "rudp_endpoint.h"
+#include "rudp_frame.h"
 #include "rudp_macro.h"
 #include "rudp_pkt.h"
 #include "rudp_test_helper.h"
@@ -569,34 +571,64 @@ static int filter_capture(net *n, host *from, dg *d) {
   return 1;
 }
 
+/* CONNECT_STRIDE is the room make_connects gives each datagram. */
+#define CONNECT_STRIDE 2048
+
 /*
- * make_connect produces a genuine CONNECT datagram (1200 bytes, with
- * CRYPTO) from a throwaway client endpoint, into |out|; returns its
- * length.  |seed| varies its CIDs.
+ * make_connects produces the first |count| genuine CONNECT datagrams (1200
+ * bytes, with CRYPTO) of a throwaway client endpoint, in TLS mode with
+ * |tls|: its CONNECT, then its retransmissions (new packet numbers) as its
+ * timer fires.  Datagram i goes to |out| + i * CONNECT_STRIDE, its length
+ * to |lens|[i] and (|at| not NULL) its time, from n->now on, to |at|[i].
+ * |seed| varies its CIDs.
  */
-static size_t make_connect(net *n, const host *server, uint8_t *out,
-                           uint32_t seed) {
-  host *x = host_new(n, 0, 0x0a0000f0u + seed, 7000);
+static void make_connects(net *n, const host *server, rudp_tls_ctx *tls,
+                          uint32_t seed, size_t count, uint8_t *out,
+                          size_t *lens, rudp_tstamp *at) {
+  host *x = host_alloc(n, 0, 0x0a0000f0u + seed, 7000);
   net_filter saved = n->filter;
+  rudp_tstamp now = n->now;
   rudp_conn *conn;
-  size_t len;
+  size_t i;
+  x->st.conn.tls = tls;
+  host_start(x);
   /* No app: the connection never gets far enough to call back. */
   assert_int_equal(
       rudp_endpoint_connect(x->ep, (const struct sockaddr *)&server->addr,
                             server->addrlen, NULL, NULL, &conn, n->now),
       0);
   g_cap_host = x;
-  g_caplen = 0;
   n->filter = filter_capture;
-  host_flush(x);
+  for (i = 0; i < count; ++i) {
+    if (i > 0) {
+      /* Its retransmission timer, on its own clock. */
+      n->now = rudp_endpoint_get_expiry(x->ep);
+      assert_true(n->now != RUDP_TSTAMP_MAX);
+      assert_int_equal(rudp_endpoint_handle_expiry(x->ep, n->now), 0);
+    }
+    g_caplen = 0;
+    host_flush(x);
+    assert_true(g_caplen >= RUDP_MIN_UDP_PAYLOAD);
+    memcpy(out + i * CONNECT_STRIDE, g_cap, g_caplen);
+    lens[i] = g_caplen;
+    if (at) {
+      at[i] = n->now;
+    }
+  }
   n->filter = saved;
-  assert_true(g_caplen >= RUDP_MIN_UDP_PAYLOAD);
-  memcpy(out, g_cap, g_caplen);
-  len = g_caplen;
+  n->now = now;
   /* Remove the throwaway host. */
   rudp_endpoint_del(x->ep);
   free(x);
   --n->nhosts;
+}
+
+/* make_connect makes one plain CONNECT (make_connects) into |out|;
+ * returns its length. */
+static size_t make_connect(net *n, const host *server, uint8_t *out,
+                           uint32_t seed) {
+  size_t len;
+  make_connects(n, server, NULL, seed, 1, out, &len, NULL);
   return len;
 }
 
@@ -1090,6 +1122,169 @@ static void test_rudp_endpoint_anti_amplification(void **state) {
   assert_int_equal(stats_of(s).half_open, 0);
   assert_int_equal(stats_of(s).connections, 0);
   net_del(n);
+}
+
+/* A peek filter copies the first datagram a given host sends into g_cap
+ * and lets it go. */
+static int filter_peek(net *n, host *from, dg *d) {
+  (void)n;
+  if (from == g_cap_host && g_caplen == 0) {
+    memcpy(g_cap, d->data, d->len);
+    g_caplen = d->len;
+  }
+  return 0;
+}
+
+/* crypto_at_0 tells whether the datagram's first packet carries a CRYPTO
+ * frame from offset 0 (a whole handshake flight, not an ACK alone). */
+static int crypto_at_0(const uint8_t *d, size_t len) {
+  rudp_pkt_hd hd;
+  rudp_ssize hl = rudp_pkt_decode_hd(&hd, d, len, RUDP_DEFAULT_CIDLEN);
+  size_t off;
+  if (hl < 0) {
+    return 0;
+  }
+  for (off = (size_t)hl; off < hd.pktlen - RUDP_PKT_CRCLEN;) {
+    rudp_frame fr;
+    rudp_ssize n =
+        rudp_frame_decode(&fr, d + off, hd.pktlen - RUDP_PKT_CRCLEN - off);
+    if (n < 0) {
+      return 0;
+    }
+    if (fr.type == RUDP_FRAME_CRYPTO && fr.crypto.offset == 0) {
+      return 1;
+    }
+    off += (size_t)n;
+  }
+  return 0;
+}
+
+/* The same with CONNECT retransmissions: each adds credit, each draws an
+ * answer within it, and the total stays within 3x. */
+static void test_rudp_endpoint_anti_amplification_retransmitted(void **state) {
+  net *n = net_new();
+  host *s = host_alloc(n, 1, 0x0a000001, 5300);
+  struct sockaddr_storage fake;
+  socklen_t fakelen;
+  uint8_t pkt[3 * CONNECT_STRIDE];
+  size_t len[3], i, recvd = 0;
+  rudp_tstamp at[3];
+  (void)state;
+
+  s->st.retry = RUDP_RETRY_NEVER;
+  host_start(s);
+  /* A client's CONNECT and two retransmissions (1 s, then 2 s later). */
+  make_connects(n, s, NULL, 3, 3, pkt, len, at);
+  assert_int_equal(at[1] - at[0], SEC);
+  assert_int_equal(at[2] - at[1], 2 * SEC);
+  addr4(&fake, &fakelen, 0xcb007102u, 4444);
+  for (i = 0; i < 3; ++i) {
+    uint64_t before;
+    net_run(n, at[i] - n->now);
+    net_flush(n);
+    before = s->dgrams_out;
+    inject(s, &fake, fakelen, pkt + i * CONNECT_STRIDE, len[i]);
+    recvd += len[i];
+    g_cap_host = s;
+    g_caplen = 0;
+    n->filter = filter_peek;
+    net_flush(n);
+    n->filter = NULL;
+    /* Answered at once with one ACCEPT carrying the handshake data (the
+     * first, or a new one for the retransmission: docs/PROTOCOL.md 7.3),
+     * within the credit so far. */
+    assert_int_equal(s->dgrams_out, before + 1);
+    assert_true(crypto_at_0(g_cap, g_caplen));
+    assert_true(s->bytes_out <= 3 * recvd);
+    assert_int_equal(stats_of(s).half_open, 1);
+    assert_int_equal(stats_of(s).connections, 1);
+  }
+  net_run(n, 15 * SEC);
+  print_message("plain: %zu bytes of CONNECTs from the victim; the server "
+                "sent it %llu bytes in %llu datagrams\n",
+                recvd, (unsigned long long)n->lost_bytes,
+                (unsigned long long)n->lost_dgrams);
+  assert_true(n->lost_dgrams >= 3);
+  assert_int_equal(n->lost_bytes, s->bytes_out);
+  assert_true(n->lost_bytes <= 3 * recvd);
+  assert_int_equal(stats_of(s).half_open, 0);
+  assert_int_equal(stats_of(s).connections, 0);
+  net_del(n);
+}
+
+/*
+ * amplification_tls: a TLS server whose half-open connections live
+ * |hs_timeout| gets one CONNECT from a victim's address and runs its
+ * timers |run| long: the victim gets the first flight (ACCEPT with the
+ * certificate) and its retransmissions, never more than 3x the CONNECT.
+ * Returns the bytes the victim got; |first| receives the first flight's.
+ */
+static uint64_t amplification_tls(rudp_duration hs_timeout, rudp_duration run,
+                                  uint64_t *first, size_t *len) {
+  net *n = net_new();
+  host *s = host_alloc(n, 1, 0x0a000001, 5300);
+  rudp_tls_ctx *sctx, *cctx;
+  struct sockaddr_storage fake;
+  socklen_t fakelen;
+  uint8_t pkt[CONNECT_STRIDE];
+  uint64_t sent;
+  size_t steps = 0;
+  rudp_tstamp end;
+
+  if (rudp_test_tls_ctxs(&sctx, &cctx, NULL, NULL) != 0) {
+    net_del(n);
+#ifdef RUDP_TEST_EXPECT_TLS
+    fail_msg("configured with OpenSSL, yet rudp_tls_available() is 0");
+#endif
+    skip();
+  }
+  s->st.retry = RUDP_RETRY_NEVER;
+  s->st.conn.tls = sctx;
+  s->st.conn.handshake_timeout = hs_timeout;
+  host_start(s);
+  make_connects(n, s, cctx, 3, 1, pkt, len, NULL);
+  addr4(&fake, &fakelen, 0xcb007103u, 4444);
+  inject(s, &fake, fakelen, pkt, *len);
+  assert_int_equal(stats_of(s).half_open, 1);
+  net_flush(n);
+  *first = s->bytes_out;
+  end = n->now + run;
+  while (net_step(n, end)) {
+    /* A connection out of credit waits; it does not spin. */
+    assert_true(++steps < 100);
+  }
+  sent = n->lost_bytes;
+  print_message("tls, handshake_timeout %llu s: a %zu-byte CONNECT from the "
+                "victim; the server sent it a %llu-byte first flight, %llu "
+                "bytes in %llu datagrams in all\n",
+                (unsigned long long)(hs_timeout / SEC), *len,
+                (unsigned long long)*first, (unsigned long long)sent,
+                (unsigned long long)n->lost_dgrams);
+  assert_true(*first > 0);
+  assert_true(sent > *first);
+  assert_true(sent <= 3 * *len);
+  assert_int_equal(sent, s->bytes_out);
+  assert_int_equal(stats_of(s).half_open, 0);
+  assert_int_equal(stats_of(s).connections, 0);
+  net_del(n);
+  rudp_tls_ctx_free(sctx);
+  rudp_tls_ctx_free(cctx);
+  return sent;
+}
+
+/* The same in TLS mode, where the server's first flight carries its
+ * certificate. */
+static void test_rudp_endpoint_anti_amplification_tls(void **state) {
+  uint64_t first, sent;
+  size_t len;
+  (void)state;
+  /* Default handshake_timeout (10 s): the flight and its retransmissions
+   * (PTO at about 1, 3 and 7 s) fit in the credit. */
+  amplification_tls(10 * SEC, 15 * SEC, &first, &len);
+  /* Half-open for 2 minutes: the retransmissions use the credit up, the
+   * last one cut to what is left (less than a flight), then nothing. */
+  sent = amplification_tls(120 * SEC, 125 * SEC, &first, &len);
+  assert_true(3 * len - sent < first);
 }
 
 /* craft_long writes a long-header datagram of |len| bytes with |version|
@@ -2063,6 +2258,9 @@ int main(void) {
       cmocka_unit_test_setup(test_rudp_endpoint_token_expired, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_token_other_address, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_anti_amplification, setup),
+      cmocka_unit_test_setup(
+          test_rudp_endpoint_anti_amplification_retransmitted, setup),
+      cmocka_unit_test_setup(test_rudp_endpoint_anti_amplification_tls, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_version_negotiation, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_stateless_queue_bounded, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_stateless_reset, setup),
