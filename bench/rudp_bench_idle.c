@@ -24,7 +24,30 @@
  * pair.  The binding uses one UDP socket per endpoint, so there is no
  * per-connection kernel socket memory to add.
  *
+ * Before that run, with the same settings, two core endpoints (no binding,
+ * no sockets) exchange datagrams in memory on a virtual clock, so these
+ * are exact byte counts:
+ *
+ *   - an endpoint alone, before any connection (server, client);
+ *   - a half-open connection on the server: min(-m, 256) CONNECTs
+ *     received and answered, the answers lost (TLS: the SSL object kept,
+ *     its first flight sent), per connection;
+ *   - one connection with full buffers: the sender's growth once it has
+ *     written until RUDP_ERR_WOULDBLOCK (max_send_buffer) and queued twice
+ *     datagram_queue_len datagrams of the largest size, and the
+ *     receiver's, which never reads, once flow control stops the data
+ *     (initial windows: they grow only while the application reads);
+ *   - a stream left open after the receiver read its 256 KiB (the initial
+ *     stream window), per stream over 100: in order, and with the
+ *     stream's first packet lost (its reorder ring then grows to the
+ *     window and keeps that size until the stream ends).
+ *
+ * The endpoint figures of the run itself include the binding's buffers
+ * (recv_batch x 64 KiB and send_queue_size); in TLS mode OpenSSL's
+ * library state and the two contexts are shown apart (once per process).
+ *
  * Not a test: it never fails because the machine is slow.
+ * tests/rudp_memory_test.c holds the plain figures to bounds.
  *
  *   rudp_bench_idle [-m CONNECTIONS] [-i INFLIGHT] [-t none|aes128|chacha20]
  *                   [-q QUIET_MS] [-J] [-v]
@@ -264,6 +287,409 @@ static int64_t rss_bytes(void) {
   return (int64_t)rss * sysconf(_SC_PAGESIZE);
 }
 
+/* ------------------------------------------------------------ in memory */
+
+/*
+ * The figures that need no sockets are taken first, on the main thread,
+ * with two core endpoints (no binding) exchanging datagrams in memory on a
+ * virtual clock: byte counts that are the same on every run.  t_side is
+ * switched around each endpoint's calls so that OpenSSL's allocations are
+ * charged to the right side.
+ */
+#define MP_DELAY (1 * MS)
+
+typedef struct mp_dg {
+  struct mp_dg *next;
+  int to_server;
+  size_t len;
+  uint8_t data[];
+} mp_dg;
+
+typedef struct mem_pair {
+  rudp_endpoint *srv, *cli;
+  struct sockaddr_in asrv, acli;
+  uint64_t rng;
+  rudp_tstamp now;
+  mp_dg *head, **tail;
+  int drop_to_client;       /* half-open: the server's answers are lost */
+  int drop_next;            /* lose the client's next datagram */
+  rudp_conn *cconn, *sconn; /* the last connection of each side */
+  size_t established, accepted;
+} mem_pair;
+
+static int mp_rand(uint8_t *dest, size_t len, void *ud) {
+  mem_pair *p = ud;
+  size_t i;
+  /* xorshift64*: unique connection IDs are all a benchmark needs. */
+  for (i = 0; i < len; ++i) {
+    p->rng ^= p->rng >> 12;
+    p->rng ^= p->rng << 25;
+    p->rng ^= p->rng >> 27;
+    dest[i] = (uint8_t)((p->rng * 0x2545F4914F6CDD1DULL) >> 56);
+  }
+  return 0;
+}
+
+static int mp_accept_ready(rudp_endpoint *ep, void *ud) {
+  mem_pair *p = ud;
+  rudp_conn *conn;
+  while ((conn = rudp_endpoint_accept(ep)) != NULL) {
+    p->sconn = conn;
+    ++p->accepted;
+  }
+  return 0;
+}
+
+static int mp_handshake(rudp_conn *conn, void *ud) {
+  (void)conn;
+  if (ud) { /* client connections only */
+    ++((mem_pair *)ud)->established;
+  }
+  return 0;
+}
+
+/* g_mp_read: the server's application reads what arrives. */
+static int g_mp_read;
+
+static int mp_readable(rudp_conn *conn, int64_t id, void *ud) {
+  static uint8_t buf[65536];
+  int fin;
+  (void)ud;
+  while (g_mp_read &&
+         rudp_conn_stream_read(conn, id, buf, sizeof(buf), &fin) > 0) {
+  }
+  return 0;
+}
+
+static const rudp_callbacks mp_callbacks = {.handshake_completed = mp_handshake,
+                                            .stream_readable = mp_readable};
+
+static void mp_flush(mem_pair *p, int server) {
+  static uint8_t buf[65536];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  rudp_ssize n;
+  t_side = server ? SERVER : CLIENT;
+  while ((n = rudp_endpoint_write(server ? p->srv : p->cli, buf, sizeof(buf),
+                                  &to, &tolen, p->now)) > 0) {
+    mp_dg *d;
+    if (server && p->drop_to_client) {
+      continue;
+    }
+    if (!server && p->drop_next) {
+      p->drop_next = 0;
+      continue;
+    }
+    d = malloc(sizeof(*d) + (size_t)n);
+    if (!d) {
+      die("out of memory");
+    }
+    d->next = NULL;
+    d->to_server = !server;
+    d->len = (size_t)n;
+    memcpy(d->data, buf, (size_t)n);
+    *p->tail = d;
+    p->tail = &d->next;
+  }
+  t_side = OTHER;
+  if (n < 0) {
+    die("rudp_endpoint_write: %s", rudp_strerror((int)n));
+  }
+}
+
+static void mp_expire(mem_pair *p, int server) {
+  rudp_endpoint *ep = server ? p->srv : p->cli;
+  if (rudp_endpoint_get_expiry(ep) <= p->now) {
+    t_side = server ? SERVER : CLIENT;
+    if (rudp_endpoint_handle_expiry(ep, p->now) != 0) {
+      die("rudp_endpoint_handle_expiry failed");
+    }
+    t_side = OTHER;
+  }
+}
+
+/* mp_step: what both sides send arrives MP_DELAY later; with nothing in
+ * flight the clock jumps to the next timer.  0 once |limit| is reached. */
+static int mp_step(mem_pair *p, rudp_tstamp limit) {
+  mp_flush(p, 0);
+  mp_flush(p, 1);
+  if (p->head) {
+    mp_dg *d = p->head;
+    p->head = NULL;
+    p->tail = &p->head;
+    p->now += MP_DELAY;
+    while (d) {
+      mp_dg *next = d->next;
+      const struct sockaddr_in *from = d->to_server ? &p->acli : &p->asrv;
+      t_side = d->to_server ? SERVER : CLIENT;
+      if (rudp_endpoint_read(d->to_server ? p->srv : p->cli, d->data, d->len,
+                             (const struct sockaddr *)from, sizeof(*from),
+                             p->now) != 0) {
+        die("rudp_endpoint_read failed");
+      }
+      t_side = OTHER;
+      free(d);
+      d = next;
+    }
+  } else {
+    rudp_tstamp t = rudp_endpoint_get_expiry(p->srv);
+    if (rudp_endpoint_get_expiry(p->cli) < t) {
+      t = rudp_endpoint_get_expiry(p->cli);
+    }
+    if (t > limit) {
+      p->now = limit;
+      return 0;
+    }
+    if (t > p->now) {
+      p->now = t;
+    }
+  }
+  mp_expire(p, 1);
+  mp_expire(p, 0);
+  return 1;
+}
+
+static void mp_new(mem_pair *p, rudp_event_settings *st, rudp_tls_ctx *stls,
+                   rudp_tls_ctx *ctls) {
+  static const rudp_endpoint_callbacks srvcb = {mp_rand, mp_accept_ready, NULL};
+  static const rudp_endpoint_callbacks clicb = {mp_rand, NULL, NULL};
+  rudp_endpoint_settings es = st->endpoint;
+  memset(p, 0, sizeof(*p));
+  p->asrv.sin_family = p->acli.sin_family = AF_INET;
+  p->asrv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  p->acli.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+  p->asrv.sin_port = htons(4433);
+  p->acli.sin_port = htons(50000);
+  p->rng = 0x9E3779B97F4A7C15ULL;
+  p->now = 1000 * SEC;
+  p->tail = &p->head;
+  es.listen = 1;
+  es.conn.tls = stls;
+  t_side = SERVER;
+  if (rudp_endpoint_new(&p->srv, &es, &srvcb, &mp_callbacks, &mem_server, p,
+                        p->now) != 0) {
+    die("in-memory server endpoint failed");
+  }
+  es.listen = 0;
+  es.conn.tls = ctls;
+  t_side = CLIENT;
+  if (rudp_endpoint_new(&p->cli, &es, &clicb, &mp_callbacks, &mem_client, p,
+                        p->now) != 0) {
+    die("in-memory client endpoint failed");
+  }
+  t_side = OTHER;
+}
+
+static void mp_del(mem_pair *p) {
+  while (p->head) {
+    mp_dg *d = p->head;
+    p->head = d->next;
+    free(d);
+  }
+  t_side = SERVER;
+  rudp_endpoint_del(p->srv);
+  t_side = CLIENT;
+  rudp_endpoint_del(p->cli);
+  t_side = OTHER;
+}
+
+static void mp_connect(mem_pair *p) {
+  int rv;
+  t_side = CLIENT;
+  rv = rudp_endpoint_connect(p->cli, (const struct sockaddr *)&p->asrv,
+                             sizeof(p->asrv), NULL, p, &p->cconn, p->now);
+  t_side = OTHER;
+  if (rv != 0) {
+    die("in-memory connect: %s", rudp_strerror(rv));
+  }
+}
+
+/* What phase A measured: bytes (librudp, OpenSSL) per side. */
+typedef struct mem_figs {
+  /* a core endpoint, no connection */
+  int64_t ep_rudp[2], ep_ossl[2];
+  /* per half-open connection on the server, over |nhalf| */
+  size_t nhalf;
+  double half_rudp, half_ossl;
+  /* one connection with full buffers: the client's growth after filling
+   * its send buffer and datagram queue, the server's after receiving all
+   * the flow control lets in without reading */
+  int64_t full_send, full_recv;
+  /* the client's counters when full (rudp_conn_stats), and the stream
+   * bytes the server then took in (acknowledged) */
+  uint64_t full_send_buffered, full_dgrams_queued, full_dgram_bytes_queued;
+  uint64_t full_recv_bytes;
+  /* per stream left open after the server read its 256 KiB (the initial
+   * stream window): in order, and with the stream's first packet lost */
+  size_t nstreams;
+  double stream_in_order, stream_first_lost;
+} mem_figs;
+
+static int64_t side_bytes(int alloc, int side) {
+  return __atomic_load_n(&g_tally[alloc][side].bytes, __ATOMIC_ACQUIRE);
+}
+
+/* measure_in_memory fills |f| with the settings |st| (the bench's). */
+static void measure_in_memory(mem_figs *f, rudp_event_settings *st,
+                              rudp_tls_ctx *stls, rudp_tls_ctx *ctls,
+                              size_t nhalf) {
+  mem_pair p;
+  int64_t r0[2], o0[2];
+  int s, rv;
+  size_t i;
+  rudp_tstamp limit;
+  static uint8_t chunk[65536];
+
+  memset(f, 0, sizeof(*f));
+  /* 1. The endpoints alone. */
+  for (s = 0; s < 2; ++s) {
+    r0[s] = side_bytes(RUDP, s);
+    o0[s] = side_bytes(OSSL, s);
+  }
+  mp_new(&p, st, stls, ctls);
+  for (s = 0; s < 2; ++s) {
+    f->ep_rudp[s] = side_bytes(RUDP, s) - r0[s];
+    f->ep_ossl[s] = side_bytes(OSSL, s) - o0[s];
+    r0[s] = side_bytes(RUDP, s);
+    o0[s] = side_bytes(OSSL, s);
+  }
+
+  /* 2. Half-open: |nhalf| CONNECTs received and answered, the answers
+   * lost.  The server holds each connection (and in TLS mode its SSL
+   * object, its flight sent) until handshake_timeout. */
+  p.drop_to_client = 1;
+  for (i = 0; i < nhalf; ++i) {
+    mp_connect(&p);
+  }
+  mp_step(&p, p.now + SEC);
+  mp_flush(&p, 1);
+  {
+    rudp_endpoint_stats es;
+    rudp_endpoint_get_stats(p.srv, &es);
+    if (es.half_open != nhalf) {
+      die("in memory: %" PRIu64 " half-open connections, not %zu", es.half_open,
+          nhalf);
+    }
+  }
+  f->nhalf = nhalf;
+  f->half_rudp = (double)(side_bytes(RUDP, SERVER) - r0[SERVER]) / nhalf;
+  f->half_ossl = (double)(side_bytes(OSSL, SERVER) - o0[SERVER]) / nhalf;
+  mp_del(&p);
+
+  /* 3. Full buffers: one connection, idle, then the client fills every
+   * bound it has (streams written until RUDP_ERR_WOULDBLOCK, the datagram
+   * queue twice over) and the server, which never reads, takes what its
+   * flow control lets in. */
+  mp_new(&p, st, stls, ctls);
+  mp_connect(&p);
+  limit = p.now + 10 * SEC;
+  while ((p.established < 1 || p.accepted < 1) && mp_step(&p, limit)) {
+  }
+  if (p.established < 1 || p.accepted < 1) {
+    die("in memory: the handshake did not complete");
+  }
+  limit = p.now + 5 * SEC;
+  while (mp_step(&p, limit)) {
+  }
+  for (s = 0; s < 2; ++s) {
+    r0[s] = side_bytes(RUDP, s) + side_bytes(OSSL, s);
+  }
+  t_side = CLIENT;
+  for (;;) {
+    int64_t id;
+    rudp_ssize n;
+    if (rudp_conn_get_send_buffer_room(p.cconn) == 0) {
+      break;
+    }
+    if ((rv = rudp_conn_open_stream(p.cconn, 1, &id)) != 0) {
+      die("in memory: open stream: %s", rudp_strerror(rv));
+    }
+    while ((n = rudp_conn_stream_write(p.cconn, id, chunk, sizeof(chunk), 0)) >
+           0) {
+    }
+    if (n != RUDP_ERR_WOULDBLOCK) {
+      die("in memory: write: %s", rudp_strerror((int)n));
+    }
+  }
+  {
+    size_t dmax = rudp_conn_get_max_datagram_size(p.cconn);
+    size_t qlen = st->endpoint.conn.datagram_queue_len;
+    for (i = 0; dmax > 0 && i < 2 * qlen; ++i) {
+      if ((rv = rudp_conn_send_datagram(p.cconn, chunk, dmax)) != 0) {
+        die("in memory: datagram: %s", rudp_strerror(rv));
+      }
+    }
+  }
+  t_side = OTHER;
+  f->full_send =
+      side_bytes(RUDP, CLIENT) + side_bytes(OSSL, CLIENT) - r0[CLIENT];
+  {
+    rudp_conn_stats cs;
+    rudp_conn_get_stats(p.cconn, &cs);
+    f->full_send_buffered = cs.send_buffered;
+    f->full_dgrams_queued = cs.datagrams_queued;
+    f->full_dgram_bytes_queued = cs.datagram_bytes_queued;
+  }
+  limit = p.now + 5 * SEC;
+  while (mp_step(&p, limit)) {
+  }
+  {
+    rudp_conn_stats cs;
+    rudp_conn_get_stats(p.cconn, &cs);
+    f->full_recv_bytes = f->full_send_buffered - cs.send_buffered;
+  }
+  f->full_recv =
+      side_bytes(RUDP, SERVER) + side_bytes(OSSL, SERVER) - r0[SERVER];
+  mp_del(&p);
+
+  /* 4. Streams left open: the client writes one stream's initial window
+   * (256 KiB) at a time and the server reads it all; with the first
+   * packet of each stream lost, the rest arrives out of order and the
+   * stream's reorder ring grows to hold it, then keeps that size until
+   * the stream ends. */
+  f->nstreams = 100;
+  for (s = 0; s < 2; ++s) {
+    int64_t b0;
+    mp_new(&p, st, stls, ctls);
+    mp_connect(&p);
+    limit = p.now + 10 * SEC;
+    while ((p.established < 1 || p.accepted < 1) && mp_step(&p, limit)) {
+    }
+    limit = p.now + 5 * SEC;
+    while (mp_step(&p, limit)) {
+    }
+    b0 = side_bytes(RUDP, SERVER) + side_bytes(OSSL, SERVER);
+    g_mp_read = 1;
+    for (i = 0; i < f->nstreams; ++i) {
+      int64_t id;
+      size_t len = (size_t)st->endpoint.conn.initial_max_stream_data;
+      size_t off = 0;
+      rudp_ssize n;
+      t_side = CLIENT;
+      if ((rv = rudp_conn_open_stream(p.cconn, 1, &id)) != 0) {
+        die("in memory: open stream: %s", rudp_strerror(rv));
+      }
+      while (off < len &&
+             (n = rudp_conn_stream_write(
+                  p.cconn, id, chunk,
+                  len - off < sizeof(chunk) ? len - off : sizeof(chunk), 0)) >
+                 0) {
+        off += (size_t)n;
+      }
+      t_side = OTHER;
+      p.drop_next = s;
+      limit = p.now + 3 * SEC;
+      while (mp_step(&p, limit)) {
+      }
+    }
+    g_mp_read = 0;
+    *(s ? &f->stream_first_lost : &f->stream_in_order) =
+        (double)(side_bytes(RUDP, SERVER) + side_bytes(OSSL, SERVER) - b0) /
+        (double)f->nstreams;
+    mp_del(&p);
+  }
+}
+
 /* ------------------------------------------------------------ the run */
 
 typedef struct idle {
@@ -414,9 +840,11 @@ int main(int argc, char **argv) {
   struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
   pthread_t ts, tc;
   tally base[2][NSIDES], open_[2][NSIDES], after[2][NSIDES];
-  int64_t rss0, rss1;
+  int64_t rss0, rss1, pre[2][NSIDES];
   double hs_secs;
   rudp_endpoint_stats sst;
+  mem_figs mf;
+  int64_t ossl_lib;
 
 #ifdef HAVE_OPENSSL
   /* Before any other OpenSSL call, or OpenSSL refuses. */
@@ -464,6 +892,16 @@ int main(int argc, char **argv) {
     }
     stls = tls_ctx(suite, 1);
     ctls = tls_ctx(suite, 0);
+  }
+  ossl_lib = snap(OSSL, OTHER).bytes;
+
+  /* The in-memory figures first (the same settings as the run). */
+  settings(&st, 1, m, inflight, stls);
+  measure_in_memory(&mf, &st, stls, ctls, m < 256 ? m : 256);
+  for (i = 0; i < 2; ++i) {
+    for (s = 0; s < NSIDES; ++s) {
+      pre[i][s] = snap(i, s).bytes;
+    }
   }
 
   memset(&I, 0, sizeof(I));
@@ -596,15 +1034,62 @@ int main(int argc, char **argv) {
   }
   if (json) {
     printf(",\"openssl_other_bytes\":%" PRId64
-           ",\"rss_bytes_per_conn_pair\":%.0f,\"rudp_bytes_leaked\":%" PRId64
-           "}\n",
+           ",\"rss_bytes_per_conn_pair\":%.0f,\"rudp_bytes_leaked\":%" PRId64,
            open_[OSSL][OTHER].bytes - base[OSSL][OTHER].bytes,
            (double)(rss1 - rss0) / (double)m,
            after[RUDP][SERVER].bytes + after[RUDP][CLIENT].bytes);
+    for (s = 0; s < 2; ++s) {
+      printf(",\"%s_endpoint_bytes\":%" PRId64
+             ",\"%s_endpoint_core_bytes\":%" PRId64,
+             side_name[s], base[RUDP][s].bytes - pre[RUDP][s], side_name[s],
+             mf.ep_rudp[s] + mf.ep_ossl[s]);
+    }
+    printf(
+        ",\"openssl_library_bytes\":%" PRId64 ",\"half_open_connections\":"
+        "%zu,\"half_open_rudp_bytes_per_conn\":%.1f,"
+        "\"half_open_openssl_bytes_per_conn\":%.1f,"
+        "\"half_open_bytes_per_conn\":%.1f,\"full_send_bytes\":%" PRId64
+        ",\"full_send_buffered\":%" PRIu64 ",\"full_datagrams_queued\":%" PRIu64
+        ",\"full_datagram_bytes_queued\":%" PRIu64
+        ",\"full_recv_bytes\":%" PRId64 ",\"full_recv_stream_bytes\":%" PRIu64
+        ",\"open_streams\":%zu,\"open_stream_bytes\":%.1f,"
+        "\"open_stream_first_lost_bytes\":%.1f}\n",
+        ossl_lib, mf.nhalf, mf.half_rudp, mf.half_ossl,
+        mf.half_rudp + mf.half_ossl, mf.full_send, mf.full_send_buffered,
+        mf.full_dgrams_queued, mf.full_dgram_bytes_queued, mf.full_recv,
+        mf.full_recv_bytes, mf.nstreams, mf.stream_in_order,
+        mf.stream_first_lost);
   } else {
     printf("process RSS growth: %.0f bytes per connection pair (both sides, "
            "allocator overhead included)\n",
            (double)(rss1 - rss0) / (double)m);
+    printf("endpoint, no connection: server %" PRId64 " B, client %" PRId64
+           " B with the binding (its socket buffers); the core endpoint "
+           "alone %" PRId64 " B and %" PRId64 " B\n",
+           base[RUDP][SERVER].bytes - pre[RUDP][SERVER],
+           base[RUDP][CLIENT].bytes - pre[RUDP][CLIENT],
+           mf.ep_rudp[SERVER] + mf.ep_ossl[SERVER],
+           mf.ep_rudp[CLIENT] + mf.ep_ossl[CLIENT]);
+    if (suite) {
+      printf("OpenSSL's own state and the two TLS contexts: %" PRId64
+             " B, once per process\n",
+             ossl_lib);
+    }
+    printf("half-open connection on the server (in memory: %zu CONNECTs "
+           "answered, the answers lost): %.0f B (librudp %.0f, OpenSSL "
+           "%.0f)\n",
+           mf.nhalf, mf.half_rudp + mf.half_ossl, mf.half_rudp, mf.half_ossl);
+    printf(
+        "one connection, full buffers (in memory): the sender grew by %" PRId64
+        " B (send_buffered %" PRIu64 ", datagrams_queued %" PRIu64
+        ", datagram_bytes_queued %" PRIu64 "); the receiver, not reading, "
+        "by %" PRId64 " B (%" PRIu64 " stream bytes held)\n",
+        mf.full_send, mf.full_send_buffered, mf.full_dgrams_queued,
+        mf.full_dgram_bytes_queued, mf.full_recv, mf.full_recv_bytes);
+    printf("a stream left open after the receiver read its initial window "
+           "(in memory, %zu streams): %.0f B each in order, %.0f B each when "
+           "its first packet was lost (the reorder ring is kept)\n",
+           mf.nstreams, mf.stream_in_order, mf.stream_first_lost);
   }
   if (verbose && !json) {
     for (s = 0; s < 2; ++s) {
