@@ -1088,7 +1088,8 @@ int main(int argc, char **argv) {
         mf.full_dgram_bytes_queued, mf.full_recv, mf.full_recv_bytes);
     printf("a stream left open after the receiver read its initial window "
            "(in memory, %zu streams): %.0f B each in order, %.0f B each when "
-           "its first packet was lost (the reorder ring is kept)\n",
+           "its first packet was lost (reorder rings, released once drained "
+           "beyond twice the connection window)\n",
            mf.nstreams, mf.stream_in_order, mf.stream_first_lost);
   }
   if (verbose && !json) {
