@@ -10,10 +10,26 @@
  * resent (the next one supersedes it) and one overtaken by a newer one is
  * dropped rather than applied late.  Twice a second it also sends a game
  * event ("player 3 scored") on a RELIABLE_ORDERED channel: events must
- * all arrive, in order.  The client prints each snapshot that was dropped
- * or arrived late and, after -t SECS, a summary: snapshots received,
- * dropped (lost, overtaken or incomplete), late, their one-way delay, the
- * events and the path's RTT, jitter and loss.
+ * all arrive, in order.  The client sends its player's input 30 times a
+ * second on another RELIABLE_ORDERED channel.  The client prints each
+ * snapshot that was dropped or arrived late and, after -t SECS, a
+ * summary: snapshots received, dropped (lost, overtaken or incomplete),
+ * late, their one-way delay, the events, the inputs sent and the path's
+ * RTT, jitter and loss; the server prints, for each client that leaves,
+ * its inputs received and whether they came in order.
+ *
+ * What a game should set, and this demo does (docs/PRIORITIES.md):
+ *
+ *   - rudp_settings_low_latency() on BOTH sides: ACKs without delay and
+ *     an earlier fast retransmit (each side's ACKs set how fast the other
+ *     side repairs a loss);
+ *   - channel priorities: inputs and events at urgency 0, so they never
+ *     wait behind anything else the connection sends; the snapshots'
+ *     datagrams at urgency 1 (rudp_settings.datagram_urgency), after them
+ *     but before bulk traffic a game might add (asset downloads at 5,
+ *     telemetry at 7);
+ *   - a short datagram queue (16): a snapshot that waits behind others
+ *     is stale anyway.
  *
  * Both sides take --netem SPEC (or the environment variable RUDP_NETEM)
  * to impair what they send, e.g. --netem loss=5%,delay=20ms,jitter=10ms.
@@ -48,14 +64,21 @@
 #define PROG "game_state"
 #define DEFAULT_PORT 5300
 /* The channels: both sides declare this same table. */
-enum { CH_SNAPSHOT = 0, CH_EVENT = 1, NCHANNELS = 2 };
+enum { CH_SNAPSHOT = 0, CH_EVENT = 1, CH_INPUT = 2, NCHANNELS = 3 };
 static const rudp_msg_mode channel_modes[NCHANNELS] = {
-    RUDP_MSG_UNRELIABLE_SEQUENCED, /* CH_SNAPSHOT */
-    RUDP_MSG_RELIABLE_ORDERED      /* CH_EVENT */
+    RUDP_MSG_UNRELIABLE_SEQUENCED, /* CH_SNAPSHOT, server to client */
+    RUDP_MSG_RELIABLE_ORDERED,     /* CH_EVENT, server to client */
+    RUDP_MSG_RELIABLE_ORDERED      /* CH_INPUT, client to server */
 };
 /* A snapshot starts with its tick (8 bytes, big-endian) and the server's
- * send time (8); an event with its number (8) and send time (8). */
+ * send time (8); an event with its number (8) and send time (8); an
+ * input with its number (8), send time (8) and the pretend input (8). */
 #define HDRLEN 16
+#define INPUT_LEN (HDRLEN + 8)
+#define INPUT_HZ 30
+/* The urgency of the snapshots' datagrams (the events' and inputs'
+ * streams get 0). */
+#define SNAPSHOT_URGENCY 1
 #define MAX_SNAPSHOT (64 * 1024)
 /* Lines printed for individual late or dropped snapshots, at most. */
 #define MAX_DETAIL_LINES 40
@@ -89,6 +112,9 @@ struct player {
   rudp_msg_session *ms;
   uint64_t tick;
   uint64_t events;
+  /* inputs received; inputs_ok while they came in order. */
+  uint64_t inputs;
+  int inputs_ok;
   player *next;
 };
 
@@ -115,13 +141,33 @@ static void player_free(player *p) {
   free(p);
 }
 
+/* srv_on_message takes a client's inputs (reliable, ordered: input n is
+ * the n-th message of the channel). */
+static int srv_on_message(rudp_msg_session *ms, unsigned channel,
+                          uint64_t msg_id, const uint8_t *data, size_t len,
+                          void *user_data) {
+  player *p = user_data;
+  (void)ms;
+  if (channel == CH_INPUT) {
+    if (len != INPUT_LEN || get64(data) != p->inputs || msg_id != p->inputs) {
+      p->inputs_ok = 0;
+    }
+    ++p->inputs;
+  }
+  return 0;
+}
+
 static int srv_accept_ready(rudp_endpoint *ep, void *user_data) {
+  static const rudp_msg_callbacks mcb = {srv_on_message, NULL};
   rudp_conn *conn;
   (void)user_data;
   while ((conn = rudp_endpoint_accept(ep)) != NULL) {
     player *p = calloc(1, sizeof(*p));
+    if (p) {
+      p->inputs_ok = 1;
+    }
     if (!p || rudp_msg_session_new(&p->ms, conn, channel_modes, NCHANNELS, NULL,
-                                   NULL, NULL, p) != 0) {
+                                   &mcb, NULL, p) != 0) {
       /* A bad channel table from the client, or out of memory. */
       fprintf(stderr, PROG ": refusing a client: cannot start its session\n");
       free(p);
@@ -132,6 +178,9 @@ static int srv_accept_ready(rudp_endpoint *ep, void *user_data) {
     p->conn = conn;
     /* The layer's routed callbacks find the session here. */
     rudp_conn_set_user_data(conn, p->ms);
+    /* Events before anything else this connection sends (snapshots go at
+     * SNAPSHOT_URGENCY, the connection's datagram urgency). */
+    rudp_msg_session_set_channel_priority(p->ms, CH_EVENT, 0, 1);
     p->next = g_srv.players;
     g_srv.players = p;
     printf(PROG ": client joined\n");
@@ -150,11 +199,13 @@ static void srv_closed(rudp_conn *conn, int error, void *user_data) {
   }
   p = rudp_msg_session_get_user_data(ms);
   rudp_msg_get_stats(ms, &st);
-  printf(PROG ": client left (%s) after %llu snapshots, %llu events; rtt "
-              "%.2f ms, %.1f%% of the last %llu packets sent lost\n",
+  printf(PROG ": client left (%s) after %llu snapshots, %llu events; "
+              "%llu inputs received, %s; rtt %.2f ms, %.1f%% of the last "
+              "%llu packets sent lost\n",
          error ? rudp_strerror(error) : "closed", (unsigned long long)p->tick,
-         (unsigned long long)p->events, to_ms(st.srtt), 100.0 * st.loss_rate,
-         (unsigned long long)st.window_sent);
+         (unsigned long long)p->events, (unsigned long long)p->inputs,
+         p->inputs_ok ? "in order" : "OUT OF ORDER", to_ms(st.srtt),
+         100.0 * st.loss_rate, (unsigned long long)st.window_sent);
   fflush(stdout);
   player_free(p);
 }
@@ -304,6 +355,8 @@ typedef struct client {
   /* Events: how many, and whether they came complete and in order. */
   uint64_t events;
   int events_ok;
+  /* Inputs sent. */
+  uint64_t inputs;
   /* The session's stats, taken when the connection closed (the session
    * goes with it). */
   rudp_msg_stats mst;
@@ -435,6 +488,23 @@ static void cli_tick(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+/* cli_input sends the player's input (INPUT_HZ times a second). */
+static void cli_input(evutil_socket_t fd, short what, void *arg) {
+  uint8_t buf[INPUT_LEN];
+  (void)fd;
+  (void)what;
+  (void)arg;
+  if (!g_cli.ms || !rudp_conn_is_established(g_cli.conn)) {
+    return;
+  }
+  put64(buf, g_cli.inputs);
+  put64(buf + 8, rudp_event_now());
+  put64(buf + 16, g_cli.inputs * 0x9e3779b97f4a7c15ull); /* pretend keys */
+  if (rudp_msg_send(g_cli.ms, CH_INPUT, buf, sizeof(buf), 0) == 0) {
+    ++g_cli.inputs;
+  }
+}
+
 static void cli_stop(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
@@ -482,20 +552,23 @@ static void cli_summary(const rudp_msg_stats *st,
            to_ms(g_cli.delays[g_cli.ndelays * 99 / 100]),
            to_ms(g_cli.delays[g_cli.ndelays - 1]));
   }
-  printf(PROG ": events: %llu received, %s\n", (unsigned long long)g_cli.events,
-         g_cli.events_ok ? "complete and in order" : "OUT OF ORDER");
+  printf(PROG ": events: %llu received, %s; inputs: %llu sent\n",
+         (unsigned long long)g_cli.events,
+         g_cli.events_ok ? "complete and in order" : "OUT OF ORDER",
+         (unsigned long long)g_cli.inputs);
   printf(PROG ": path: rtt %.2f ms, jitter %.2f ms; of the last %llu "
               "packets this side sent, %.1f%% were lost\n",
          to_ms(st->srtt), to_ms(st->jitter),
          (unsigned long long)st->window_sent, 100.0 * st->loss_rate);
   /* One line for scripts. */
   printf(PROG ": summary received=%llu dropped=%llu late=%llu old=%llu "
-              "incomplete=%llu events=%llu events_ok=%d\n",
+              "incomplete=%llu events=%llu events_ok=%d inputs=%llu\n",
          (unsigned long long)g_cli.received, (unsigned long long)dropped,
          (unsigned long long)g_cli.late_count,
          (unsigned long long)snap->dropped_old,
          (unsigned long long)snap->dropped_incomplete,
-         (unsigned long long)g_cli.events, g_cli.events_ok);
+         (unsigned long long)g_cli.events, g_cli.events_ok,
+         (unsigned long long)g_cli.inputs);
 }
 
 static int run_client(const struct sockaddr *to, socklen_t tolen,
@@ -504,7 +577,8 @@ static int run_client(const struct sockaddr *to, socklen_t tolen,
   struct sockaddr_storage any;
   rudp_callbacks cb;
   struct timeval tick = {0, 10000}, stop = {0, 0}, give_up = {0, 0};
-  struct event *tick_ev, *stop_ev, *give_up_ev;
+  struct timeval input = {0, 1000000 / INPUT_HZ};
+  struct event *tick_ev, *stop_ev, *give_up_ev, *input_ev;
   rudp_event *ev;
   int rv, ok;
 
@@ -537,17 +611,21 @@ static int run_client(const struct sockaddr *to, socklen_t tolen,
     return 1;
   }
   rudp_conn_set_user_data(g_cli.conn, g_cli.ms);
+  /* Inputs before anything else this side sends. */
+  rudp_msg_session_set_channel_priority(g_cli.ms, CH_INPUT, 0, 1);
 
   stop.tv_sec = (time_t)secs;
   give_up.tv_sec = (time_t)secs + 5;
   tick_ev = event_new(g_cli.base, -1, EV_PERSIST, cli_tick, NULL);
   stop_ev = event_new(g_cli.base, -1, 0, cli_stop, NULL);
   give_up_ev = event_new(g_cli.base, -1, 0, cli_give_up, NULL);
-  if (!tick_ev || !stop_ev || !give_up_ev) {
+  input_ev = event_new(g_cli.base, -1, EV_PERSIST, cli_input, NULL);
+  if (!tick_ev || !stop_ev || !give_up_ev || !input_ev) {
     fprintf(stderr, PROG ": startup: cannot create events\n");
     return 1;
   }
   event_add(tick_ev, &tick);
+  event_add(input_ev, &input);
   event_add(stop_ev, &stop);
   event_add(give_up_ev, &give_up);
   event_base_dispatch(g_cli.base);
@@ -567,6 +645,7 @@ static int run_client(const struct sockaddr *to, socklen_t tolen,
   event_free(tick_ev);
   event_free(stop_ev);
   event_free(give_up_ev);
+  event_free(input_ev);
   event_base_free(g_cli.base);
   free(g_cli.delays);
   return ok ? 0 : 1;
@@ -579,7 +658,8 @@ static void usage(FILE *f) {
           "usage: " PROG " -s [-l ADDR] [-p PORT] [--hz N] [--size BYTES]\n"
           "       " PROG " -c HOST [-p PORT] [-t SECS] [--late MS] [-q]\n"
           "A game's traffic over librudp messages: 60 Hz world snapshots\n"
-          "(unreliable, sequenced) and game events (reliable, ordered).\n"
+          "(unreliable, sequenced), game events and 30 Hz player inputs\n"
+          "(reliable, ordered, most urgent); low-latency settings.\n"
           "  -s, --server       serve snapshots to every client\n"
           "  -l, --listen ADDR  server address (default 127.0.0.1)\n"
           "  -c, --client HOST  connect to the server at HOST\n"
@@ -709,6 +789,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": usage: give -s or -c HOST (see " PROG " -h)\n");
     return 2;
   }
+  /* A game's settings, on both sides: ACKs without delay and an earlier
+   * fast retransmit (docs/PRIORITIES.md, "Low-latency tuning"). */
+  rudp_settings_low_latency(&st.endpoint.conn);
+  /* Snapshots after the events and inputs (urgency 0), before anything
+   * bulkier a game might add. */
+  st.endpoint.conn.datagram_urgency = SNAPSHOT_URGENCY;
   /* A short datagram queue: a snapshot that waits behind others is stale
    * (the queue drops its oldest entry when full); 16 leaves room for a
    * few snapshots of a few fragments each. */

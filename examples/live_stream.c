@@ -26,6 +26,16 @@
  * lost.  The viewer prints each late or lost frame and, after -t SECS, a
  * summary.  Frame payloads are checked byte for byte.
  *
+ * Settings for live media (docs/PRIORITIES.md): rudp_settings_low_latency()
+ * on both sides (ACKs without delay, earlier fast retransmit: a lost
+ * keyframe packet is repaired sooner); the stream description at urgency
+ * 0; keyframes non-incremental, so each completes before the next one
+ * starts (the oldest keyframe, nearest its deadline, is never slowed by
+ * a newer one); keyframes and the delta frames' datagrams share the
+ * default urgency 3, taking turns packet by packet, so neither starves
+ * the other; a short datagram queue (24: two delta frames), as a delta
+ * frame that waits behind others is late anyway.
+ *
  * Both sides take --netem SPEC (or the environment variable RUDP_NETEM),
  * e.g. --netem loss=2%,delay=30ms,jitter=20ms.
  *
@@ -140,6 +150,10 @@ static int srv_accept_ready(rudp_endpoint *ep, void *user_data) {
     }
     v->conn = conn;
     rudp_conn_set_user_data(conn, v->ms);
+    /* The description first; keyframes one at a time, in order. */
+    rudp_msg_session_set_channel_priority(v->ms, CH_INFO, 0, 1);
+    rudp_msg_session_set_channel_priority(v->ms, CH_KEY, RUDP_DEFAULT_URGENCY,
+                                          0);
     v->next = g_srv.viewers;
     g_srv.viewers = v;
     printf(PROG ": viewer joined\n");
@@ -752,6 +766,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": usage: give -s or -c HOST (see " PROG " -h)\n");
     return 2;
   }
+  /* Low-latency loss recovery, on both sides (each side's ACKs set how
+   * fast the other repairs a loss). */
+  rudp_settings_low_latency(&st.endpoint.conn);
   /* A short datagram queue: room for two delta frames' fragments.  A
    * live sender would rather drop an old frame than queue it behind
    * others until it is late anyway (the queue drops its oldest entry when

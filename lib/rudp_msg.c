@@ -187,6 +187,25 @@ typedef struct msg_tomb {
   uint32_t used;
 } msg_tomb;
 
+/*
+ * msg_dq mirrors one datagram the session handed to the connection's
+ * datagram queue, so that queued_msgs / queued_bytes count unreliable
+ * messages until they are put in a packet.  The connection's queue is a
+ * FIFO consumed from its head (sent in order; when full, its oldest entry
+ * is dropped), and the session is its only writer: so the datagrams still
+ * queued are exactly the newest rudp_conn_stats.datagrams_queued of those
+ * the session pushed, and a poll pops the others from the head of the
+ * mirror (dq_sync).  Each entry is pushed once and popped once: O(1)
+ * amortized.
+ */
+typedef struct msg_dq {
+  /* len is the datagram's length (message header included). */
+  uint32_t len;
+  uint16_t channel;
+  /* last: the message's last datagram (its queued_msgs ends with it). */
+  uint8_t last;
+} msg_dq;
+
 /* msg_snap is a loss-window snapshot of the connection's counters. */
 typedef struct msg_snap {
   uint64_t sent, lost;
@@ -226,8 +245,10 @@ struct rudp_msg_session {
   int tx_held;
   /* wake_next is the channel conn_unblock starts from. */
   size_t wake_next;
-  /* hello_sent: the channel table was announced. */
+  /* hello_sent: the channel table was announced.  open_next: the ordered
+   * channels below it have their stream open (see open_chans). */
   int hello_sent;
+  size_t open_next;
   /* dgram_payload is the fragment size in use (0: not computed yet);
    * scratch (scratchcap bytes) builds each datagram. */
   size_t dgram_payload;
@@ -246,6 +267,17 @@ struct rudp_msg_session {
   /* now is the last time given to handle_expiry; now_set once given. */
   rudp_tstamp now;
   int now_set;
+  /* dq is a ring (dqcap entries, dq_len from dq_head) mirroring the
+   * session's datagrams in the connection's queue, dq_bytes their length;
+   * dq_ahead counts datagrams queued before the session existed, ahead of
+   * its own (the connection sends them first).  dq_off is set once the
+   * connection's queue held datagrams the session did not queue (the
+   * application sent some itself): the mirror is then abandoned and
+   * unreliable messages no longer counted as queued. */
+  msg_dq *dq;
+  size_t dqcap, dq_head, dq_len;
+  uint64_t dq_bytes, dq_ahead;
+  int dq_off;
   /* Loss window: a ring of snapshots, snap_head the oldest. */
   msg_snap snaps[MSG_LOSS_SNAPS];
   size_t snap_head, nsnaps;
@@ -322,6 +354,111 @@ static void stat_dropped_old(rudp_msg_session *s, msg_chan *ch) {
 static void stat_dropped_incomplete(rudp_msg_session *s, msg_chan *ch) {
   ++ch->st.dropped_incomplete;
   ++s->tot.dropped_incomplete;
+}
+
+/* ------------------------------------------------------------ dgram mirror */
+
+/* dq_reserve makes room in the mirror for |n| more entries; returns 0 or
+ * RUDP_ERR_NOMEM (before anything is queued, so the mirror stays exact). */
+static int dq_reserve(rudp_msg_session *s, size_t n) {
+  msg_dq *p;
+  size_t cap, i;
+  if (s->dq_off || s->dq_len + n <= s->dqcap) {
+    return 0;
+  }
+  cap = s->dqcap ? s->dqcap : 64;
+  while (cap < s->dq_len + n) {
+    cap *= 2;
+  }
+  p = rudp_mem_malloc(s->mem, cap * sizeof(*p));
+  if (!p) {
+    return RUDP_ERR_NOMEM;
+  }
+  for (i = 0; i < s->dq_len; ++i) {
+    p[i] = s->dq[(s->dq_head + i) % s->dqcap];
+  }
+  rudp_mem_free(s->mem, s->dq);
+  s->dq = p;
+  s->dqcap = cap;
+  s->dq_head = 0;
+  return 0;
+}
+
+/* dq_push records a datagram of |len| bytes on |channel| that the
+ * connection just queued (room was reserved); |first| starts a message. */
+static void dq_push(rudp_msg_session *s, unsigned channel, size_t len,
+                    int first) {
+  msg_chan *ch = &s->chans[channel];
+  msg_dq *d;
+  if (s->dq_off) {
+    return;
+  }
+  d = &s->dq[(s->dq_head + s->dq_len) % s->dqcap];
+  d->len = (uint32_t)len;
+  d->channel = (uint16_t)channel;
+  d->last = 0;
+  ++s->dq_len;
+  s->dq_bytes += len;
+  ch->st.queued_bytes += len;
+  s->tot.queued_bytes += len;
+  if (first) {
+    ++ch->st.queued_msgs;
+    ++s->tot.queued_msgs;
+  }
+}
+
+/* dq_end_msg marks the newest entry as the last datagram of its message
+ * (called once the message's datagrams are all queued, or the rest were
+ * refused). */
+static void dq_end_msg(rudp_msg_session *s) {
+  if (!s->dq_off && s->dq_len > 0) {
+    s->dq[(s->dq_head + s->dq_len - 1) % s->dqcap].last = 1;
+  }
+}
+
+/* dq_pop forgets the oldest entry: the connection sent or dropped it. */
+static void dq_pop(rudp_msg_session *s) {
+  const msg_dq *d = &s->dq[s->dq_head];
+  msg_chan *ch = &s->chans[d->channel];
+  ch->st.queued_bytes -= d->len;
+  s->tot.queued_bytes -= d->len;
+  if (d->last) {
+    --ch->st.queued_msgs;
+    --s->tot.queued_msgs;
+  }
+  s->dq_bytes -= d->len;
+  s->dq_head = (s->dq_head + 1) % s->dqcap;
+  --s->dq_len;
+}
+
+/* dq_sync brings the mirror in line with the connection's queue (|cs|):
+ * the datagrams it no longer holds are its oldest, ours or those queued
+ * before the session (dq_ahead, which go first).  If the queue holds more
+ * than we queued, or other bytes, the application sent datagrams itself:
+ * the mirror cannot tell whose are whose, so it is dropped for good. */
+static void dq_sync(rudp_msg_session *s, const rudp_conn_stats *cs) {
+  uint64_t excess;
+  if (s->dq_off) {
+    return;
+  }
+  if (s->dq_ahead + s->dq_len > cs->datagrams_queued) {
+    excess = s->dq_ahead + s->dq_len - cs->datagrams_queued;
+    if (s->dq_ahead > 0) {
+      uint64_t k = rudp_min(excess, s->dq_ahead);
+      s->dq_ahead -= k;
+      excess -= k;
+    }
+    for (; excess > 0; --excess) {
+      dq_pop(s);
+    }
+  }
+  if (s->dq_ahead + s->dq_len < cs->datagrams_queued ||
+      (s->dq_ahead == 0 && s->dq_bytes != cs->datagram_bytes_queued)) {
+    while (s->dq_len > 0) {
+      dq_pop(s);
+    }
+    s->dq_off = 1;
+  }
 }
 
 /* deliver hands a message to the application. */
@@ -684,10 +821,19 @@ static int dgram_send_once(rudp_msg_session *s, unsigned channel, uint64_t seq,
 
   hdr = rudp_varint_len(c2) + rudp_varint_len(seq);
   if (hdr + len <= fs) {
+    rv = dq_reserve(s, 1);
+    if (rv != 0) {
+      return rv;
+    }
     p = rudp_put_varint(s->scratch, c2);
     p = rudp_put_varint(p, seq);
     p = rudp_put_bytes(p, data, len);
-    return dgram_push(s, (size_t)(p - s->scratch));
+    rv = dgram_push(s, (size_t)(p - s->scratch));
+    if (rv == 0) {
+      dq_push(s, channel, (size_t)(p - s->scratch), 1);
+      dq_end_msg(s);
+    }
+    return rv;
   }
   /* index and count are at most len, so 3 * varint_len(len) covers the
    * three fragment fields. */
@@ -698,6 +844,10 @@ static int dgram_send_once(rudp_msg_session *s, unsigned channel, uint64_t seq,
   }
   maxdata = fs - hdr;
   count = (len + maxdata - 1) / maxdata;
+  rv = dq_reserve(s, count);
+  if (rv != 0) {
+    return rv;
+  }
   for (i = 0; i < count; ++i) {
     size_t flen = frag_len(len, count, i);
     p = rudp_put_varint(s->scratch, c2 | 1);
@@ -708,13 +858,18 @@ static int dgram_send_once(rudp_msg_session *s, unsigned channel, uint64_t seq,
     p = rudp_put_bytes(p, data + frag_off(len, count, i), flen);
     rv = dgram_push(s, (size_t)(p - s->scratch));
     if (rv != 0) {
+      /* The fragments queued stay counted as one message until they
+       * leave the connection's queue. */
+      dq_end_msg(s);
       /* A later fragment can be a byte longer than the first (a longer
        * index varint): refused, the fragments queued are wasted (the
        * peer drops the message as incomplete) and the sequence number is
        * spent. */
       return rv == RUDP_ERR_DATAGRAM_TOO_LARGE && i > 0 ? MSG_PARTIAL : rv;
     }
+    dq_push(s, channel, (size_t)(p - s->scratch), i == 0);
   }
+  dq_end_msg(s);
   return 0;
 }
 
@@ -730,6 +885,9 @@ static int dgram_send(rudp_msg_session *s, unsigned channel, msg_chan *ch,
     }
   }
   rudp_conn_get_stats(s->conn, &before);
+  /* Forget what left the queue since the last poll first: the mirror
+   * then holds at most the queue's length plus this message. */
+  dq_sync(s, &before);
   for (;;) {
     rv = dgram_send_once(s, channel, ch->next_id, data, len);
     if (rv == MSG_PARTIAL) {
@@ -743,6 +901,7 @@ static int dgram_send(rudp_msg_session *s, unsigned channel, msg_chan *ch,
   rudp_conn_get_stats(s->conn, &after);
   s->tot.datagrams_overflowed +=
       after.datagrams_dropped - before.datagrams_dropped;
+  dq_sync(s, &after);
   if (rv != 0) {
     return rv;
   }
@@ -849,6 +1008,55 @@ static void set_prio(rudp_msg_session *s, const msg_chan *ch, int64_t id) {
   }
 }
 
+/* open_chan opens an ordered channel's stream and writes its tag.
+ * Returns 0, 1 (the peer's stream limit, or no room in the connection's
+ * send buffer) or an error. */
+static int open_chan(rudp_msg_session *s, unsigned channel) {
+  msg_chan *ch = &s->chans[channel];
+  uint8_t tag[8];
+  uint8_t *p = rudp_put_varint(tag, (uint64_t)channel + 1);
+  int64_t id;
+  int rv;
+  if (!conn_has_room(s, (size_t)(p - tag))) {
+    s->tx_held = 1;
+    return 1;
+  }
+  rv = open_uni(s, &id);
+  if (rv != 0) {
+    return rv;
+  }
+  set_prio(s, ch, id);
+  rv = write_small(s, id, tag, (size_t)(p - tag), 0);
+  if (rv != 0) {
+    return rv;
+  }
+  ch->tx_stream = id;
+  return 0;
+}
+
+/* open_chans opens the stream of every ordered channel not open yet, in
+ * channel order.  flush calls it before the first reliable-unordered
+ * message takes a stream: those take a stream each, and a download of
+ * many of them would otherwise hold every stream the peer allows, so that
+ * a channel's first message (a game's first input) would wait until one
+ * of them completed.  Returns as open_chan. */
+static int open_chans(rudp_msg_session *s) {
+  size_t i;
+  int rv;
+  for (i = s->open_next; i < s->nchannels; ++i) {
+    if (s->chans[i].st.mode == RUDP_MSG_RELIABLE_ORDERED &&
+        s->chans[i].tx_stream < 0) {
+      rv = open_chan(s, (unsigned)i);
+      if (rv != 0) {
+        s->open_next = i;
+        return rv;
+      }
+    }
+  }
+  s->open_next = s->nchannels;
+  return 0;
+}
+
 /* flush_chan writes an ordered channel's waiting messages, opening its
  * stream first if needed.  Returns 0, 1 (no stream yet, or no room in the
  * connection's send buffer) or an error. */
@@ -856,23 +1064,10 @@ static int flush_chan(rudp_msg_session *s, unsigned channel) {
   msg_chan *ch = &s->chans[channel];
   int rv;
   if (ch->tx_stream < 0) {
-    uint8_t tag[8];
-    uint8_t *p = rudp_put_varint(tag, (uint64_t)channel + 1);
-    int64_t id;
-    if (!conn_has_room(s, (size_t)(p - tag))) {
-      s->tx_held = 1;
-      return 1;
-    }
-    rv = open_uni(s, &id);
+    rv = open_chan(s, channel);
     if (rv != 0) {
       return rv;
     }
-    set_prio(s, ch, id);
-    rv = write_small(s, id, tag, (size_t)(p - tag), 0);
-    if (rv != 0) {
-      return rv;
-    }
-    ch->tx_stream = id;
   }
   while (ch->pend_head) {
     msg_txbuf *b = ch->pend_head;
@@ -921,6 +1116,14 @@ static int flush(rudp_msg_session *s) {
       if (rv != 0) {
         return rv > 0 ? 0 : rv;
       }
+    }
+  }
+  if (s->uq_head && s->open_next < s->nchannels) {
+    /* Every ordered channel gets its stream before the first message
+     * that takes a stream of its own (open_chans). */
+    rv = open_chans(s);
+    if (rv != 0) {
+      return rv > 0 ? 0 : rv;
     }
   }
   while (s->uq_head) {
@@ -1561,6 +1764,7 @@ void rudp_msg_session_handle_expiry(rudp_msg_session *s, rudp_tstamp now) {
   }
   rudp_conn_get_stats(s->conn, &cs);
   loss_update(s, &cs);
+  dq_sync(s, &cs);
 }
 
 /* ------------------------------------------------------------ statistics */
@@ -1571,6 +1775,7 @@ void rudp_msg_get_stats(rudp_msg_session *s, rudp_msg_stats *stats) {
 
   rudp_conn_get_stats(s->conn, &cs);
   loss_update(s, &cs);
+  dq_sync(s, &cs);
   *stats = s->tot;
   stats->srtt = cs.srtt;
   stats->min_rtt = cs.min_rtt;
@@ -1591,10 +1796,15 @@ void rudp_msg_get_stats(rudp_msg_session *s, rudp_msg_stats *stats) {
   stats->datagram_payload = s->dgram_payload;
 }
 
-int rudp_msg_get_channel_stats(const rudp_msg_session *s, unsigned channel,
+int rudp_msg_get_channel_stats(rudp_msg_session *s, unsigned channel,
                                rudp_msg_channel_stats *stats) {
+  rudp_conn_stats cs;
   if (!s || !stats || channel >= s->nchannels) {
     return RUDP_ERR_INVALID_ARGUMENT;
+  }
+  if (s->dq_len > 0) {
+    rudp_conn_get_stats(s->conn, &cs);
+    dq_sync(s, &cs);
   }
   *stats = s->chans[channel].st;
   return 0;
@@ -1707,6 +1917,9 @@ int rudp_msg_session_new(rudp_msg_session **psession, rudp_conn *conn,
   s->rq_free = &s->slots[0];
   rudp_conn_get_stats(conn, &cs);
   loss_update(s, &cs);
+  /* Datagrams the application queued before: the connection sends them
+   * before ours. */
+  s->dq_ahead = cs.datagrams_queued;
 
   /* Callbacks may run from here on: the caller sees the session first. */
   *psession = s;
@@ -1755,6 +1968,7 @@ void rudp_msg_session_del(rudp_msg_session *s) {
   rudp_mem_free(s->mem, s->chans);
   rudp_mem_free(s->mem, s->modes);
   rudp_mem_free(s->mem, s->scratch);
+  rudp_mem_free(s->mem, s->dq);
   rudp_mem_free(s->mem, s);
 }
 

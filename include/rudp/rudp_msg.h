@@ -30,11 +30,11 @@
  *
  * A session owns its connection's streams and datagrams: the application
  * must not open, read or write streams, nor send datagrams, on that
- * connection itself.  Both sides must declare the same channel table (same
- * count, same mode for each index); each side announces its table when the
- * connection is established and a mismatch fails the session with
- * :macro:`RUDP_ERR_PROTO` on the side that notices it.  The wire format and
- * a guide to choosing modes are in docs/MESSAGES.md.
+ * connection itself (the session's queued bytes rely on it).  Both sides must
+ * declare the same channel table (same count, same mode for each index); each
+ * side announces its table when the connection is established and a mismatch
+ * fails the session with :macro:`RUDP_ERR_PROTO` on the side that notices it.
+ * The wire format and a guide to choosing modes are in docs/MESSAGES.md.
  *
  * Not thread-safe: a session belongs to the thread of its connection.
  */
@@ -56,9 +56,11 @@ extern "C" {
 typedef enum rudp_msg_mode {
   /** Reliable, in send order, boundaries kept.  Maps to one
    *  unidirectional stream per channel and direction carrying
-   *  length-prefixed messages.  A lost packet delays every later message
-   *  of the channel until it is retransmitted (head-of-line blocking
-   *  within the channel, never across channels). */
+   *  length-prefixed messages, opened with the channel's first message or
+   *  before the first reliable-unordered message takes a stream (so that
+   *  those cannot take every stream the peer allows).  A lost packet
+   *  delays every later message of the channel until it is retransmitted
+   *  (head-of-line blocking within the channel, never across channels). */
   RUDP_MSG_RELIABLE_ORDERED = 0,
   /** Reliable, delivered in completion order.  Maps to one unidirectional
    *  stream per message (opened, written, finished); messages wait in the
@@ -292,8 +294,9 @@ RUDP_EXTERN int rudp_msg_session_get_error(const rudp_msg_session *session);
  * accepted messages wait in the session (counted in queued_bytes) and
  * leave in order when streams become available.  Unreliable channels:
  * the message's datagrams are handed to the connection's datagram queue
- * at once (one datagram, or its fragments); it needs an established
- * connection whose peer accepts datagrams.
+ * at once (one datagram, or its fragments; counted in queued_bytes until
+ * put in a packet); it needs an established connection whose peer
+ * accepts datagrams.
  *
  * Returns 0 (accepted), or one of:
  *
@@ -484,9 +487,24 @@ typedef struct rudp_msg_channel_stats {
    *  reassembly was abandoned (evicted by max_reassembly or timed out by
    *  reassembly_timeout). */
   uint64_t dropped_incomplete;
-  /** queued_msgs, queued_bytes (reliable channels): messages accepted and
-   *  not yet acknowledged by the peer (waiting for a stream, unsent, or
-   *  in flight), and their bytes, headers included. */
+  /** queued_msgs, queued_bytes: what the channel has accepted and not
+   *  yet got rid of, headers included.  Reliable channels: messages not
+   *  yet acknowledged by the peer (waiting for a stream, unsent, or in
+   *  flight) and their bytes.  Unreliable channels: messages with a
+   *  datagram still waiting in the connection's datagram queue (not yet
+   *  put in a packet) and the bytes of those datagrams; once in a packet
+   *  they count in `rudp_msg_stats.bytes_in_flight` only.  A fragmented
+   *  message counts until its last datagram leaves the queue, sent or
+   *  dropped by the full queue.  The session mirrors the datagrams it
+   *  queued and brings them up to date from the connection's
+   *  datagrams_queued at every poll (`rudp_msg_get_stats`,
+   *  `rudp_msg_get_channel_stats`, `rudp_msg_session_handle_expiry`,
+   *  each unreliable send), O(1) amortized.  This relies on the session
+   *  being the only sender of datagrams on its connection (as it must be
+   *  anyway); datagrams the application queued before the session was
+   *  created are accounted for.  If the connection's queue is found to
+   *  hold datagrams the session did not queue, unreliable messages are no
+   *  longer counted here (reliable ones still are). */
   uint64_t queued_msgs;
   uint64_t queued_bytes;
 } rudp_msg_channel_stats;
@@ -548,19 +566,22 @@ typedef struct rudp_msg_stats {
 } rudp_msg_stats;
 
 /**
- * `rudp_msg_get_stats` fills |stats| for |session|.  O(1) and allocates
- * nothing: cheap enough to call every frame.  It also advances the loss
- * window.  Neither argument may be NULL.
+ * `rudp_msg_get_stats` fills |stats| for |session|.  O(1) amortized and
+ * allocates nothing: cheap enough to call every frame.  It also advances
+ * the loss window and the accounting of queued datagrams (queued_msgs,
+ * queued_bytes).  Neither argument may be NULL.
  */
 RUDP_EXTERN void rudp_msg_get_stats(rudp_msg_session *session,
                                     rudp_msg_stats *stats);
 
 /**
- * `rudp_msg_get_channel_stats` fills |stats| for |channel|.  O(1).
- * Returns 0 or :macro:`RUDP_ERR_INVALID_ARGUMENT` (a NULL argument or a
- * channel not declared).
+ * `rudp_msg_get_channel_stats` fills |stats| for |channel|.  O(1)
+ * amortized; allocates nothing.  Like `rudp_msg_get_stats` it first
+ * brings the unreliable channels' queued figures up to date (hence the
+ * non-const |session|).  Returns 0 or :macro:`RUDP_ERR_INVALID_ARGUMENT`
+ * (a NULL argument or a channel not declared).
  */
-RUDP_EXTERN int rudp_msg_get_channel_stats(const rudp_msg_session *session,
+RUDP_EXTERN int rudp_msg_get_channel_stats(rudp_msg_session *session,
                                            unsigned channel,
                                            rudp_msg_channel_stats *stats);
 

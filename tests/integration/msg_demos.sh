@@ -3,10 +3,15 @@
 # examples/live_stream.c, docs/MESSAGES.md) on 127.0.0.1: each server on a
 # free port with a lossy --netem on what it sends, each client for 2 s,
 # then the client's summary line is checked: game_state received most
-# snapshots, saw some dropped and got its reliable events complete and in
-# order; live_stream played most frames, none corrupt.  Also: usage errors
-# exit 2, and a client facing a closed port fails with 1.  Every process
-# is bounded by `timeout`; the whole test takes about 6 s.
+# snapshots, saw some dropped, got its reliable events complete and in
+# order, and the server got the client's inputs in order; live_stream
+# played most frames, none corrupt.  Then the late/dropped reporting:
+# game_state under jitter with a small --late counts late snapshots, and
+# live_stream whose path varies by more than its playout delay drops late
+# frames (a clean run of each counts none late, so the counters are not
+# stuck).  Also: usage errors exit 2, and a client facing a closed port
+# fails with 1.  Every process is bounded by `timeout`; the whole test
+# takes about 12 s.
 set -u
 game=${GAME_STATE:-../examples/game_state}
 live=${LIVE_STREAM:-../examples/live_stream}
@@ -89,6 +94,21 @@ else
       fail "events: $events, events_ok=$events_ok"
     fi
   fi
+  # The client sent inputs (30 Hz); the server reports them when the
+  # client leaves: all received, in order.
+  inputs=$(field "$line" inputs)
+  srvline=
+  for _ in $(seq 30); do
+    srvline=$(grep 'client left' "$work/game.srv")
+    [ -n "$srvline" ] && break
+    sleep 0.1
+  done
+  if [ -n "$inputs" ] && [ "$inputs" -ge 30 ] &&
+    echo "$srvline" | grep -q " $inputs inputs received, in order"; then
+    ok "inputs: $inputs sent, all received in order"
+  else
+    fail "inputs: ${inputs:-?} sent; server: ${srvline:-nothing}"
+  fi
   kill "$spid" 2>/dev/null
   wait "$spid" 2>/dev/null
   # The server is gone: a client against its closed port fails fast.
@@ -133,6 +153,82 @@ else
   fi
   kill "$spid" 2>/dev/null
   wait "$spid" 2>/dev/null
+fi
+
+# run_pair PROG TAG 'SERVER ARGS' 'CLIENT ARGS': a 2 s run; sets $line to
+# the client's summary line (empty on failure).
+run_pair() {
+  prog=$1
+  tag=$2
+  # shellcheck disable=SC2086
+  start_server "$prog" "$tag" $3
+  line=
+  if [ -z "$port" ]; then
+    fail "$tag: server did not print its port: $(cat "$work/$tag.srv")"
+    return
+  fi
+  # shellcheck disable=SC2086
+  timeout 15 "$prog" -c 127.0.0.1 -p "$port" -t 2 -q $4 \
+    >"$work/$tag.out" 2>&1
+  rc=$?
+  kill "$spid" 2>/dev/null
+  wait "$spid" 2>/dev/null
+  line=$(grep "summary " "$work/$tag.out")
+  if [ $rc -ne 0 ] || [ -z "$line" ]; then
+    fail "$tag: client exit $rc: $(cat "$work/$tag.out")"
+    line=
+  fi
+}
+
+# --- late reporting: game_state.  Jitter of +-15 ms around 20 ms spreads
+# the snapshots' delays over 30 ms; with --late 5 most come later than 5 ms
+# after the fastest and must be counted late.  Without jitter none does
+# (with a threshold of 250 ms, far above any scheduling noise).
+run_pair "$game" game_jitter "--netem delay=20ms,jitter=15ms" "--late 5"
+if [ -n "$line" ]; then
+  received=$(field "$line" received)
+  late=$(field "$line" late)
+  if [ "$late" -gt 0 ] && [ $((late * 4)) -ge "$received" ]; then
+    ok "game_state jitter 15 ms, --late 5: $late of $received late"
+  else
+    fail "game_state jitter 15 ms, --late 5: $late of $received late"
+  fi
+fi
+run_pair "$game" game_steady "--netem delay=20ms" "--late 250"
+if [ -n "$line" ]; then
+  late=$(field "$line" late)
+  if [ "$late" = 0 ]; then
+    ok "game_state steady 20 ms, --late 250: none late"
+  else
+    fail "game_state steady 20 ms, --late 250: $late late"
+  fi
+fi
+
+# --- late frames: live_stream.  Its viewer plays each frame 10 ms
+# (--delay) after the fastest frame would have arrived; the path's delay
+# varies from 5 to 55 ms (and a keyframe takes 13 packets): frames that
+# come later are dropped as late, and must be reported so.
+run_pair "$live" live_late "--netem delay=30ms,jitter=25ms" "--delay 10"
+if [ -n "$line" ]; then
+  frames=$(field "$line" frames)
+  late=$(field "$line" late)
+  played=$(field "$line" played)
+  lost=$(field "$line" lost)
+  if [ "$late" -gt 0 ] && [ $((late * 4)) -ge "$frames" ] &&
+    [ $((played + late + lost)) -eq "$frames" ]; then
+    ok "live_stream path 5-55 ms, --delay 10: $late of $frames late"
+  else
+    fail "live_stream path 5-55 ms, --delay 10: $line"
+  fi
+fi
+run_pair "$live" live_steady "--netem delay=30ms" "--delay 500"
+if [ -n "$line" ]; then
+  late=$(field "$line" late)
+  if [ "$late" = 0 ]; then
+    ok "live_stream steady 30 ms, --delay 500: none late"
+  else
+    fail "live_stream steady 30 ms, --delay 500: $late late"
+  fi
 fi
 
 # --- usage errors: one line on stderr, exit 2
