@@ -2192,9 +2192,9 @@ static void test_rudp_conn_rx_rings_released(void **state) {
     assert_int_equal(rudp_conn_open_stream(p->c.conn, 1, &id), 0);
     assert_int_equal((size_t)id, 4 * i);
     p->filter_state = 1; /* the stream's first data packet is lost */
-    assert_int_equal(rudp_conn_stream_write(p->c.conn, id, data,
-                                            sizeof(data), 0),
-                     (rudp_ssize)sizeof(data));
+    assert_int_equal(
+        rudp_conn_stream_write(p->c.conn, id, data, sizeof(data), 0),
+        (rudp_ssize)sizeof(data));
     pair_run(p, 2 * SEC);
     assert_int_equal(p->filter_state, 0);
     assert_int_equal(p->s.rxlen[4 * i], sizeof(data));
@@ -6365,81 +6365,13 @@ static void test_rudp_conn_hostile_stream_limit_frames(void **state) {
   }
 }
 
-/* A counting allocator: bytes live and their peak. */
-typedef struct cmem {
-  size_t live, peak;
-} cmem;
-
-#define CMEM_HD 16 /* keeps malloc's alignment */
-
-static void *cm_malloc(size_t n, void *ud) {
-  cmem *m = ud;
-  uint8_t *q = malloc(n + CMEM_HD);
-  if (!q) {
-    return NULL;
-  }
-  memcpy(q, &n, sizeof(n));
-  m->live += n;
-  if (m->live > m->peak) {
-    m->peak = m->live;
-  }
-  return q + CMEM_HD;
-}
-
-static void cm_free(void *ptr, void *ud) {
-  cmem *m = ud;
-  uint8_t *q;
-  size_t n;
-  if (!ptr) {
-    return;
-  }
-  q = (uint8_t *)ptr - CMEM_HD;
-  memcpy(&n, q, sizeof(n));
-  m->live -= n;
-  free(q);
-}
-
-static void *cm_calloc(size_t nmemb, size_t size, void *ud) {
-  void *q;
-  if (size && nmemb > SIZE_MAX / size) {
-    return NULL;
-  }
-  q = cm_malloc(nmemb * size, ud);
-  if (q) {
-    memset(q, 0, nmemb * size);
-  }
-  return q;
-}
-
-static void *cm_realloc(void *ptr, size_t size, void *ud) {
-  void *q;
-  size_t old;
-  if (!ptr) {
-    return cm_malloc(size, ud);
-  }
-  memcpy(&old, (uint8_t *)ptr - CMEM_HD, sizeof(old));
-  q = cm_malloc(size, ud);
-  if (!q) {
-    return NULL;
-  }
-  memcpy(q, ptr, old < size ? old : size);
-  cm_free(ptr, ud);
-  return q;
-}
-
 /* never_open_pair: a client (counting allocator |cm|, a 64 KiB stream
  * send buffer) and a server granting 1000 bytes of stream and connection
  * credit that never reads, so never grants more. */
-static pair *never_open_pair(cmem *cm, rudp_duration keepalive) {
-  static rudp_mem mem;
+static pair *never_open_pair(rudp_test_mem *cm, rudp_duration keepalive) {
   pair *p = pair_alloc();
   rudp_cid dcid, scid;
-  mem.user_data = cm;
-  mem.malloc = cm_malloc;
-  mem.free = cm_free;
-  mem.calloc = cm_calloc;
-  mem.realloc = cm_realloc;
-  memset(cm, 0, sizeof(*cm));
+  rudp_test_mem_init(cm);
   p->cs.max_stream_send_buffer = 65536;
   p->cs.keepalive_interval = keepalive;
   p->ss.initial_max_data = p->ss.max_window = 1000;
@@ -6447,7 +6379,7 @@ static pair *never_open_pair(cmem *cm, rudp_duration keepalive) {
   cid_make(&dcid, 1);
   cid_make(&scid, 2);
   assert_int_equal(rudp_conn_client_new(&p->c.conn, &dcid, &scid, &p->cs,
-                                        &callbacks, &mem, NULL, p->now),
+                                        &callbacks, &cm->mem, NULL, p->now),
                    0);
   pair_settle(p);
   p->s.noread = 1;
@@ -6507,7 +6439,7 @@ static int64_t never_open_fill(pair *p, const uint8_t *data, size_t *total) {
  */
 static void test_rudp_conn_hostile_window_never_opens(void **state) {
   static uint8_t data[100000];
-  static cmem cm;
+  static rudp_test_mem cm;
   pair *p;
   rudp_conn_stats st;
   size_t total, live0, from, i, pings0;
@@ -6518,8 +6450,8 @@ static void test_rudp_conn_hostile_window_never_opens(void **state) {
   fill_pattern(data, sizeof(data), 31);
   p = never_open_pair(&cm, 10 * SEC);
   id = never_open_fill(p, data, &total);
-  live0 = cm.live;
-  cm.peak = cm.live;
+  live0 = cm.live_bytes;
+  cm.peak_bytes = cm.live_bytes;
   from = p->nlog;
   last_rx = p->c.conn->last_recv_ts;
   pings0 = p->fcount[0][RUDP_FRAME_PING];
@@ -6563,8 +6495,8 @@ static void test_rudp_conn_hostile_window_never_opens(void **state) {
   assert_int_equal(strm_of(&p->s, id)->rx_fc.highest, 1000);
   /* Memory: not one byte more than at the start of the minute, even at
    * the peak. */
-  assert_int_equal(cm.peak, live0);
-  assert_int_equal(cm.live, live0);
+  assert_int_equal(cm.peak_bytes, live0);
+  assert_int_equal(cm.live_bytes, live0);
   /* The receiver reads: the window opens 1000 bytes at a time. */
   p->s.noread = 0;
   read_all(&p->s, id);
@@ -6607,7 +6539,7 @@ static void test_rudp_conn_hostile_window_never_opens(void **state) {
  */
 static void test_rudp_conn_hostile_window_never_opens_idle(void **state) {
   static uint8_t data[100000];
-  static cmem cm;
+  static rudp_test_mem cm;
   pair *p;
   size_t total;
   rudp_tstamp c_idle, s_idle;

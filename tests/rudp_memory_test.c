@@ -38,71 +38,6 @@
 /* One-way delay of the in-memory network. */
 #define DELAY (1 * MS)
 
-/* ------------------------------------------------------------ counting */
-
-/* A counting `rudp_mem`: live bytes asked for, and live blocks.  Each
- * block carries its size in a header (aligned for any type). */
-typedef struct mcount {
-  int64_t bytes, blocks;
-} mcount;
-
-typedef union mhdr {
-  size_t size;
-  max_align_t align;
-} mhdr;
-
-static void *mc_malloc(size_t size, void *ud) {
-  mcount *mc = ud;
-  mhdr *h = malloc(sizeof(*h) + size);
-  if (!h) {
-    return NULL;
-  }
-  h->size = size;
-  mc->bytes += (int64_t)size;
-  ++mc->blocks;
-  return h + 1;
-}
-
-static void mc_free(void *p, void *ud) {
-  mcount *mc = ud;
-  mhdr *h;
-  if (!p) {
-    return;
-  }
-  h = (mhdr *)p - 1;
-  mc->bytes -= (int64_t)h->size;
-  --mc->blocks;
-  free(h);
-}
-
-static void *mc_calloc(size_t n, size_t size, void *ud) {
-  void *p;
-  if (size && n > SIZE_MAX / size) {
-    return NULL;
-  }
-  p = mc_malloc(n * size, ud);
-  if (p) {
-    memset(p, 0, n * size);
-  }
-  return p;
-}
-
-static void *mc_realloc(void *p, size_t size, void *ud) {
-  void *q;
-  size_t old;
-  if (!p) {
-    return mc_malloc(size, ud);
-  }
-  old = ((mhdr *)p - 1)->size;
-  q = mc_malloc(size, ud);
-  if (!q) {
-    return NULL;
-  }
-  memcpy(q, p, old < size ? old : size);
-  mc_free(p, ud);
-  return q;
-}
-
 /* ------------------------------------------------------------ network */
 
 /* A datagram in flight (the network's own memory, not counted). */
@@ -117,8 +52,9 @@ typedef struct dg {
  * Every datagram flushed in one step arrives DELAY later. */
 typedef struct pair {
   rudp_endpoint *srv, *cli;
-  mcount msrv, mcli;
-  rudp_mem memsrv, memcli;
+  /* msrv, mcli count each endpoint's bytes (live_bytes) and blocks
+   * (nlive). */
+  rudp_test_mem msrv, mcli;
   struct sockaddr_in asrv, acli;
   rudp_test_rng rng;
   rudp_tstamp now;
@@ -182,8 +118,8 @@ static pair *pair_new(void) {
   rudp_endpoint_settings st;
   pair *p = calloc(1, sizeof(*p));
   assert_non_null(p);
-  p->memsrv = (rudp_mem){&p->msrv, mc_malloc, mc_free, mc_calloc, mc_realloc};
-  p->memcli = (rudp_mem){&p->mcli, mc_malloc, mc_free, mc_calloc, mc_realloc};
+  rudp_test_mem_init(&p->msrv);
+  rudp_test_mem_init(&p->mcli);
   addr4(&p->asrv, "127.0.0.1", 4433);
   addr4(&p->acli, "127.0.0.2", 50000);
   rudp_test_rng_init(&p->rng, 9);
@@ -192,11 +128,11 @@ static pair *pair_new(void) {
   rudp_endpoint_settings_default(&st);
   st.listen = 1;
   assert_int_equal(rudp_endpoint_new(&p->srv, &st, &srvcb, &pair_callbacks,
-                                     &p->memsrv, p, p->now),
+                                     &p->msrv.mem, p, p->now),
                    0);
   st.listen = 0;
   assert_int_equal(rudp_endpoint_new(&p->cli, &st, &clicb, &pair_callbacks,
-                                     &p->memcli, p, p->now),
+                                     &p->mcli.mem, p, p->now),
                    0);
   return p;
 }
@@ -210,10 +146,10 @@ static void pair_del(pair *p) {
   }
   rudp_endpoint_del(p->srv);
   rudp_endpoint_del(p->cli);
-  assert_int_equal(p->msrv.bytes, 0);
-  assert_int_equal(p->msrv.blocks, 0);
-  assert_int_equal(p->mcli.bytes, 0);
-  assert_int_equal(p->mcli.blocks, 0);
+  assert_int_equal(p->msrv.live_bytes, 0);
+  assert_int_equal(p->msrv.nlive, 0);
+  assert_int_equal(p->mcli.live_bytes, 0);
+  assert_int_equal(p->mcli.nlive, 0);
   free(p);
 }
 
@@ -391,21 +327,22 @@ static void test_rudp_memory_endpoint(void **state) {
   (void)state;
   print_message("endpoint: server %lld B in %lld blocks, client %lld B in "
                 "%lld blocks\n",
-                (long long)p->msrv.bytes, (long long)p->msrv.blocks,
-                (long long)p->mcli.bytes, (long long)p->mcli.blocks);
-  assert_true(p->msrv.bytes > 0 && p->msrv.bytes <= ENDPOINT_MAX);
-  assert_true(p->mcli.bytes > 0 && p->mcli.bytes <= ENDPOINT_MAX);
+                (long long)p->msrv.live_bytes, (long long)p->msrv.nlive,
+                (long long)p->mcli.live_bytes, (long long)p->mcli.nlive);
+  assert_true(p->msrv.live_bytes > 0 && p->msrv.live_bytes <= ENDPOINT_MAX);
+  assert_true(p->mcli.live_bytes > 0 && p->mcli.live_bytes <= ENDPOINT_MAX);
   pair_del(p);
 }
 
 /* An idle established plain connection, each side. */
 static void test_rudp_memory_idle_connection(void **state) {
   pair *p = pair_new();
-  int64_t s0 = p->msrv.bytes, c0 = p->mcli.bytes, sper, cper;
+  int64_t s0 = (int64_t)p->msrv.live_bytes, c0 = (int64_t)p->mcli.live_bytes,
+          sper, cper;
   (void)state;
   pair_open_idle(p);
-  sper = (p->msrv.bytes - s0) / NCONN;
-  cper = (p->mcli.bytes - c0) / NCONN;
+  sper = (p->msrv.live_bytes - s0) / NCONN;
+  cper = (p->mcli.live_bytes - c0) / NCONN;
   print_message("idle connection: server %lld B, client %lld B\n",
                 (long long)sper, (long long)cper);
   assert_true(sper > 0 && sper <= IDLE_CONN_MAX);
@@ -417,7 +354,7 @@ static void test_rudp_memory_idle_connection(void **state) {
  * the answer lost, the client never heard of again. */
 static void test_rudp_memory_half_open(void **state) {
   pair *p = pair_new();
-  int64_t s0 = p->msrv.bytes, sper;
+  int64_t s0 = p->msrv.live_bytes, sper;
   rudp_endpoint_stats st;
   (void)state;
   p->drop_to_client = 1;
@@ -428,7 +365,7 @@ static void test_rudp_memory_half_open(void **state) {
   rudp_endpoint_get_stats(p->srv, &st);
   assert_int_equal(st.half_open, NCONN);
   assert_int_equal(st.connections, NCONN);
-  sper = (p->msrv.bytes - s0) / NCONN;
+  sper = (p->msrv.live_bytes - s0) / NCONN;
   print_message("half-open connection: server %lld B\n", (long long)sper);
   assert_true(sper > 0 && sper <= HALF_OPEN_MAX);
   pair_del(p);
@@ -440,7 +377,7 @@ static void test_rudp_memory_half_open(void **state) {
  * leave it exactly there: nothing accumulates per connection. */
 static void test_rudp_memory_cycles(void **state) {
   pair *p = pair_new();
-  int64_t s0 = p->msrv.bytes, c0 = p->mcli.bytes, s1 = 0, c1 = 0;
+  int64_t s0 = p->msrv.live_bytes, c0 = p->mcli.live_bytes, s1 = 0, c1 = 0;
   int cycle;
   (void)state;
   for (cycle = 0; cycle < 3; ++cycle) {
@@ -448,16 +385,16 @@ static void test_rudp_memory_cycles(void **state) {
     pair_close_all(p);
     print_message("cycle %d: server %lld B (endpoint %lld), client %lld B "
                   "(endpoint %lld)\n",
-                  cycle, (long long)p->msrv.bytes, (long long)s0,
-                  (long long)p->mcli.bytes, (long long)c0);
+                  cycle, (long long)p->msrv.live_bytes, (long long)s0,
+                  (long long)p->mcli.live_bytes, (long long)c0);
     if (cycle == 0) {
-      s1 = p->msrv.bytes;
-      c1 = p->mcli.bytes;
+      s1 = p->msrv.live_bytes;
+      c1 = p->mcli.live_bytes;
       assert_true(s1 >= s0 && s1 - s0 <= TABLES_MAX);
       assert_true(c1 >= c0 && c1 - c0 <= TABLES_MAX);
     }
-    assert_int_equal(p->msrv.bytes, s1);
-    assert_int_equal(p->mcli.bytes, c1);
+    assert_int_equal(p->msrv.live_bytes, s1);
+    assert_int_equal(p->mcli.live_bytes, c1);
   }
   pair_del(p);
 }

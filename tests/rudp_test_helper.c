@@ -3,6 +3,8 @@
  */
 #include "rudp_test_helper.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,52 +82,80 @@ void rudp_test_hex(char *out, const void *data, size_t len) {
   out[2 * len] = '\0';
 }
 
+/* test_mem_hdr precedes each block: its size, at malloc's alignment. */
+typedef union test_mem_hdr {
+  size_t size;
+  max_align_t align;
+} test_mem_hdr;
+
+static void test_mem_add(rudp_test_mem *tm, size_t size) {
+  tm->live_bytes += size;
+  if (tm->live_bytes > tm->peak_bytes) {
+    tm->peak_bytes = tm->live_bytes;
+  }
+}
+
 static void *test_mem_malloc(size_t size, void *user_data) {
   rudp_test_mem *tm = user_data;
-  void *p;
+  test_mem_hdr *h;
 
-  if (tm->fail || (p = malloc(size)) == NULL) {
+  if (tm->fail || size > SIZE_MAX - sizeof(*h) ||
+      (h = malloc(sizeof(*h) + size)) == NULL) {
     return NULL;
   }
+  h->size = size;
   ++tm->nmalloc;
   ++tm->nlive;
-  return p;
+  test_mem_add(tm, size);
+  return h + 1;
 }
 
 static void test_mem_free(void *ptr, void *user_data) {
   rudp_test_mem *tm = user_data;
+  test_mem_hdr *h;
 
-  if (ptr != NULL) {
-    ++tm->nfree;
-    --tm->nlive;
+  if (ptr == NULL) {
+    return;
   }
-  free(ptr);
+  h = (test_mem_hdr *)ptr - 1;
+  ++tm->nfree;
+  --tm->nlive;
+  tm->live_bytes -= h->size;
+  free(h);
 }
 
 static void *test_mem_calloc(size_t nmemb, size_t size, void *user_data) {
   rudp_test_mem *tm = user_data;
-  void *p;
+  test_mem_hdr *h;
 
-  if (tm->fail || (p = calloc(nmemb, size)) == NULL) {
+  if (tm->fail || (size && nmemb > (SIZE_MAX - sizeof(*h)) / size) ||
+      (h = calloc(1, sizeof(*h) + nmemb * size)) == NULL) {
     return NULL;
   }
+  h->size = nmemb * size;
   ++tm->ncalloc;
   ++tm->nlive;
-  return p;
+  test_mem_add(tm, h->size);
+  return h + 1;
 }
 
 static void *test_mem_realloc(void *ptr, size_t size, void *user_data) {
   rudp_test_mem *tm = user_data;
-  void *p;
+  test_mem_hdr *h = ptr ? (test_mem_hdr *)ptr - 1 : NULL;
+  size_t old = h ? h->size : 0;
 
-  if (tm->fail || (p = realloc(ptr, size)) == NULL) {
+  if (tm->fail || size > SIZE_MAX - sizeof(*h) ||
+      (h = realloc(h, sizeof(*h) + size)) == NULL) {
     return NULL;
   }
+  h->size = size;
   ++tm->nrealloc;
   if (ptr == NULL) {
     ++tm->nlive;
   }
-  return p;
+  tm->live_bytes -= old;
+  test_mem_add(tm, size);
+  return h + 1;
 }
 
 void rudp_test_mem_init(rudp_test_mem *tm) {

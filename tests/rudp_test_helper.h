@@ -59,6 +59,9 @@ typedef struct rudp_test_mem {
   /* nlive counts the blocks allocated and not yet freed: a realloc of NULL
    * is a new block, a realloc of a block is not. */
   size_t nlive;
+  /* live_bytes counts the bytes asked for and not yet freed (each block
+   * carries its size in a hidden header); peak_bytes is its highest. */
+  size_t live_bytes, peak_bytes;
   /* fail makes every allocation return NULL without counting it. */
   int fail;
 } rudp_test_mem;
