@@ -4,7 +4,8 @@
  * event_base and its own UDP socket, all bound to 127.0.0.1:PORT with
  * SO_REUSEPORT.  The kernel spreads clients over the sockets by a hash of
  * their 4-tuple (docs/SCALING.md, which also explains what this does NOT
- * handle: a client whose address changes may land on another thread).
+ * handle: a client whose address changes may land on another thread; the
+ * workers share a stateless-reset key, so such a client is reset at once).
  * PORT 0 (the default) picks a free port; the first line printed names it.
  * SIGINT or SIGTERM stops every thread and exits.
  */
@@ -16,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 
 #include <event2/event.h>
 
@@ -117,6 +119,18 @@ int main(int argc, char **argv) {
    * Linux lets a socket join a port only if all sockets bound to it have
    * the option (and the same user). */
   st.reuseport = 1;
+  /* One stateless-reset key for every worker: a client whose address
+   * changes and lands on another worker's socket is then reset at once
+   * (RUDP_ERR_STATELESS_RESET) rather than left to its idle timeout
+   * (docs/SCALING.md).  A server that must also survive restarts would
+   * load this key from its secrets instead. */
+  if (getrandom(st.endpoint.stateless_reset_key,
+                sizeof(st.endpoint.stateless_reset_key),
+                0) != (ssize_t)sizeof(st.endpoint.stateless_reset_key)) {
+    perror("echo_server_mt: getrandom");
+    return 1;
+  }
+  st.endpoint.has_stateless_reset_key = 1;
 
   /* Block the stop signals before starting threads (they inherit the
    * mask): main alone takes them, with sigwait. */

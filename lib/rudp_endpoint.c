@@ -558,6 +558,11 @@ static int ep_register(rudp_endpoint *ep, rudp_conn *conn,
 
 /* ------------------------------------------------------------ randomness */
 
+/* The configured stateless reset key is used as the reset secret as is. */
+#if RUDP_STATELESS_RESET_KEYLEN != RUDP_TOKEN_SECRETLEN
+#  error "RUDP_STATELESS_RESET_KEYLEN must equal RUDP_TOKEN_SECRETLEN"
+#endif
+
 static int ep_rand(rudp_endpoint *ep, uint8_t *dest, size_t len) {
   if (ep->callbacks.rand(dest, len, ep->user_data) != 0) {
     return RUDP_ERR_CALLBACK_FAILURE;
@@ -1137,6 +1142,17 @@ static int ep_leave(rudp_endpoint *ep, int rv) {
   return rv;
 }
 
+/* ep_key_is_zero tells an all-zero stateless reset key: one the caller
+ * forgot to fill, which anybody could use to end its connections. */
+static int ep_key_is_zero(const uint8_t key[RUDP_STATELESS_RESET_KEYLEN]) {
+  uint8_t acc = 0;
+  size_t i;
+  for (i = 0; i < RUDP_STATELESS_RESET_KEYLEN; ++i) {
+    acc |= key[i];
+  }
+  return acc == 0;
+}
+
 int rudp_endpoint_new(rudp_endpoint **pep,
                       const rudp_endpoint_settings *settings,
                       const rudp_endpoint_callbacks *ep_callbacks,
@@ -1151,7 +1167,9 @@ int rudp_endpoint_new(rudp_endpoint **pep,
 
   if (!pep || !settings || !ep_callbacks || !ep_callbacks->rand ||
       settings->cidlen < 4 || settings->cidlen > RUDP_MAX_CIDLEN ||
-      settings->token_lifetime == 0 || settings->retry > RUDP_RETRY_NEVER) {
+      settings->token_lifetime == 0 || settings->retry > RUDP_RETRY_NEVER ||
+      (settings->has_stateless_reset_key &&
+       ep_key_is_zero(settings->stateless_reset_key))) {
     return RUDP_ERR_INVALID_ARGUMENT;
   }
   if (!mem) {
@@ -1190,9 +1208,20 @@ int rudp_endpoint_new(rudp_endpoint **pep,
   for (i = 0; i < RUDP_EP_NMAPS; ++i) {
     rudp_map_init(&ep->maps[i], mem);
   }
+  /* The hash and RETRY token keys are always this endpoint's own: a
+   * token is only ever checked where it was issued (docs/SCALING.md).  The
+   * reset key may be given, so that resets outlive the endpoint. */
+  if (settings->has_stateless_reset_key) {
+    memcpy(ep->reset_secret, settings->stateless_reset_key,
+           sizeof(ep->reset_secret));
+    /* Keep a single copy of the secret, the one in use. */
+    memset(ep->settings.stateless_reset_key, 0,
+           sizeof(ep->settings.stateless_reset_key));
+  }
   if (ep_rand(ep, hk, sizeof(hk)) != 0 ||
       ep_rand(ep, secret, sizeof(secret)) != 0 ||
-      ep_rand(ep, ep->reset_secret, sizeof(ep->reset_secret)) != 0) {
+      (!settings->has_stateless_reset_key &&
+       ep_rand(ep, ep->reset_secret, sizeof(ep->reset_secret)) != 0)) {
     rv = RUDP_ERR_CALLBACK_FAILURE;
     goto fail_rand;
   }

@@ -154,7 +154,9 @@ struct rudp_endpoint {
   /* token_keys sign RETRY tokens (rotating every token_lifetime);
    * reset_secret derives stateless reset tokens from CIDs, fixed for the
    * endpoint's life (a reset must be recomputable for as long as a
-   * connection may live). */
+   * connection may live): settings.stateless_reset_key if given (so that
+   * it outlives the endpoint: a restart, a reuseport group), else drawn
+   * at random.  It is the only copy of that key the endpoint keeps. */
   rudp_token_keys token_keys;
   uint8_t reset_secret[RUDP_TOKEN_SECRETLEN];
 

@@ -33,6 +33,7 @@
 #include "rudp_macro.h"
 #include "rudp_pkt.h"
 #include "rudp_test_helper.h"
+#include "rudp_token.h"
 
 #define MS RUDP_MILLISECONDS
 #define SEC RUDP_SECONDS
@@ -1476,6 +1477,175 @@ static void test_rudp_endpoint_stateless_reset_format_and_rate(void **state) {
   net_del(n);
 }
 
+/* ------------------------------------------------------------ reset key */
+
+/* set_reset_key gives |h| (not yet started) the stateless reset key made
+ * of |seed|, |seed| + 1, ... */
+static void set_reset_key(host *h, uint8_t seed) {
+  size_t i;
+  for (i = 0; i < RUDP_STATELESS_RESET_KEYLEN; ++i) {
+    h->st.stateless_reset_key[i] = (uint8_t)(seed + i);
+  }
+  h->st.has_stateless_reset_key = 1;
+}
+
+/* host_restart deletes |h|'s endpoint, which frees every connection and
+ * sends nothing (a crashed or restarted process), and starts a new one
+ * at the same address with |h->st|. */
+static void host_restart(host *h) {
+  rudp_endpoint_del(h->ep);
+  assert_int_equal(h->tm.nlive, 0);
+  h->ep = NULL;
+  h->naccepted = 0;
+  host_start(h);
+}
+
+/* reset_key_pair connects |c| to |s| (started with a key of |seed|) and
+ * checks that the token |s| announced is derived from that key, which is
+ * the one copy |s| kept.  Returns the client's app, established, with
+ * nothing in flight. */
+static app *reset_key_pair(net *n, host *c, host *s, uint8_t seed) {
+  uint8_t token[RUDP_STATELESS_RESET_TOKENLEN];
+  uint8_t zero[RUDP_STATELESS_RESET_KEYLEN];
+  rudp_conn *sc;
+  app *a;
+
+  set_reset_key(s, seed);
+  host_start(s);
+  s->auto_accept = 1;
+  a = established_pair(n, c, s, &sc);
+  assert_null(n->head);
+  assert_true(sc->local_params.stateless_reset_token_present);
+  rudp_token_stateless_reset(token, s->st.stateless_reset_key,
+                             rudp_conn_get_scid(sc));
+  assert_memory_equal(sc->local_params.stateless_reset_token, token,
+                      sizeof(token));
+  assert_memory_equal(s->ep->reset_secret, s->st.stateless_reset_key,
+                      RUDP_STATELESS_RESET_KEYLEN);
+  memset(zero, 0, sizeof(zero));
+  assert_memory_equal(s->ep->settings.stateless_reset_key, zero, sizeof(zero));
+  return a;
+}
+
+/* A client writes |len| bytes on a new stream of |a|; returns the time. */
+static rudp_tstamp client_write(net *n, app *a, size_t len) {
+  int64_t sid;
+  assert_int_equal(rudp_conn_open_stream(a->conn, 1, &sid), 0);
+  assert_int_equal(rudp_conn_stream_write(a->conn, sid, g_pat, len, 0),
+                   (rudp_ssize)len);
+  return n->now;
+}
+
+static void test_rudp_endpoint_reset_key_restart(void **state) {
+  net *n = net_new();
+  host *s = host_alloc(n, 1, 0x0a000001, 5300);
+  host *c = host_new(n, 0, 0x0a000002, 40000);
+  rudp_tstamp t;
+  app *a;
+  (void)state;
+
+  a = reset_key_pair(n, c, s, 0x5a);
+  /* The server restarts with the same key: it knows no connection. */
+  host_restart(s);
+  assert_int_equal(stats_of(s).connections, 0);
+  t = client_write(n, a, 100);
+  RUN_UNTIL(n, a->closed, 5 * SEC);
+  /* One round trip: the data, then a reset the client recognises. */
+  assert_int_equal(a->closed_at, t + 2 * n->delay);
+  assert_int_equal(a->close_err, RUDP_ERR_STATELESS_RESET);
+  assert_int_equal(a->ci.error, RUDP_ERR_STATELESS_RESET);
+  assert_true(a->ci.local);
+  assert_int_equal(a->ci.wire_error, 0);
+  assert_int_equal(stats_of(s).stateless_resets_sent, 1);
+  assert_int_equal(stats_of(s).datagrams_dropped, 0);
+  assert_int_equal(stats_of(c).datagrams_dropped, 0);
+  net_run(n, SEC);
+  assert_int_equal(stats_of(c).connections, 0);
+  assert_int_equal(rudp_endpoint_get_expiry(c->ep), RUDP_TSTAMP_MAX);
+  /* The client reconnects at once, to the restarted server. */
+  a = client_connect(c, s, 1000, NULL);
+  RUN_UNTIL(n, a->closed, 5 * SEC);
+  assert_int_equal(a->close_err, 0);
+  assert_int_equal(a->reply, 1000);
+  assert_int_equal(stats_of(s).accepted, 1);
+  net_del(n);
+}
+
+/* The server restarts with another key (|other_key|), or a random one:
+ * its reset is not recognised, as without the setting.  The client drops
+ * every reset and waits for its idle timeout. */
+static void reset_key_mismatch(int other_key) {
+  net *n = net_new();
+  host *s = host_alloc(n, 1, 0x0a000001, 5300);
+  host *c = host_new(n, 0, 0x0a000002, 40000);
+  rudp_endpoint_stats cst, sst;
+  rudp_tstamp t;
+  app *a;
+
+  a = reset_key_pair(n, c, s, 0x5a);
+  if (other_key) {
+    set_reset_key(s, 0x5b);
+  } else {
+    rudp_endpoint_settings_default(&s->st);
+    s->st.listen = 1;
+    s->st.conn.pmtud_max_udp_payload_size = 0;
+  }
+  host_restart(s);
+  t = client_write(n, a, 100);
+  RUN_UNTIL(n, stats_of(c).datagrams_dropped == 1, 5 * SEC);
+  assert_int_equal(n->now, t + 2 * n->delay);
+  assert_int_equal(stats_of(s).stateless_resets_sent, 1);
+  assert_false(a->closed);
+  assert_int_equal(stats_of(c).connections, 1);
+  /* The client retransmits; each retransmission draws a reset, dropped. */
+  RUN_UNTIL(n, a->closed, 40 * SEC);
+  assert_int_equal(a->close_err, RUDP_ERR_IDLE_CLOSE);
+  /* The idle timer restarted when the client sent the data (RFC 9000
+   * 10.1): 30 s, the default idle_timeout, from then. */
+  assert_int_equal(a->closed_at, t + 30 * SEC);
+  cst = stats_of(c);
+  sst = stats_of(s);
+  assert_true(sst.stateless_resets_sent > 1);
+  assert_int_equal(cst.datagrams_dropped, sst.stateless_resets_sent);
+  assert_int_equal(sst.stateless_resets_limited, 0);
+  net_del(n);
+}
+
+static void test_rudp_endpoint_reset_key_mismatch(void **state) {
+  (void)state;
+  reset_key_mismatch(1);
+  g_napps = 0;
+  reset_key_mismatch(0);
+}
+
+/* A SO_REUSEPORT group: two workers at one address with one key.  The
+ * client's 4-tuple stops hashing to the worker that owns its connection
+ * (|w1| goes mute to it); the other worker's reset ends it at once. */
+static void test_rudp_endpoint_reset_key_reuseport_group(void **state) {
+  net *n = net_new();
+  host *w1 = host_alloc(n, 1, 0x0a000001, 5300);
+  host *w2 = host_alloc(n, 1, 0x0a000001, 5300);
+  host *c = host_new(n, 0, 0x0a000002, 40000);
+  rudp_tstamp t;
+  app *a;
+  (void)state;
+
+  rudp_test_rng_init(&w2->rng, 7); /* its own CIDs and secrets */
+  set_reset_key(w2, 0x33);
+  host_start(w2);
+  a = reset_key_pair(n, c, w1, 0x33); /* w1 comes first: it gets all */
+  assert_int_equal(stats_of(w2).connections, 0);
+  w1->mute = 1;
+  t = client_write(n, a, 100);
+  RUN_UNTIL(n, a->closed, 5 * SEC);
+  assert_int_equal(a->closed_at, t + 2 * n->delay);
+  assert_int_equal(a->close_err, RUDP_ERR_STATELESS_RESET);
+  assert_int_equal(stats_of(w2).stateless_resets_sent, 1);
+  assert_int_equal(stats_of(w1).stateless_resets_sent, 0);
+  assert_int_equal(stats_of(w1).connections, 1);
+  net_del(n);
+}
+
 /* A filter that moves the client to a new address (the old NAT mapping
  * disappears) once the server has sent |g_move_after| datagrams. */
 static size_t g_move_after;
@@ -2037,6 +2207,7 @@ static void test_rudp_endpoint_new_arguments(void **state) {
   struct sockaddr_storage to;
   socklen_t tolen;
   rudp_conn *conn;
+  size_t i;
   (void)state;
 
   memset(&h, 0, sizeof(h));
@@ -2050,6 +2221,19 @@ static void test_rudp_endpoint_new_arguments(void **state) {
   assert_int_equal(st.retry_threshold, 128);
   assert_int_equal(st.token_lifetime, 10 * SEC);
   assert_int_equal(st.stateless_reset_rate, 100);
+  /* No reset key by default: each endpoint draws its own. */
+  assert_int_equal(st.has_stateless_reset_key, 0);
+  for (i = 0; i < RUDP_STATELESS_RESET_KEYLEN; ++i) {
+    assert_int_equal(st.stateless_reset_key[i], 0);
+  }
+  /* A key asked for but left all zero is refused, not used. */
+  st.has_stateless_reset_key = 1;
+  assert_int_equal(rudp_endpoint_new(&ep, &st, &cb, NULL, NULL, &h, T0),
+                   RUDP_ERR_INVALID_ARGUMENT);
+  st.stateless_reset_key[RUDP_STATELESS_RESET_KEYLEN - 1] = 1;
+  assert_int_equal(rudp_endpoint_new(&ep, &st, &cb, NULL, NULL, &h, T0), 0);
+  rudp_endpoint_del(ep);
+  rudp_endpoint_settings_default(&st);
   assert_int_equal(rudp_endpoint_new(&ep, &st, &bad, NULL, NULL, &h, T0),
                    RUDP_ERR_INVALID_ARGUMENT);
   assert_int_equal(rudp_endpoint_new(&ep, &st, &failing, NULL, NULL, &h, T0),
@@ -2265,6 +2449,10 @@ int main(void) {
       cmocka_unit_test_setup(test_rudp_endpoint_stateless_queue_bounded, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_stateless_reset, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_stateless_reset_format_and_rate,
+                             setup),
+      cmocka_unit_test_setup(test_rudp_endpoint_reset_key_restart, setup),
+      cmocka_unit_test_setup(test_rudp_endpoint_reset_key_mismatch, setup),
+      cmocka_unit_test_setup(test_rudp_endpoint_reset_key_reuseport_group,
                              setup),
       cmocka_unit_test_setup(test_rudp_endpoint_nat_rebinding, setup),
       cmocka_unit_test_setup(test_rudp_endpoint_rebinding_amplification_limit,

@@ -1166,6 +1166,12 @@ typedef enum rudp_retry_mode {
 } rudp_retry_mode;
 
 /**
+ * RUDP_STATELESS_RESET_KEYLEN is the length of
+ * `rudp_endpoint_settings.stateless_reset_key`.
+ */
+#define RUDP_STATELESS_RESET_KEYLEN 32
+
+/**
  * `rudp_endpoint_settings` configures an endpoint; fill it with
  * `rudp_endpoint_settings_default`.
  */
@@ -1196,6 +1202,34 @@ typedef struct rudp_endpoint_settings {
   /** stateless_reset_rate bounds stateless resets sent per second
    *  (default 100; 0 disables them). */
   uint64_t stateless_reset_rate;
+  /** stateless_reset_key, used when has_stateless_reset_key is nonzero, is
+   *  the key a listening endpoint derives its stateless reset tokens from
+   *  (RFC 9000 10.3, "static key"; docs/PROTOCOL.md 8.7).  A reset ends a
+   *  client's connection at once (RUDP_ERR_STATELESS_RESET) only if the
+   *  endpoint that sends it has the key of the endpoint that accepted the
+   *  connection.  Give the same key to a server that restarts (to every
+   *  run of it), and to every worker of a `SO_REUSEPORT` group
+   *  (docs/SCALING.md): their clients whose connections they no longer
+   *  know then reconnect at once instead of waiting for their idle
+   *  timeout.
+   *
+   *  The key MUST be secret and random: draw it once from a CSPRNG
+   *  (RUDP_STATELESS_RESET_KEYLEN bytes, e.g. from getrandom(2)) and keep
+   *  it with the server's other secrets.  Whoever knows it can end any
+   *  connection of any endpoint that uses it, and so can every endpoint
+   *  that shares it: two endpoints with the same key can end each other's
+   *  connections, so share it only among endpoints of one service.  An
+   *  all-zero key is refused (RUDP_ERR_INVALID_ARGUMENT from
+   *  `rudp_endpoint_new`): it is a key left unset.
+   *
+   *  By default (has_stateless_reset_key 0) each endpoint draws a random
+   *  key of its own from the `rand` callback when it is created, so its
+   *  resets are recognised only for its own connections and not after a
+   *  restart.  A client endpoint (listen 0) sends no resets and ignores
+   *  the key.  The settings are copied by `rudp_endpoint_new`, so the
+   *  caller may wipe its copy afterwards. */
+  uint8_t stateless_reset_key[RUDP_STATELESS_RESET_KEYLEN];
+  int has_stateless_reset_key;
 } rudp_endpoint_settings;
 
 /**
